@@ -1,0 +1,361 @@
+"""Rating: usage samples in, quantities and money out.
+
+Pure functions over plain data (``Decimal``, ``datetime``, small dataclasses): no database, no
+settings, no clock. The same inputs always give the same figures, so an invoice line can be
+recomputed and checked at any time. The rules are written down, with worked examples that the
+test suite runs, in ``docs/billing.md``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+QUANTITY_PLACES = Decimal("0.000001")
+UNIT_BYTES = {"GB": 10**9, "GiB": 2**30}
+# ISO 4217 minor units; every currency not listed has two decimal places.
+CURRENCY_MINOR_UNITS = {
+    "BHD": 3, "CLP": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
+    "LYD": 3, "OMR": 3, "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
+}  # fmt: skip
+ZERO = Decimal(0)
+
+
+class QuantityRule:
+    TIME_WEIGHTED = "time_weighted"
+    PEAK = "peak"
+    AVERAGE_DAILY_PEAK = "average_daily_peak"
+    LAST = "last"
+    ALL = (TIME_WEIGHTED, PEAK, AVERAGE_DAILY_PEAK, LAST)
+
+
+class RatingError(ValueError):
+    """The inputs cannot be rated (an unknown unit or rule, a window outside its month)."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A graduated price band: units up to ``up_to`` per month (``None``: no limit) at ``price``."""
+
+    up_to: Decimal | None
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """The parts of a plan that decide the price of a line."""
+
+    currency: str
+    unit: str
+    price_per_unit_month: Decimal
+    quantity_rule: str = QuantityRule.TIME_WEIGHTED
+    included_units: Decimal = ZERO
+    minimum_monthly_charge: Decimal = ZERO
+    tiers: tuple[Tier, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """``used_bytes`` measured for the slot that starts at ``slot``."""
+
+    slot: datetime
+    used_bytes: int
+
+
+@dataclass(frozen=True)
+class SlotValue:
+    start: datetime
+    seconds: int
+    used_bytes: int
+    filled: bool
+
+
+@dataclass(frozen=True)
+class LineRating:
+    """One rated line: every figure the invoice prints, and how it was reached."""
+
+    window_start: datetime
+    window_end: datetime
+    unit: str
+    quantity_rule: str
+    currency: str
+    active_seconds: int
+    month_seconds: int
+    quantity: Decimal  # unit-months, 6 places
+    included: Decimal  # unit-months, 6 places
+    billable: Decimal  # unit-months, 6 places
+    amount: Decimal  # rounded once, to the currency's minor unit
+    minimum_prorated: Decimal  # the plan's minimum for the active days, rounded the same way
+    slot_count: int
+    gap_slots: int
+    gap_note: str
+    formula: str
+    projected_slots: int = 0
+    tier_breakdown: tuple[tuple[Decimal, Decimal], ...] = field(default=())
+
+
+def minor_unit(currency: str) -> Decimal:
+    places = CURRENCY_MINOR_UNITS.get(currency.upper(), 2)
+    return Decimal(1).scaleb(-places)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Round half-up to the currency's minor unit: the only place money is rounded."""
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def quantize_quantity(quantity: Decimal) -> Decimal:
+    return quantity.quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP)
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """The UTC month as a half-open interval [first midnight, next first midnight)."""
+    start = datetime(year, month, 1, tzinfo=UTC)
+    days = calendar.monthrange(year, month)[1]
+    return start, start + timedelta(days=days)
+
+
+def month_of(moment: datetime) -> tuple[datetime, datetime]:
+    moment = moment.astimezone(UTC)
+    return month_bounds(moment.year, moment.month)
+
+
+def slot_start(moment: datetime, slot_seconds: int) -> datetime:
+    """The start of the sampling slot holding ``moment``; slots are aligned to the Unix epoch."""
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % slot_seconds, tz=UTC)
+
+
+def billable_window(
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    ready_at: datetime | None,
+    deleted_at: datetime | None,
+) -> tuple[datetime, datetime] | None:
+    """The part of the period in which the filespace existed for the customer, or None."""
+    if ready_at is None:
+        return None
+    start = max(period_start, ready_at)
+    end = min(period_end, deleted_at) if deleted_at is not None else period_end
+    if end <= start:
+        return None
+    return start, end
+
+
+def split_by_plan(
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    assignments: Sequence[tuple[datetime, object]],
+) -> list[tuple[datetime, datetime, object]]:
+    """Cut the window where the plan changed.
+
+    ``assignments`` are (effective from, plan) pairs; the latest one at or before a moment is the
+    plan in force. The first assignment also covers anything before it, so a filespace whose plan
+    history starts late is never left without a plan.
+    """
+    if not assignments:
+        raise RatingError("A filespace needs at least one plan to be rated.")
+    ordered = sorted(assignments, key=lambda pair: pair[0])
+    pieces: list[tuple[datetime, datetime, object]] = []
+    for index, (starts, plan) in enumerate(ordered):
+        ends = ordered[index + 1][0] if index + 1 < len(ordered) else None
+        piece_start = window_start if index == 0 else max(window_start, starts)
+        piece_end = window_end if ends is None else min(window_end, ends)
+        if piece_end > piece_start:
+            pieces.append((piece_start, piece_end, plan))
+    return pieces
+
+
+def slot_values(
+    *,
+    samples: Iterable[Sample],
+    window_start: datetime,
+    window_end: datetime,
+    slot_seconds: int,
+) -> list[SlotValue]:
+    """Every slot overlapping the window, with its weight in seconds and its value.
+
+    A slot without a sample is a gap. It is filled in the customer's favour: with the lower of
+    the nearest measured values before and after it (either one alone if only one exists; zero
+    if the filespace has no sample at all).
+    """
+    by_slot = {sample.slot: sample.used_bytes for sample in samples}
+    known = sorted(by_slot)
+    values: list[SlotValue] = []
+    cursor = slot_start(window_start, slot_seconds)
+    step = timedelta(seconds=slot_seconds)
+    before_index = -1
+    while cursor < window_end:
+        overlap_start = max(cursor, window_start)
+        overlap_end = min(cursor + step, window_end)
+        seconds = int((overlap_end - overlap_start).total_seconds())
+        while before_index + 1 < len(known) and known[before_index + 1] <= cursor:
+            before_index += 1
+        if cursor in by_slot:
+            values.append(SlotValue(cursor, seconds, by_slot[cursor], False))
+        else:
+            neighbours = []
+            if before_index >= 0:
+                neighbours.append(by_slot[known[before_index]])
+            if before_index + 1 < len(known):
+                neighbours.append(by_slot[known[before_index + 1]])
+            values.append(SlotValue(cursor, seconds, min(neighbours, default=0), True))
+        cursor += step
+    return values
+
+
+def _level_bytes(values: list[SlotValue], rule: str) -> Decimal:
+    if not values:
+        return ZERO
+    if rule == QuantityRule.PEAK:
+        return Decimal(max(value.used_bytes for value in values))
+    if rule == QuantityRule.LAST:
+        return Decimal(values[-1].used_bytes)
+    if rule == QuantityRule.AVERAGE_DAILY_PEAK:
+        peaks: dict[date, int] = {}
+        for value in values:
+            day = value.start.date()
+            peaks[day] = max(peaks.get(day, 0), value.used_bytes)
+        return Decimal(sum(peaks.values())) / Decimal(len(peaks))
+    raise RatingError(f"Unknown quantity rule {rule!r}.")
+
+
+def _tiered_amount(
+    billable: Decimal, terms: PlanTerms, fraction: Decimal
+) -> tuple[Decimal, tuple[tuple[Decimal, Decimal], ...]]:
+    """Graduated tiers; each band's monthly limit is scaled by the active fraction of the month."""
+    remaining = billable
+    floor = ZERO
+    amount = ZERO
+    used: list[tuple[Decimal, Decimal]] = []
+    for tier in terms.tiers:
+        if remaining <= 0:
+            break
+        if tier.up_to is None:
+            portion = remaining
+        else:
+            ceiling = tier.up_to * fraction
+            portion = min(remaining, max(ZERO, ceiling - floor))
+            floor = max(floor, ceiling)
+        if portion > 0:
+            amount += portion * tier.price
+            used.append((quantize_quantity(portion), tier.price))
+            remaining -= portion
+    if remaining > 0:
+        # Units beyond the last bounded tier pay the plan's base price.
+        amount += remaining * terms.price_per_unit_month
+        used.append((quantize_quantity(remaining), terms.price_per_unit_month))
+    return amount, tuple(used)
+
+
+def rate_usage(
+    *,
+    terms: PlanTerms,
+    samples: Iterable[Sample],
+    window_start: datetime,
+    window_end: datetime,
+    month_start: datetime,
+    month_end: datetime,
+    slot_seconds: int,
+    as_of: datetime | None = None,
+) -> LineRating:
+    """Rate one filespace over one window of one month under one plan.
+
+    Quantities are in unit-months (GB-month or GiB-month): the time-weighted rule integrates
+    bytes over seconds; the level rules (peak, average of daily peaks, last) take a level and
+    weight it by the share of the month the filespace was billable. Slots starting at or after
+    ``as_of`` are projected (filled from the last value) rather than reported as gaps: that is
+    how a forecast to the end of the month is made.
+    """
+    if terms.unit not in UNIT_BYTES:
+        raise RatingError(f"Unknown billing unit {terms.unit!r}.")
+    if terms.quantity_rule not in QuantityRule.ALL:
+        raise RatingError(f"Unknown quantity rule {terms.quantity_rule!r}.")
+    if not (month_start <= window_start <= window_end <= month_end):
+        raise RatingError("The window must lie inside its month.")
+    unit_bytes = UNIT_BYTES[terms.unit]
+    month_seconds = int((month_end - month_start).total_seconds())
+    values = slot_values(
+        samples=samples, window_start=window_start, window_end=window_end, slot_seconds=slot_seconds
+    )
+    active_seconds = sum(value.seconds for value in values)
+    projected = [v for v in values if v.filled and as_of is not None and v.start >= as_of]
+    gaps = [v for v in values if v.filled and (as_of is None or v.start < as_of)]
+    fraction = Decimal(active_seconds) / Decimal(month_seconds)
+    if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
+        byte_seconds = sum(value.used_bytes * value.seconds for value in values)
+        raw_quantity = Decimal(byte_seconds) / (Decimal(unit_bytes) * Decimal(month_seconds))
+        how = (
+            f"Σ(bytes × seconds) {byte_seconds} / ({unit_bytes} B/{terms.unit} × "
+            f"{month_seconds} s in month)"
+        )
+    else:
+        level = _level_bytes(values, terms.quantity_rule)
+        raw_quantity = level / Decimal(unit_bytes) * fraction
+        how = (
+            f"{terms.quantity_rule.replace('_', ' ')} {level.normalize():f} B / {unit_bytes} B/"
+            f"{terms.unit} × {active_seconds} s active / {month_seconds} s in month"
+        )
+    quantity = quantize_quantity(raw_quantity)
+    included = quantize_quantity(terms.included_units * fraction)
+    billable = max(ZERO, quantity - included)
+    if terms.tiers:
+        raw_amount, breakdown = _tiered_amount(billable, terms, fraction)
+        price_text = "tiers " + " + ".join(f"{q} × {p}" for q, p in breakdown)
+    else:
+        raw_amount = billable * terms.price_per_unit_month
+        breakdown = ((billable, terms.price_per_unit_month),)
+        price_text = f"{billable} × {terms.price_per_unit_month} {terms.currency}"
+    amount = round_money(raw_amount, terms.currency)
+    minimum = round_money(terms.minimum_monthly_charge * fraction, terms.currency)
+    unit_month = f"{terms.unit}-month"
+    formula = (
+        f"{how} = {quantity} {unit_month}; included {included} {unit_month}; "
+        f"billable {billable} {unit_month}; {price_text} = {raw_amount.normalize():f} "
+        f"→ {amount} {terms.currency} (half-up)"
+    )
+    gap_note = ""
+    if gaps:
+        gap_note = (
+            f"{len(gaps)} of {len(values)} sampling slots had no measurement; each was filled "
+            "with the lower neighbouring measurement, in your favour."
+        )
+    return LineRating(
+        window_start=window_start,
+        window_end=window_end,
+        unit=terms.unit,
+        quantity_rule=terms.quantity_rule,
+        currency=terms.currency,
+        active_seconds=active_seconds,
+        month_seconds=month_seconds,
+        quantity=quantity,
+        included=included,
+        billable=billable,
+        amount=amount,
+        minimum_prorated=minimum,
+        slot_count=len(values),
+        gap_slots=len(gaps),
+        gap_note=gap_note,
+        formula=formula,
+        projected_slots=len(projected),
+        tier_breakdown=breakdown,
+    )
+
+
+def minimum_true_up(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
+    """The top-up that brings charged amounts up to the prorated minimums.
+
+    ``lines`` are (prorated minimum, amount) pairs for one plan's lines on one invoice; both are
+    already rounded, so the difference needs no further rounding.
+    """
+    minimum = ZERO
+    charged = ZERO
+    for line_minimum, amount in lines:
+        minimum += line_minimum
+        charged += amount
+    return max(ZERO, minimum - charged)

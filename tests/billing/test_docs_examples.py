@@ -1,0 +1,81 @@
+"""Every worked example in docs/billing.md is rated here, so the document cannot drift."""
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from billing import rating
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "billing.md"
+BLOCK = re.compile(r"```rating-example\n(.*?)```", re.DOTALL)
+
+
+def _examples() -> list[dict]:
+    return [yaml.safe_load(block) for block in BLOCK.findall(DOC.read_text())]
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _samples(usage: list) -> list[rating.Sample]:
+    samples = []
+    for start, end, used in usage:
+        cursor = _at(start).timestamp()
+        while cursor < _at(end).timestamp():
+            samples.append(rating.Sample(datetime.fromtimestamp(cursor, tz=UTC), int(used)))
+            cursor += 3600
+    return samples
+
+
+def _terms(spec: dict) -> rating.PlanTerms:
+    return rating.PlanTerms(
+        currency=spec["currency"],
+        unit=spec["unit"],
+        price_per_unit_month=Decimal(spec["price"]),
+        quantity_rule=spec.get("rule", "time_weighted"),
+        included_units=Decimal(spec.get("included", "0")),
+        minimum_monthly_charge=Decimal(spec.get("minimum", "0")),
+        tiers=tuple(
+            rating.Tier(None if t["up_to"] is None else Decimal(t["up_to"]), Decimal(t["price"]))
+            for t in spec.get("tiers", [])
+        ),
+    )
+
+
+def test_the_document_has_worked_examples():
+    assert len(_examples()) >= 12
+
+
+@pytest.mark.parametrize("example", _examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
+def test_each_worked_example_rates_as_written(example):
+    year, month = (int(part) for part in example["month"].split("-"))
+    month_start, month_end = rating.month_bounds(year, month)
+    window = example.get("window")
+    start, end = (_at(window[0]), _at(window[1])) if window else (month_start, month_end)
+    line = rating.rate_usage(
+        terms=_terms(example["terms"]),
+        samples=_samples(example["usage"]),
+        window_start=start,
+        window_end=end,
+        month_start=month_start,
+        month_end=month_end,
+        slot_seconds=3600,
+    )
+    expect = example["expect"]
+    assert line.quantity == Decimal(expect["quantity"])
+    assert line.amount == Decimal(expect["amount"])
+    assert str(line.amount) == expect["amount"]
+    if "gap_slots" in expect:
+        assert line.gap_slots == expect["gap_slots"]
+    if "included" in expect:
+        assert line.included == Decimal(expect["included"])
+    if "minimum" in expect:
+        assert line.minimum_prorated == Decimal(expect["minimum"])
+    if "true_up" in expect:
+        true_up = rating.minimum_true_up([(line.minimum_prorated, line.amount)])
+        assert true_up == Decimal(expect["true_up"])
