@@ -22,6 +22,7 @@ CURRENCY_MINOR_UNITS = {
     "LYD": 3, "OMR": 3, "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
 }  # fmt: skip
 ZERO = Decimal(0)
+TIMES = "\u00d7"  # the multiplication sign printed in formulas
 
 
 class QuantityRule:
@@ -291,7 +292,7 @@ def rate_usage(
         byte_seconds = sum(value.used_bytes * value.seconds for value in values)
         raw_quantity = Decimal(byte_seconds) / (Decimal(unit_bytes) * Decimal(month_seconds))
         how = (
-            f"Σ(bytes × seconds) {byte_seconds} / ({unit_bytes} B/{terms.unit} × "
+            f"Σ(bytes {TIMES} seconds) {byte_seconds} / ({unit_bytes} B/{terms.unit} {TIMES} "
             f"{month_seconds} s in month)"
         )
     else:
@@ -299,18 +300,18 @@ def rate_usage(
         raw_quantity = level / Decimal(unit_bytes) * fraction
         how = (
             f"{terms.quantity_rule.replace('_', ' ')} {level.normalize():f} B / {unit_bytes} B/"
-            f"{terms.unit} × {active_seconds} s active / {month_seconds} s in month"
+            f"{terms.unit} {TIMES} {active_seconds} s active / {month_seconds} s in month"
         )
     quantity = quantize_quantity(raw_quantity)
     included = quantize_quantity(terms.included_units * fraction)
     billable = max(ZERO, quantity - included)
     if terms.tiers:
         raw_amount, breakdown = _tiered_amount(billable, terms, fraction)
-        price_text = "tiers " + " + ".join(f"{q} × {p}" for q, p in breakdown)
+        price_text = "tiers " + " + ".join(f"{q} {TIMES} {p}" for q, p in breakdown)
     else:
         raw_amount = billable * terms.price_per_unit_month
         breakdown = ((billable, terms.price_per_unit_month),)
-        price_text = f"{billable} × {terms.price_per_unit_month} {terms.currency}"
+        price_text = f"{billable} {TIMES} {terms.price_per_unit_month} {terms.currency}"
     amount = round_money(raw_amount, terms.currency)
     minimum = round_money(terms.minimum_monthly_charge * fraction, terms.currency)
     unit_month = f"{terms.unit}-month"

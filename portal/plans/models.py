@@ -56,6 +56,11 @@ class Plan(models.Model):
     minimum_monthly_charge = models.DecimalField(
         max_digits=12, decimal_places=2, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
     )
+    # Optional graduated price bands, owned by billing (docs/billing.md, rule 8), e.g.
+    # [{"up_to": "1000", "price": "0.03"}, {"up_to": null, "price": "0.02"}].
+    price_tiers = models.JSONField(
+        default=list, blank=True, help_text="Graduated price bands; empty means one flat price."
+    )
     requires_approval = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
