@@ -57,10 +57,12 @@ def env_url(name: str, default: str = "", *, schemes: set[str] | None = None) ->
     parts = urlsplit(value)
     if not parts.scheme or (schemes and parts.scheme not in schemes):
         allowed = ", ".join(sorted(schemes)) if schemes else "a scheme"
-        raise ImproperlyConfigured(f"{name} is not a valid URL (expected {allowed}): {_redact(value)}")
-    if parts.scheme in {"http", "https", "redis", "rediss", "postgres", "postgresql"}:
-        if not parts.hostname:
-            raise ImproperlyConfigured(f"{name} has no host: {_redact(value)}")
+        raise ImproperlyConfigured(
+            f"{name} is not a valid URL (expected {allowed}): {_redact(value)}"
+        )
+    network_schemes = {"http", "https", "redis", "rediss", "postgres", "postgresql"}
+    if parts.scheme in network_schemes and not parts.hostname:
+        raise ImproperlyConfigured(f"{name} has no host: {_redact(value)}")
     try:
         parts.port  # noqa: B018 - raises ValueError on a non-numeric port
     except ValueError:
@@ -74,3 +76,60 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+MAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+    "dummy": "django.core.mail.backends.dummy.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "smtps": "django.core.mail.backends.smtp.EmailBackend",
+    "smtp+tls": "django.core.mail.backends.smtp.EmailBackend",
+}
+
+
+def env_mailer(name: str, default: str) -> dict:
+    """Read an email URL into one Django MAILERS entry.
+
+    console://, file:///var/mail, smtp://user:pass@host:25, smtp+tls://…:587 (STARTTLS),
+    smtps://…:465 (implicit TLS); ``?timeout=10`` sets the SMTP timeout in seconds.
+    """
+    from urllib.parse import parse_qs, unquote
+
+    value = env_str(name, default)
+    parts = urlsplit(value)
+    backend = MAIL_BACKENDS.get(parts.scheme)
+    if backend is None:
+        schemes = ", ".join(sorted(MAIL_BACKENDS))
+        raise ImproperlyConfigured(f"{name} must start with one of {schemes}: {_redact(value)}")
+    options: dict = {}
+    if parts.scheme == "file":
+        if not parts.path:
+            raise ImproperlyConfigured(f"{name} needs a folder, e.g. file:///var/mail")
+        options["file_path"] = parts.path
+    elif parts.scheme.startswith("smtp"):
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"{name} has no host: {_redact(value)}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has an invalid port: {_redact(value)}") from None
+        options.update(
+            host=parts.hostname, port=port or {"smtps": 465, "smtp+tls": 587}.get(parts.scheme, 25)
+        )
+        options.update(
+            username=unquote(parts.username or ""), password=unquote(parts.password or "")
+        )
+        options.update(use_tls=parts.scheme == "smtp+tls", use_ssl=parts.scheme == "smtps")
+        timeout = parse_qs(parts.query).get("timeout")
+        if timeout:
+            options["timeout"] = env_int_value(name, timeout[0])
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+def env_int_value(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has a non-numeric value: {raw!r}") from None

@@ -20,7 +20,7 @@ def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     except (ValueError, TypeError):
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS must be comma-separated Fernet keys "
-            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+            "(see the README for how to generate one)."
         ) from None
 
 

@@ -29,6 +29,22 @@ def broker_state() -> tuple[str, str]:
     return "ok", transport
 
 
+def worker_state() -> tuple[str, str]:
+    """Age of the newest heartbeat; beat schedules one a minute, so over five is stale."""
+    from django.utils import timezone
+
+    from portal.models import WorkerHeartbeat
+
+    try:
+        newest = WorkerHeartbeat.objects.order_by("-last_seen").first()
+    except Exception as exc:  # the database check reports the cause
+        return "error", type(exc).__name__
+    if newest is None:
+        return "unknown", "no heartbeat yet"
+    age = int((timezone.now() - newest.last_seen).total_seconds())
+    return ("ok" if age <= 300 else "stale"), f"last seen {age}s ago"
+
+
 def lucidlink_state() -> tuple[str, str]:
     """Whether the Service API answers HTTP at all; authentication is not tried here."""
     try:

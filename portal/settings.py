@@ -9,10 +9,9 @@ import hashlib
 from pathlib import Path
 
 import dj_database_url
-import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.envparse import env_bool, env_int, env_list, env_str, env_url
+from portal.envparse import env_bool, env_int, env_list, env_mailer, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
@@ -44,9 +43,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "portal",
     "portal.customers",
     "portal.plans",
+    "portal.orders",
     "provisioning",
     "billing",
 ]
@@ -61,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "portal.customers.middleware.StaffMFAMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -78,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.branding",
+                "portal.customers.context_processors.membership",
             ],
         },
     },
@@ -106,13 +112,45 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", schemes={"redis", "rediss", "unix"})
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Accounts (django-allauth): email is the login, verified before first use; MFA by TOTP with
+# recovery codes, optional for customers and enforced for staff by StaffMFAMiddleware.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+ACCOUNT_ADAPTER = "portal.customers.adapter.AccountAdapter"
+ACCOUNT_ALLOW_SIGNUP = env_bool("ACCOUNT_ALLOW_SIGNUP", default=True)
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{MSP_NAME}] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# allauth's default rate limits (login, signup, reset, email confirmation) count in the default
+# cache, which is Redis when REDIS_URL is set, so every web process shares one count.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = MSP_NAME
+# Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
+STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/"]
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -139,12 +177,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# Email: console in development; smtp://user:pass@host:587/?tls=True in production.
-EMAIL_URL = env_str("EMAIL_URL", "console://")
-try:
-    vars().update(dj_email_url.parse(EMAIL_URL))
-except (ValueError, KeyError) as exc:
-    raise ImproperlyConfigured(f"EMAIL_URL is not a valid email URL: {exc}") from None
+# Email: console in development; smtp+tls://user:pass@host:587 in production.
+MAILERS = {"default": env_mailer("EMAIL_URL", "console://")}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{MSP_NAME} <no-reply@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -175,7 +209,9 @@ if not FIELD_ENCRYPTION_KEYS:
     ]
 
 # LucidLink Service API. The defaults point at the local simulator (`python -m lucidsim`).
-LUCIDLINK_API_URL = env_url("LUCIDLINK_API_URL", "http://127.0.0.1:8001/api/v1", schemes={"http", "https"})
+LUCIDLINK_API_URL = env_url(
+    "LUCIDLINK_API_URL", "http://127.0.0.1:8001/api/v1", schemes={"http", "https"}
+)
 LUCIDLINK_TOKEN_URL = env_url(
     "LUCIDLINK_TOKEN_URL", "http://127.0.0.1:8001/oauth2/token", schemes={"http", "https"}
 )
@@ -185,9 +221,24 @@ LUCIDLINK_CONNECT_TIMEOUT = env_int("LUCIDLINK_CONNECT_TIMEOUT", 5, minimum=1)
 LUCIDLINK_READ_TIMEOUT = env_int("LUCIDLINK_READ_TIMEOUT", 30, minimum=1)
 LUCID_CLI_PATH = env_str("LUCID_CLI_PATH", "lucidsim-cli")
 
+# Provisioning (docs/provisioning.md). Seconds unless named otherwise.
+PROVISIONING_POLL_INTERVAL = env_int("PROVISIONING_POLL_INTERVAL", 10, minimum=1)
+PROVISIONING_FIRST_POLL_DELAY = env_int("PROVISIONING_FIRST_POLL_DELAY", 5, minimum=1)
+PROVISIONING_MAX_POLL_BACKOFF = env_int("PROVISIONING_MAX_POLL_BACKOFF", 300, minimum=1)
+PROVISIONING_DEADLINE = env_int("PROVISIONING_DEADLINE", 1800, minimum=60)
+PROVISIONING_LEASE = env_int("PROVISIONING_LEASE", 120, minimum=5)
+PROVISIONING_MAX_ATTEMPTS = env_int("PROVISIONING_MAX_ATTEMPTS", 8, minimum=1)
+PROVISIONING_RETRY_BASE = env_int("PROVISIONING_RETRY_BASE", 2, minimum=1)
+PROVISIONING_RETRY_CAP = env_int("PROVISIONING_RETRY_CAP", 300, minimum=1)
+PROVISIONING_RECONCILE_GRACE = env_int("PROVISIONING_RECONCILE_GRACE", 60, minimum=1)
+PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 100, minimum=1)
+PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 60, minimum=1)
+
 # Celery. With no CELERY_BROKER_URL a filesystem broker under var/ needs no server.
 CELERY_BROKER_URL = env_url(
-    "CELERY_BROKER_URL", "filesystem://", schemes={"filesystem", "redis", "rediss", "amqp", "memory"}
+    "CELERY_BROKER_URL",
+    "filesystem://",
+    schemes={"filesystem", "redis", "rediss", "amqp", "memory"},
 )
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
@@ -204,6 +255,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Tests give each real worker its own queue, so parallel runs on one Redis never share work.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
@@ -215,7 +268,17 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "poll-filespaces": {
+        "task": "provisioning.tasks.poll_filespaces",
+        "schedule": float(PROVISIONING_POLL_INTERVAL),
+    },
+    "reconcile-filespaces": {
+        "task": "provisioning.tasks.reconcile_filespaces",
+        "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
+    },
+    "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
+}
 
 LOGGING = {
     "version": 1,

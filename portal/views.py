@@ -19,6 +19,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {
         "database": health.database_state(),
         "broker": health.broker_state(),
+        "worker": health.worker_state(),
         "lucidlink": health.lucidlink_state(),
     }
     body = {name: {"state": state, "detail": detail} for name, (state, detail) in checks.items()}

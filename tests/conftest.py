@@ -1,7 +1,16 @@
 import pytest
 
 # Fixture modules shared across the suite; each file owns one external system.
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.fixtures.worker"]
+
+
+def pytest_report_header(config) -> list[str]:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = settings.CELERY_BROKER_URL.split(":", 1)[0]
+    cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [f"portal backends: database={engine} broker={broker} cache={cache}"]
 
 
 @pytest.fixture

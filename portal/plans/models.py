@@ -37,24 +37,38 @@ class Plan(models.Model):
     description = models.TextField(blank=True)
     storage_owner = models.CharField(max_length=20, choices=StorageOwner.choices)
     subscription_type = models.CharField(max_length=20, choices=SubscriptionType.choices)
-    provider = models.CharField(max_length=30, help_text="LucidLink provider name, e.g. AWS, Wasabi, IBM")
+    provider = models.CharField(
+        max_length=30, help_text="LucidLink provider name, e.g. AWS, Wasabi, IBM"
+    )
     allowed_regions = models.JSONField(
-        default=list, blank=True, help_text="Region codes customers may pick; empty means any valid one."
+        default=list,
+        blank=True,
+        help_text="Region codes customers may pick; empty means any valid one.",
     )
     currency = models.CharField(max_length=3, default="USD")
     price_per_unit_month = models.DecimalField(
-        max_digits=12, decimal_places=6, validators=[MinValueValidator(Decimal(0))],
+        max_digits=12,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
         help_text="Price per billing unit per month.",
     )
-    billing_unit = models.CharField(max_length=3, choices=BillingUnit.choices, default=BillingUnit.GB)
+    billing_unit = models.CharField(
+        max_length=3, choices=BillingUnit.choices, default=BillingUnit.GB
+    )
     quantity_rule = models.CharField(
         max_length=30, choices=QuantityRule.choices, default=QuantityRule.TIME_WEIGHTED
     )
     included_units = models.DecimalField(
-        max_digits=14, decimal_places=6, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+        max_digits=14,
+        decimal_places=6,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
     )
     minimum_monthly_charge = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
     )
     # Optional graduated price bands, owned by billing (docs/billing.md, rule 8), e.g.
     # [{"up_to": "1000", "price": "0.03"}, {"up_to": null, "price": "0.02"}].

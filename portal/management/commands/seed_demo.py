@@ -1,0 +1,88 @@
+"""Load demo data for `make run`: an MSP staff account and a few plans. Safe to run again."""
+
+import os
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from portal.plans.models import BillingUnit, Plan, StorageOwner, SubscriptionType
+
+DEMO_STAFF_EMAIL = "staff@example.com"
+DEMO_STAFF_PASSWORD = "demo-staff-passphrase-2026"  # noqa: S105 - printed demo credential
+
+DEMO_PLANS = [
+    {
+        "slug": "starter-wasabi",
+        "name": "Starter",
+        "description": "Wasabi storage owned and run by LucidLink, for small teams.",
+        "storage_owner": StorageOwner.LUCIDLINK,
+        "subscription_type": SubscriptionType.BASIC,
+        "provider": "Wasabi",
+        "allowed_regions": ["us-east-1", "us-west-1", "eu-central-1", "ap-southeast-2"],
+        "price_per_unit_month": Decimal("0.015000"),
+        "billing_unit": BillingUnit.GB,
+        "included_units": Decimal("100"),
+        "minimum_monthly_charge": Decimal("9.00"),
+    },
+    {
+        "slug": "teams-ibm",
+        "name": "Teams",
+        "description": "IBM Cloud Object Storage owned by LucidLink, for production media.",
+        "storage_owner": StorageOwner.LUCIDLINK,
+        "subscription_type": SubscriptionType.TEAMS,
+        "provider": "IBM",
+        "allowed_regions": ["us-south", "us-east", "eu-gb", "eu-de"],
+        "price_per_unit_month": Decimal("0.025000"),
+        "billing_unit": BillingUnit.GIB,
+        "included_units": Decimal("500"),
+        "minimum_monthly_charge": Decimal("49.00"),
+    },
+    {
+        "slug": "byo-aws",
+        "name": "Bring your own AWS bucket",
+        "description": "Your own S3 bucket; you pay AWS for storage, we manage the filespace.",
+        "storage_owner": StorageOwner.CUSTOMER,
+        "subscription_type": SubscriptionType.CUSTOM,
+        "provider": "AWS",
+        "allowed_regions": ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1"],
+        "price_per_unit_month": Decimal("0.008000"),
+        "billing_unit": BillingUnit.GB,
+        "included_units": Decimal("0"),
+        "minimum_monthly_charge": Decimal("25.00"),
+        "requires_approval": True,
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo MSP staff account and plans (existing rows are left as they are)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        created_plans = sum(self._ensure_plan(fields) for fields in DEMO_PLANS)
+        staff_password = os.environ.get("DEMO_STAFF_PASSWORD", DEMO_STAFF_PASSWORD)
+        staff_created = self._ensure_staff(staff_password)
+        self.stdout.write(f"Demo plans: {len(DEMO_PLANS)} ({created_plans} new)")
+        self.stdout.write(f"MSP staff login: {DEMO_STAFF_EMAIL}")
+        if staff_created:
+            self.stdout.write(f"MSP staff password: {staff_password}")
+        else:
+            self.stdout.write("MSP staff password: unchanged (set on first run; see README)")
+
+    def _ensure_plan(self, fields: dict) -> bool:
+        fields = dict(fields)
+        _, created = Plan.objects.get_or_create(slug=fields.pop("slug"), defaults=fields)
+        return created
+
+    def _ensure_staff(self, password: str) -> bool:
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_STAFF_EMAIL,
+            defaults={"email": DEMO_STAFF_EMAIL, "is_staff": True, "is_superuser": True},
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        return created
