@@ -1,0 +1,121 @@
+"""Reads scoped to the customer. Every customer-owned object a view shows comes through here.
+
+`current_membership(request)` decides which customer a request acts for (the one chosen in the
+session, if the user still belongs to it); the other selectors take that customer and never
+return another customer's rows.
+"""
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from portal.customers.models import Customer, Invitation, Membership
+from portal.plans.models import Plan
+
+SESSION_KEY = "current_customer_id"
+_CACHE_ATTR = "_current_membership"
+
+
+def memberships_for(*, user) -> QuerySet[Membership]:
+    if not getattr(user, "is_authenticated", False):
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user).select_related("customer").order_by("customer__name")
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The membership the request acts through, or None for a person with no customer yet."""
+    if hasattr(request, _CACHE_ATTR):
+        return getattr(request, _CACHE_ATTR)
+    memberships = memberships_for(user=request.user)
+    wanted = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    membership = None
+    if wanted is not None:
+        membership = memberships.filter(customer_id=wanted).first()
+    if membership is None:
+        membership = memberships.first()
+    setattr(request, _CACHE_ATTR, membership)
+    return membership
+
+
+def customer_for(request: HttpRequest) -> Customer | None:
+    membership = current_membership(request)
+    return membership.customer if membership else None
+
+
+def forget_current_membership(request: HttpRequest) -> None:
+    if hasattr(request, _CACHE_ATTR):
+        delattr(request, _CACHE_ATTR)
+
+
+def members_for(*, customer: Customer) -> QuerySet[Membership]:
+    return Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")
+
+
+def membership_get(*, customer: Customer, pk: int) -> Membership:
+    return _get_or_404(members_for(customer=customer), pk)
+
+
+def invitations_open_for(*, customer: Customer) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        customer=customer, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def invitation_get(*, customer: Customer, pk: int) -> Invitation:
+    return _get_or_404(invitations_open_for(customer=customer), pk)
+
+
+def plans_available() -> QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True)
+
+
+def plan_get(*, slug: str) -> Plan:
+    plan = plans_available().filter(slug=slug).first()
+    if plan is None:
+        raise Http404("No such plan")
+    return plan
+
+
+def plan_get_any(*, pk: int) -> Plan:
+    """A plan by id, active or not (an order in progress keeps its plan)."""
+    return _get_or_404(Plan.objects.all(), pk)
+
+
+def filespaces_for(*, customer: Customer) -> QuerySet:
+    from provisioning.models import Filespace
+
+    return (
+        Filespace.objects.filter(customer=customer)
+        .select_related("plan", "order")
+        .exclude(state=Filespace.State.DELETED)
+        .order_by("-requested_at", "-id")
+    )
+
+
+def filespace_get(*, customer: Customer, pk: int):
+    return _get_or_404(filespaces_for(customer=customer), pk)
+
+
+def orders_for(*, customer: Customer) -> QuerySet:
+    from portal.orders.models import Order
+
+    return Order.objects.filter(customer=customer).select_related("plan")
+
+
+def orders_without_filespace_for(*, customer: Customer) -> QuerySet:
+    """Orders not (yet) backed by a filespace: awaiting approval, rejected, cancelled."""
+    return orders_for(customer=customer).filter(filespace__isnull=True)
+
+
+def events_for(*, filespace) -> QuerySet:
+    return filespace.events.all().order_by("at", "id")
+
+
+def order_get(*, customer: Customer, pk: int):
+    return _get_or_404(orders_for(customer=customer), pk)
+
+
+def _get_or_404(queryset: QuerySet, pk):
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise Http404("Not found")
+    return obj

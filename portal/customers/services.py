@@ -1,0 +1,193 @@
+"""Writes for organisations, memberships and invitations."""
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.customers.models import Customer, Invitation, Membership, Role
+
+logger = logging.getLogger(__name__)
+
+PREFIX_MAX = 20
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _unique_prefix(name: str) -> str:
+    base = Customer.prefix_candidate(name)
+    taken = set(
+        Customer.objects.filter(name_prefix__startswith=base).values_list("name_prefix", flat=True)
+    )
+    if base not in taken:
+        return base
+    for number in range(2, 10_000):
+        candidate = f"{base[: PREFIX_MAX - len(str(number))]}{number}"
+        if candidate not in taken:
+            return candidate
+    return f"{base[:8]}{secrets.token_hex(4)}"
+
+
+@transaction.atomic
+def customer_create(
+    *, user: AbstractBaseUser, name: str, billing_email: str, country: str
+) -> Customer:
+    """Create an organisation with `user` as its owner; the name prefix is derived and unique."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Enter your company's name."})
+    for _attempt in range(5):
+        try:
+            # A savepoint, so a prefix taken between the check and the insert can be retried.
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    name=name,
+                    name_prefix=_unique_prefix(name),
+                    billing_email=billing_email,
+                    country=country.upper(),
+                    created_by=user,
+                )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
+    Membership.objects.create(customer=customer, user=user, role=Role.OWNER)
+    return customer
+
+
+@transaction.atomic
+def invitation_create(
+    *, customer: Customer, email: str, role: str, invited_by: AbstractBaseUser
+) -> tuple[Invitation, str]:
+    """Invite `email` to `customer`; returns the invitation and the one-time token for the link.
+
+    An open invitation to the same address is revoked and replaced, so a resend gives a fresh
+    link and the old one stops working.
+    """
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    if role == Role.OWNER and not Membership.objects.filter(
+        customer=customer, user=invited_by, role=Role.OWNER
+    ).exists():
+        raise ValidationError({"role": "Only an owner can invite another owner."})
+    if Membership.objects.filter(customer=customer, user__email__iexact=email).exists():
+        raise ValidationError({"email": "This person is already a member of your organisation."})
+    now = timezone.now()
+    Invitation.objects.filter(
+        customer=customer, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        customer=customer,
+        email=email,
+        role=role,
+        token_hash=hash_token(token),
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    transaction.on_commit(lambda: _send_invitation(invitation=invitation, token=token))
+    return invitation, token
+
+
+def invitation_url(token: str) -> str:
+    path = reverse("customers:invitation_accept", kwargs={"token": token})
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def _send_invitation(*, invitation: Invitation, token: str) -> None:
+    context = {
+        "invitation": invitation,
+        "url": invitation_url(token),
+        "MSP_NAME": settings.MSP_NAME,
+        "inviter": getattr(invitation.invited_by, "email", ""),
+    }
+    subject = f"[{settings.MSP_NAME}] You are invited to join {invitation.customer.name}"
+    body = render_to_string("customers/email/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+    logger.info("Invitation %s sent for customer %s", invitation.pk, invitation.customer_id)
+
+
+def invitation_find(*, token: str) -> Invitation | None:
+    """The invitation a link's token belongs to, open or not (the caller explains why not)."""
+    if not token or len(token) > 100:
+        return None
+    return Invitation.objects.select_related("customer").filter(token_hash=hash_token(token)).first()
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
+    """Join the invitation's customer with its role; a second acceptance by the same person is a no-op."""
+    invitation = invitation_find(token=token)
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid. Ask for a new one.")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    existing = Membership.objects.filter(customer=invitation.customer, user=user).first()
+    if invitation.accepted_at is not None:
+        if invitation.accepted_by_id == user.pk and existing:
+            return existing
+        raise ValidationError("This invitation has already been used. Ask for a new one.")
+    if invitation.revoked_at is not None:
+        raise ValidationError("This invitation was withdrawn. Ask for a new one.")
+    if invitation.is_expired():
+        raise ValidationError("This invitation has expired. Ask for a new one.")
+    if (user.email or "").lower() != invitation.email.lower():
+        raise ValidationError(
+            f"This invitation is for {invitation.email}. Sign in with that address to accept it."
+        )
+    if existing is None:
+        existing = Membership.objects.create(
+            customer=invitation.customer, user=user, role=invitation.role
+        )
+    Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    return existing
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation) -> None:
+    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, acting: Membership) -> None:
+    """Remove someone from a customer; the last owner cannot be removed, and only owners remove owners."""
+    if membership.role == Role.OWNER and acting.role != Role.OWNER:
+        raise ValidationError("Only an owner can remove another owner.")
+    if membership.role == Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(
+            customer_id=membership.customer_id, role=Role.OWNER
+        )
+        if len(owners) <= 1:
+            raise ValidationError("An organisation needs at least one owner.")
+    Membership.objects.filter(pk=membership.pk).delete()
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, acting: Membership) -> Membership:
+    if role not in Role.values:
+        raise ValidationError("Choose a role.")
+    if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
+        raise ValidationError("Only an owner can make or unmake an owner.")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        owners = Membership.objects.select_for_update().filter(
+            customer_id=membership.customer_id, role=Role.OWNER
+        )
+        if len(owners) <= 1:
+            raise ValidationError("An organisation needs at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from portal.filespaces import views
+
+app_name = "filespaces"
+
+urlpatterns = [
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/progress/", views.progress, name="progress"),
+    path("<int:pk>/connect.sh", views.script, {"shell": "sh"}, name="script_sh"),
+    path("<int:pk>/connect.ps1", views.script, {"shell": "ps1"}, name="script_ps1"),
+]

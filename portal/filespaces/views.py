@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from portal.customers import selectors
+from portal.customers.decorators import customer_required
+from portal.filespaces import kit as kits
+from portal.filespaces.progress import progress_for
+
+# The connection kit is offered once LucidLink reports the filespace ready.
+READY_STATES = ("provisioned", "active")
+
+
+def _context(filespace) -> dict:
+    progress = progress_for(filespace, events=list(selectors.events_for(filespace=filespace)))
+    kit = None
+    if filespace.state in READY_STATES:
+        kit = kits.kit_for(filespace, access_key=filespace.order.access_key)
+    return {"filespace": filespace, "progress": progress, "kit": kit}
+
+
+@require_GET
+@customer_required()
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    return render(request, "filespaces/detail.html", _context(filespace))
+
+
+@require_GET
+@customer_required()
+def progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The timeline partial that the detail page polls with htmx until the state is settled."""
+    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    return render(request, "filespaces/_progress.html", _context(filespace))
+
+
+@require_GET
+@customer_required()
+def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
+    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    if filespace.state not in READY_STATES:
+        raise Http404("The connection kit is available once the filespace is ready.")
+    kit = kits.kit_for(filespace, access_key=filespace.order.access_key)
+    run_init = filespace.state == "provisioned"
+    if shell == "sh":
+        body = kits.bash_script(kit, msp_name=settings.MSP_NAME, run_init=run_init)
+        content_type = "text/x-shellscript; charset=utf-8"
+    else:
+        body = kits.powershell_script(kit, msp_name=settings.MSP_NAME, run_init=run_init)
+        content_type = "text/plain; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    filename = f"connect-{filespace.remote_name}.{shell}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

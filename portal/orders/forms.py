@@ -1,0 +1,203 @@
+"""The order form: plan -> name -> provider and region -> own storage -> review -> place."""
+
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from portal.customers.models import Customer
+from portal.plans.models import Plan
+from provisioning import rules
+
+MAX_EXPECTED_UNITS = Decimal(10_000_000)
+
+
+def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal | None:
+    """A month's charge for `expected_units` of storage: above the included units, at least the minimum."""
+    if expected_units is None:
+        return None
+    billable = max(expected_units - plan.included_units, Decimal(0))
+    charge = max(billable * plan.price_per_unit_month, plan.minimum_monthly_charge)
+    return charge.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def providers_for(plan: Plan) -> tuple[str, ...]:
+    """Providers a plan can be ordered with: its own one, or any for own-storage plans."""
+    if plan.is_own_storage and plan.provider not in rules.PROVIDERS:
+        return rules.PROVIDERS
+    return (plan.provider,)
+
+
+def regions_for(plan: Plan, provider: str) -> tuple[str, ...]:
+    """The region choices for this plan and provider; empty means the customer types one."""
+    return tuple(plan.allowed_regions or ()) or rules.regions_for(provider)
+
+
+class OrderForm(forms.Form):
+    name = forms.CharField(
+        label="Filespace name",
+        max_length=100,
+        help_text="Lowercase letters, digits and hyphens.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    provider = forms.ChoiceField(label="Storage provider")
+    region = forms.CharField(label="Region", max_length=64)
+    bucket = forms.CharField(label="Bucket name", max_length=63, required=False)
+    endpoint = forms.CharField(
+        label="Endpoint",
+        max_length=255,
+        required=False,
+        help_text="Only for Zadara, Cloudian and Other, for example https://s3.example.net:443.",
+    )
+    access_key = forms.CharField(label="Access key ID", max_length=256, required=False)
+    secret_key = forms.CharField(
+        label="Secret access key",
+        max_length=256,
+        required=False,
+        strip=False,
+        help_text="Stored encrypted and never shown again.",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    expected_units = forms.DecimalField(
+        label="Expected storage",
+        required=False,
+        min_value=Decimal(0),
+        max_value=MAX_EXPECTED_UNITS,
+        max_digits=14,
+        decimal_places=3,
+        help_text="Optional, for the price estimate.",
+    )
+
+    def __init__(self, *args, plan: Plan, customer: Customer, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.customer = customer
+        providers = providers_for(plan)
+        self.fields["provider"].choices = [(p, p) for p in providers]
+        self.fields["provider"].initial = providers[0] if len(providers) == 1 else plan.provider
+        self.fields["expected_units"].label = f"Expected storage ({plan.billing_unit})"
+        if not plan.is_own_storage:
+            for field in ("bucket", "endpoint", "access_key", "secret_key"):
+                del self.fields[field]
+        else:
+            for field in ("bucket", "access_key", "secret_key"):
+                self.fields[field].required = True
+        self.region_choices = regions_for(plan, self._provider())
+        if self.region_choices:
+            self.fields["region"] = forms.ChoiceField(
+                label="Region", choices=[("", "Choose a region")] + [(r, r) for r in self.region_choices]
+            )
+
+    def _provider(self) -> str:
+        if self.is_bound:
+            value = self.data.get("provider", "")
+            if value in dict(self.fields["provider"].choices):
+                return value
+        return self.fields["provider"].initial or ""
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        self.remote_name = rules.validate_filespace_name(prefix=self.customer.name_prefix, name=name)
+        if name_taken(self.remote_name):
+            raise ValidationError("This name is taken. Choose another one.", code="taken")
+        return name
+
+    def clean_bucket(self) -> str:
+        bucket = self.cleaned_data.get("bucket", "")
+        rules.validate_bucket(bucket)
+        return bucket
+
+    def clean(self) -> dict:
+        data = super().clean()
+        provider = data.get("provider")
+        if not provider:
+            return data
+        try:
+            rules.validate_provider(provider)
+        except ValidationError as exc:
+            self.add_error("provider", exc)
+        if "region" in data:
+            try:
+                rules.validate_region(
+                    provider=provider, region=data["region"], allowed=self.plan.allowed_regions
+                )
+            except ValidationError as exc:
+                self.add_error("region", exc)
+        if self.plan.is_own_storage:
+            try:
+                rules.validate_endpoint(provider=provider, endpoint=data.get("endpoint"))
+            except ValidationError as exc:
+                self.add_error("endpoint", exc)
+        return data
+
+
+class PlaceForm(forms.Form):
+    idempotency_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+
+
+def name_taken(remote_name: str) -> bool:
+    """Whether a live order or filespace already holds this remote name (any customer)."""
+    from portal.orders.models import Order
+    from provisioning.models import Filespace
+
+    if Order.objects.filter(remote_name=remote_name, state__in=Order.LIVE_STATES).exists():
+        return True
+    return (
+        Filespace.objects.filter(remote_name=remote_name)
+        .exclude(state=Filespace.State.DELETED)
+        .exclude(state=Filespace.State.ERROR, remote_id__isnull=True)
+        .exists()
+    )
+
+
+# Drafts: the validated form waits in the session between the form and the review. Bucket
+# keys are encrypted with the portal's field key before they touch the session store, and
+# dropped once the order is placed (the order keeps its own encrypted copy).
+DRAFTS_SESSION_KEY = "order_drafts"
+MAX_DRAFTS = 5
+
+
+def draft_save(request, *, plan: Plan, data: dict) -> str:
+    from portal import fields
+
+    key = uuid.uuid4().hex
+    draft = {
+        "plan_id": plan.pk,
+        "name": data["name"],
+        "provider": data["provider"],
+        "region": data["region"],
+        "bucket": data.get("bucket", ""),
+        "endpoint": data.get("endpoint", ""),
+        "expected_units": str(data["expected_units"]) if data.get("expected_units") is not None else "",
+        "order_id": None,
+    }
+    for secret in ("access_key", "secret_key"):
+        if data.get(secret):
+            draft[secret] = fields.encrypt(data[secret])
+    store = dict(request.session.get(DRAFTS_SESSION_KEY, {}))
+    store[key] = draft
+    # Keep the newest few; dicts keep insertion order, so the first keys are the oldest.
+    while len(store) > MAX_DRAFTS:
+        store.pop(next(iter(store)))
+    request.session[DRAFTS_SESSION_KEY] = store
+    return key
+
+
+def draft_get(request, key: str) -> dict | None:
+    return request.session.get(DRAFTS_SESSION_KEY, {}).get(key)
+
+
+def draft_mark_placed(request, key: str, *, order_id: int) -> None:
+    store = dict(request.session.get(DRAFTS_SESSION_KEY, {}))
+    draft = dict(store.get(key, {}))
+    draft.pop("access_key", None)
+    draft.pop("secret_key", None)
+    draft["order_id"] = order_id
+    store[key] = draft
+    request.session[DRAFTS_SESSION_KEY] = store
+
+
+def draft_expected_units(draft: dict) -> Decimal | None:
+    raw = draft.get("expected_units")
+    return Decimal(raw) if raw else None

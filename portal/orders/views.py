@@ -1,0 +1,165 @@
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal import fields
+from portal.customers import selectors
+from portal.customers.decorators import customer_required
+from portal.customers.models import MANAGER_ROLES
+from portal.orders import forms as drafts
+from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, name_taken, regions_for
+from provisioning import rules
+
+logger = logging.getLogger(__name__)
+ORDER_DENIED = "Only owners and admins of your organisation can order filespaces."
+
+
+def domain_name() -> str | None:
+    """The MSP's LucidLink domain, or None while it cannot be read."""
+    try:
+        from provisioning.domain import msp_domain
+
+        return msp_domain().name
+    except Exception:  # noqa: BLE001 - the page must render even when LucidLink is down.
+        logger.warning("The MSP domain could not be read for the order form.")
+        return None
+
+
+def _refuse_inactive(request: HttpRequest) -> HttpResponse | None:
+    if not request.customer.is_active:
+        messages.error(request, "Your organisation is suspended; contact support to order.")
+        return redirect("dashboard")
+    return None
+
+
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def new(request: HttpRequest, plan: str) -> HttpResponse:
+    plan = selectors.plan_get(slug=plan)
+    if refused := _refuse_inactive(request):
+        return refused
+    form = OrderForm(request.POST or None, plan=plan, customer=request.customer)
+    if request.method == "POST" and form.is_valid():
+        key = drafts.draft_save(request, plan=plan, data=form.cleaned_data)
+        return redirect("orders:review", key=key)
+    return render(request, "orders/new.html", {"form": form, "plan": plan, "domain": domain_name()})
+
+
+@require_GET
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def check_name(request: HttpRequest) -> HttpResponse:
+    """htmx: the name as typed, checked against the rules and for availability."""
+    name = request.GET.get("name", "")[:100]
+    context = {"name": name, "domain": domain_name()}
+    try:
+        context["remote_name"] = rules.validate_filespace_name(
+            prefix=request.customer.name_prefix, name=name
+        )
+        if name_taken(context["remote_name"]):
+            context["error"] = "This name is taken. Choose another one."
+    except ValidationError as exc:
+        context["error"] = " ".join(exc.messages)
+    return render(request, "orders/_name_check.html", context)
+
+
+@require_GET
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def regions(request: HttpRequest) -> HttpResponse:
+    """htmx: the region field for the chosen provider (only valid combinations)."""
+    plan = selectors.plan_get(slug=request.GET.get("plan", "")[:50])
+    provider = request.GET.get("provider", "")
+    data = {"provider": provider, "region": ""}
+    form = OrderForm(data, plan=plan, customer=request.customer)
+    return render(request, "orders/_region.html", {"form": form, "regions": regions_for(plan, provider)})
+
+
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def review(request: HttpRequest, key: str) -> HttpResponse:
+    draft = drafts.draft_get(request, key)
+    if draft is None:
+        messages.error(request, "This order form has expired. Please start again.")
+        return redirect("plans:list")
+    if draft.get("order_id"):
+        return redirect("orders:detail", pk=draft["order_id"])
+    plan = selectors.plan_get_any(pk=draft["plan_id"])
+    context = {
+        "draft": draft,
+        "plan": plan,
+        "key": key,
+        "form": PlaceForm(initial={"idempotency_key": key}),
+        "estimate": estimate_monthly(plan=plan, expected_units=drafts.draft_expected_units(draft)),
+        "domain": domain_name(),
+    }
+    return render(request, "orders/review.html", context)
+
+
+@require_POST
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def place(request: HttpRequest) -> HttpResponse:
+    from portal.orders.services import order_place
+
+    form = PlaceForm(request.POST)
+    draft = drafts.draft_get(request, form.data.get("idempotency_key", "")) if form.is_valid() else None
+    if draft is None:
+        messages.error(request, "This order form has expired. Please start again.")
+        return redirect("plans:list")
+    key = form.cleaned_data["idempotency_key"]
+    if draft.get("order_id"):
+        # The same review submitted twice: the first submit placed it.
+        return redirect("orders:detail", pk=draft["order_id"])
+    if refused := _refuse_inactive(request):
+        return refused
+    plan = selectors.plan_get_any(pk=draft["plan_id"])
+    secrets = {k: fields.decrypt(draft[k]) for k in ("access_key", "secret_key") if draft.get(k)}
+    try:
+        order = order_place(
+            customer=request.customer,
+            plan=plan,
+            name=draft["name"],
+            provider=draft["provider"],
+            region=draft["region"],
+            bucket=draft.get("bucket") or None,
+            endpoint=draft.get("endpoint") or None,
+            access_key=secrets.get("access_key"),
+            secret_key=secrets.get("secret_key"),
+            placed_by=request.user,
+            idempotency_key=key,
+        )
+    except ValidationError as exc:
+        return _back_to_form(request, plan=plan, draft=draft, exc=exc)
+    drafts.draft_mark_placed(request, key, order_id=order.pk)
+    messages.success(request, f"Order placed for {order.remote_name}.")
+    return redirect("orders:detail", pk=order.pk)
+
+
+def _back_to_form(request: HttpRequest, *, plan, draft: dict, exc: ValidationError) -> HttpResponse:
+    """Show the service's field errors on the form; secrets must be typed again."""
+    data = {k: draft.get(k) or "" for k in ("name", "provider", "region", "bucket", "endpoint")}
+    data["expected_units"] = draft.get("expected_units") or ""
+    form = OrderForm(data, plan=plan, customer=request.customer)
+    form.is_valid()
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for field, field_messages in errors.items():
+        target = field if field in form.fields else None
+        for message in field_messages:
+            form.add_error(target, message)
+    context = {"form": form, "plan": plan, "domain": domain_name()}
+    return render(request, "orders/new.html", context, status=400)
+
+
+@customer_required()
+def order_list(request: HttpRequest) -> HttpResponse:
+    orders = selectors.orders_for(customer=request.customer).select_related("filespace")
+    return render(request, "orders/list.html", {"orders": orders})
+
+
+@customer_required()
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = selectors.order_get(customer=request.customer, pk=pk)
+    filespace = selectors.filespaces_for(customer=request.customer).filter(order=order).first()
+    if filespace is not None:
+        return redirect("filespaces:detail", pk=filespace.pk)
+    return render(request, "orders/detail.html", {"order": order})
