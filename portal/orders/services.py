@@ -1,0 +1,242 @@
+"""Placing, approving, rejecting and cancelling filespace orders."""
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.customers.models import Customer
+from portal.orders.models import Order
+from portal.plans.models import Plan
+from provisioning import rules
+from provisioning import services as provisioning
+from provisioning.models import Filespace, ProvisioningEvent
+
+IDEMPOTENCY_KEY_MAX = 64
+
+
+def _name_taken(remote_name: str) -> bool:
+    """True when a live order or a live filespace already holds the remote name."""
+    live_filespace = Filespace.objects.filter(remote_name=remote_name).exclude(
+        Q(state=Filespace.State.DELETED) | Q(state=Filespace.State.ERROR, remote_id__isnull=True)
+    )
+    live_order = Order.objects.filter(remote_name=remote_name, state__in=Order.LIVE_STATES)
+    return live_filespace.exists() or live_order.exists()
+
+
+def order_validate(
+    *,
+    customer: Customer,
+    plan: Plan,
+    name: str,
+    provider: str,
+    region: str,
+    bucket: str | None = None,
+    endpoint: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+) -> str:
+    """Check an order against the contract and the plan; return the remote name.
+
+    Raises one ValidationError keyed by field with every problem found, so a form can show
+    them all at once. Reference: ../shared/lucidlink/README.md, "Validation".
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, error: ValidationError | str) -> None:
+        messages = error.messages if isinstance(error, ValidationError) else [error]
+        errors.setdefault(field, []).extend(messages)
+
+    if not customer.is_active:
+        add(
+            NON_FIELD_ERRORS,
+            "Your organisation's account is not active, so it cannot order filespaces. "
+            "Contact support.",
+        )
+    if not plan.is_active:
+        add("plan", "This plan is no longer offered. Choose another plan.")
+
+    remote_name = ""
+    try:
+        remote_name = rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
+    except ValidationError as exc:
+        add("name", exc)
+    if remote_name and _name_taken(remote_name):
+        add("name", f"The name {name} is already in use. Choose another name.")
+
+    try:
+        rules.validate_provider(provider)
+    except ValidationError as exc:
+        add("provider", exc)
+    else:
+        if provider != plan.provider:
+            add(
+                "provider",
+                f"The {plan.name} plan stores data with {plan.provider}; choose {plan.provider}.",
+            )
+        try:
+            rules.validate_region(provider=provider, region=region, allowed=plan.allowed_regions)
+        except ValidationError as exc:
+            add("region", exc)
+        try:
+            rules.validate_endpoint(provider=provider, endpoint=endpoint)
+        except ValidationError as exc:
+            add("endpoint", exc)
+
+    if plan.is_own_storage:
+        if not bucket:
+            add("bucket", "Enter the name of your bucket.")
+        else:
+            try:
+                rules.validate_bucket(bucket)
+            except ValidationError as exc:
+                add("bucket", exc)
+        if not access_key:
+            add("access_key", "Enter the access key LucidLink will use for your bucket.")
+        if not secret_key:
+            add("secret_key", "Enter the secret key that goes with the access key.")
+    else:
+        for field, value in (
+            ("bucket", bucket),
+            ("endpoint", endpoint),
+            ("access_key", access_key),
+            ("secret_key", secret_key),
+        ):
+            if value:
+                add(
+                    field,
+                    f"The {plan.name} plan uses storage LucidLink provides; leave this empty.",
+                )
+    if errors:
+        raise ValidationError(errors)
+    return remote_name
+
+
+def order_place(
+    *,
+    customer: Customer,
+    plan: Plan,
+    name: str,
+    provider: str,
+    region: str,
+    bucket: str | None = None,
+    endpoint: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    placed_by=None,
+    idempotency_key: str,
+) -> Order:
+    """Place an order; the same idempotency key returns the first order instead of a second.
+
+    Without approval the filespace row is created in `requested` and its create task is sent
+    after commit; with approval nothing reaches LucidLink until `order_approve`.
+    """
+    idempotency_key = (idempotency_key or "").strip()
+    if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: "The form expired; reload the page and submit it again."}
+        )
+    existing = Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+
+    name = name or ""
+    provider = (provider or "").strip()
+    region = (region or "").strip()
+    bucket = (bucket or "").strip() or None
+    endpoint = (endpoint or "").strip() or None
+    try:
+        with transaction.atomic():
+            # Re-read the customer and plan under lock so a suspension or a plan withdrawal
+            # that commits meanwhile is seen.
+            customer = Customer.objects.select_for_update().get(pk=customer.pk)
+            plan = Plan.objects.get(pk=plan.pk)
+            remote_name = order_validate(
+                customer=customer,
+                plan=plan,
+                name=name,
+                provider=provider,
+                region=region,
+                bucket=bucket,
+                endpoint=endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+            )
+            needs_approval = plan.requires_approval
+            order = Order.objects.create(
+                customer=customer,
+                plan=plan,
+                name=name,
+                remote_name=remote_name,
+                provider=provider,
+                region=region,
+                bucket=bucket or "",
+                endpoint=endpoint or "",
+                access_key=access_key or "",
+                secret_key=secret_key or "",
+                state=(
+                    Order.State.AWAITING_APPROVAL if needs_approval else Order.State.PROVISIONING
+                ),
+                idempotency_key=idempotency_key,
+                placed_by=placed_by,
+            )
+            if not needs_approval:
+                provisioning.filespace_request(order=order, actor=placed_by)
+    except IntegrityError:
+        # A concurrent submit with the same key won the race: return its order.
+        existing = Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        raise ValidationError(
+            {"name": f"The name {name} was just taken by another order. Choose another name."}
+        ) from None
+    return order
+
+
+def _decide(*, order: Order, acting_user, state: str, reason: str) -> Order:
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.state != Order.State.AWAITING_APPROVAL:
+        raise ValidationError(
+            f"This order is already {locked.get_state_display().lower()}; reload the page."
+        )
+    locked.state = state
+    locked.decided_by = acting_user
+    locked.decided_at = timezone.now()
+    locked.decision_reason = reason
+    locked.save(
+        update_fields=["state", "decided_by", "decided_at", "decision_reason", "updated_at"]
+    )
+    return locked
+
+
+def order_approve(*, order: Order, acting_user, reason: str = "") -> Order:
+    """Staff: approve an order awaiting approval and start provisioning it."""
+    with transaction.atomic():
+        decided = _decide(
+            order=order, acting_user=acting_user, state=Order.State.PROVISIONING, reason=reason
+        )
+        filespace = provisioning.filespace_request(order=decided, actor=acting_user)
+        provisioning.event_record(
+            filespace=filespace,
+            kind=ProvisioningEvent.Kind.APPROVED,
+            message="Order approved.",
+            actor=acting_user,
+        )
+    return decided
+
+
+def order_reject(*, order: Order, acting_user, reason: str) -> Order:
+    """Staff: reject an order awaiting approval, with a reason the customer will read."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why, in words the customer will read."})
+    with transaction.atomic():
+        return _decide(
+            order=order, acting_user=acting_user, state=Order.State.REJECTED, reason=reason
+        )
+
+
+def order_cancel(*, order: Order, acting_user) -> Order:
+    """Customer: withdraw an order that is still awaiting approval."""
+    with transaction.atomic():
+        return _decide(order=order, acting_user=acting_user, state=Order.State.CANCELLED, reason="")

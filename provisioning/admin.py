@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from provisioning.models import Filespace, ProvisioningEvent
+
+
+class ProvisioningEventInline(admin.TabularInline):
+    model = ProvisioningEvent
+    fields = ["at", "kind", "message", "api_status", "api_answer", "actor"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Filespace)
+class FilespaceAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "remote_name", "customer", "state", "provider", "region", "attempts",
+        "next_poll_at", "requested_at", "provisioned_at",
+    ]  # fmt: skip
+    list_filter = ["state", "provider"]
+    search_fields = ["remote_name", "remote_id", "customer__name"]
+    date_hierarchy = "requested_at"
+    # State changes go through the staff services (retry, force-fail, delete) so each writes
+    # an event; the admin shows the row and its timeline only. root_password is never listed.
+    readonly_fields = [
+        "customer", "order", "plan", "remote_name", "remote_id", "domain_id", "domain_name",
+        "storage_owner", "subscription_type", "provider", "region", "bucket", "endpoint",
+        "state", "remote_status", "attempts", "polls", "last_error", "next_poll_at",
+        "lease_until", "poll_deadline", "requested_at", "created_remote_at", "provisioned_at",
+        "active_at", "failed_at", "deleting_at", "deleted_at", "updated_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+    inlines = [ProvisioningEventInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProvisioningEvent)
+class ProvisioningEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "filespace", "kind", "api_status", "message"]
+    list_filter = ["kind"]
+    search_fields = ["filespace__remote_name", "message"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,115 @@
+"""Provisioning tasks. Each takes ids, claims its row, calls LucidLink, records the answer.
+
+Guarantees (docs/provisioning.md): a message may be lost, doubled or redelivered after a crash;
+the work is then delayed, never lost and never done twice. `acks_late` plus
+`reject_on_worker_lost` is set only on tasks whose every step is idempotent, so redelivering a
+half-done message is safe.
+"""
+
+import logging
+
+from celery import shared_task
+
+from provisioning import lucidlink, services
+from provisioning.models import Filespace
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def create_filespace(self, filespace_id: int) -> None:
+    """Create or adopt the remote filespace for this row; a duplicate delivery is a no-op.
+
+    Idempotent because (1) the claim is a conditional UPDATE, so of two concurrent deliveries
+    only one proceeds, and (2) the create always looks for the qualified name first, so a
+    delivery after a crash between the POST and the commit adopts instead of creating again.
+    The retry bound is the row's `attempts`, not Celery's counter, so it also holds across
+    re-sends by the reconciler.
+    """
+    filespace = services.filespace_claim_for_create(filespace_id=filespace_id)
+    if filespace is None:
+        # Gone, past this step, held by a live lease, or waiting for its backoff.
+        return
+    try:
+        services.filespace_ensure_remote(filespace=filespace, client=lucidlink.get_client())
+    except lucidlink.Unavailable as exc:  # transport, timeout, 429, 5xx, unreadable answer
+        countdown = services.filespace_schedule_retry(filespace=filespace, error=exc)
+        if countdown is not None:
+            # A small margin keeps the redelivery after next_poll_at even with clock jitter.
+            raise self.retry(exc=exc, countdown=countdown + 0.5) from None
+    except lucidlink.Rejected as exc:  # other 4xx: retrying the same request cannot help
+        services.filespace_mark_failed(
+            filespace=filespace,
+            reason=services.reason_for_rejection(filespace=filespace, error=exc),
+            api_status=exc.status,
+            api_answer=exc.message,
+            from_states=(Filespace.State.CREATING,),
+        )
+    except lucidlink.LucidLinkError as exc:  # e.g. the MSP account has no domain
+        logger.error("Create of filespace %s failed: %s", filespace_id, exc.message)
+        services.filespace_mark_failed(
+            filespace=filespace,
+            reason=(
+                "The MSP's LucidLink account is not ready to create filespaces. Our support "
+                "team has been told and can retry your order."
+            ),
+            api_answer=exc.message,
+            from_states=(Filespace.State.CREATING,),
+        )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def poll_filespaces() -> dict:
+    """Periodic sweep: check the status of every filespace whose poll is due.
+
+    Idempotent: each row is leased before its GET and written with a conditional UPDATE, so two
+    sweeps (a slow one and the next beat) never check or write the same row at once.
+    """
+    result = services.filespaces_poll_due(client=lucidlink.get_client())
+    return {"checked": result.checked, "changed": result.changed, "stopped": result.stopped}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def reconcile_filespaces() -> dict:
+    """Periodic: re-send the task of any row whose message may have been lost.
+
+    Safe to over-send: a task whose row is not claimable returns without calling LucidLink.
+    """
+    pending = services.filespaces_needing_a_push()
+    for filespace_id in pending.creates:
+        create_filespace.delay(filespace_id)
+    for filespace_id in pending.deletes:
+        delete_filespace.delay(filespace_id)
+    if pending.creates or pending.deletes:
+        logger.info(
+            "Reconciler re-sent %d create and %d delete tasks.",
+            len(pending.creates),
+            len(pending.deletes),
+        )
+    return {"creates": len(pending.creates), "deletes": len(pending.deletes)}
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def delete_filespace(self, filespace_id: int) -> None:
+    """Delete the remote filespace of a `deleting` row; 204 and 404 both end as deleted.
+
+    Idempotent: DELETE of a filespace that is already gone answers 404, which counts as done.
+    While LucidLink is still provisioning it (409) the task waits and tries again.
+    """
+    filespace = services.filespace_claim_for_delete(filespace_id=filespace_id)
+    if filespace is None:
+        return
+    try:
+        services.filespace_remove_remote(filespace=filespace, client=lucidlink.get_client())
+    except (lucidlink.Unavailable, lucidlink.Conflict) as exc:
+        countdown = services.filespace_schedule_delete_retry(filespace=filespace, error=exc)
+        if countdown is not None:
+            raise self.retry(exc=exc, countdown=countdown + 0.5) from None
+    except lucidlink.LucidLinkError as exc:
+        services.filespace_mark_failed(
+            filespace=filespace,
+            reason=f"Deleting the filespace failed: {exc.message} Our support team has been told.",
+            api_status=getattr(exc, "status", None),
+            api_answer=exc.message,
+            from_states=(Filespace.State.DELETING,),
+        )
