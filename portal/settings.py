@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.envparse import env_bool, env_int, env_list, env_mailer, env_str, env_url
@@ -267,6 +268,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Usage and billing (docs/billing.md). One sample per filespace per slot of this many seconds.
+USAGE_SAMPLE_INTERVAL_SECONDS = env_int("USAGE_SAMPLE_INTERVAL_SECONDS", 3600, minimum=60)
+USAGE_SAMPLE_CONCURRENCY = env_int("USAGE_SAMPLE_CONCURRENCY", 8, minimum=1)
+USAGE_RAW_RETENTION_DAYS = env_int("USAGE_RAW_RETENTION_DAYS", 400, minimum=35)
+BILLING_DRIFT_PERCENT = env_int("BILLING_DRIFT_PERCENT", 5, minimum=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "poll-filespaces": {
@@ -278,6 +284,23 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
     },
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
+    "collect-usage": {
+        "task": "billing.tasks.collect_usage",
+        "schedule": float(USAGE_SAMPLE_INTERVAL_SECONDS),
+    },
+    "rollup-usage": {"task": "billing.tasks.rollup_usage", "schedule": crontab(minute=20)},
+    "prune-usage-samples": {
+        "task": "billing.tasks.prune_usage_samples",
+        "schedule": crontab(hour=4, minute=10),
+    },
+    "check-upstream-billing": {
+        "task": "billing.tasks.check_upstream_billing",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "run-invoices": {
+        "task": "billing.tasks.run_invoices",
+        "schedule": crontab(day_of_month="1", hour=3, minute=0),
+    },
 }
 
 LOGGING = {

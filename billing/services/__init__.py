@@ -1,0 +1,37 @@
+"""Billing services: collection and rollups, invoices, the upstream check (docs/billing.md)."""
+
+from billing.services.invoices import (
+    BillingError,
+    invoice_add_adjustment,
+    invoice_credit,
+    invoice_finalize,
+    invoice_rate_customer,
+    invoice_run,
+    invoice_verify,
+)
+from billing.services.upstream import upstream_check
+from billing.services.usage import (
+    LIVE_STATES,
+    CollectResult,
+    filespace_plan_change,
+    usage_collect,
+    usage_prune,
+    usage_rollup_days,
+)
+
+__all__ = [
+    "LIVE_STATES",
+    "BillingError",
+    "CollectResult",
+    "filespace_plan_change",
+    "invoice_add_adjustment",
+    "invoice_credit",
+    "invoice_finalize",
+    "invoice_rate_customer",
+    "invoice_run",
+    "invoice_verify",
+    "upstream_check",
+    "usage_collect",
+    "usage_prune",
+    "usage_rollup_days",
+]

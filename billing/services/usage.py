@@ -1,0 +1,275 @@
+"""Collecting usage from LucidLink, rolling it up per day, pruning raw samples, plan history."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from billing import rating
+from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
+
+logger = logging.getLogger(__name__)
+
+# Filespaces that exist at LucidLink and may hold data: these are sampled.
+LIVE_STATES = ("provisioned", "active", "deleting")
+ROLLUP_FIELDS = [
+    "customer",
+    "sample_count",
+    "gap_count",
+    "used_storage_sum",
+    "used_storage_min",
+    "used_storage_max",
+    "used_storage_last",
+    "users_peak",
+    "get_data_growth",
+    "put_data_growth",
+]
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    slot: datetime
+    live: int
+    sampled: int
+    gaps: int
+    already_sampled: int
+
+
+def _lucidlink_errors():
+    from provisioning import lucidlink
+
+    return lucidlink.Unavailable, lucidlink.Rejected
+
+
+def usage_collect(*, client, now: datetime) -> CollectResult:
+    """Store one sample per live filespace for the slot holding ``now``; record gaps.
+
+    One ``GET /filespaces`` serves every filespace; only filespaces missing from that list are
+    fetched one by one, at most USAGE_SAMPLE_CONCURRENCY at a time. Inserts ignore conflicts on
+    (filespace, slot), so a rerun or a doubled delivery in the same slot adds nothing. When the
+    list call fails, every filespace still unsampled gets a gap row and the error is raised for
+    the task to retry; a later sample in the same slot makes the gap irrelevant to rating.
+    """
+    from provisioning.models import Filespace
+
+    unavailable, rejected = _lucidlink_errors()
+    slot = rating.slot_start(now, settings.USAGE_SAMPLE_INTERVAL_SECONDS)
+    live = list(
+        Filespace.objects.filter(state__in=LIVE_STATES, remote_id__isnull=False)
+        .exclude(remote_id="")
+        .values_list("id", "customer_id", "remote_id")
+    )
+    done = set(UsageSample.objects.filter(slot=slot).values_list("filespace_id", flat=True))
+    todo = [row for row in live if row[0] not in done]
+    if not todo:
+        return CollectResult(slot, len(live), 0, 0, len(done))
+    try:
+        listed = {remote.id: remote for remote in client.list_filespaces()}
+    except unavailable as exc:
+        _record_gaps(todo, slot, now, f"LucidLink unavailable: {exc.message}")
+        raise
+
+    missing = [row for row in todo if row[2] not in listed]
+    problems: dict[int, str] = {}
+    if missing:
+
+        def fetch(row):
+            try:
+                return row, client.get_filespace(row[2]), None
+            except rejected as exc:
+                return row, None, f"LucidLink refused GET /filespaces/{{id}}: {exc.message}"
+            except unavailable as exc:
+                return row, None, f"LucidLink unavailable: {exc.message}"
+
+        workers = max(1, min(settings.USAGE_SAMPLE_CONCURRENCY, len(missing)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for row, remote, problem in pool.map(fetch, missing):
+                if remote is not None:
+                    listed[remote.id] = remote
+                else:
+                    problems[row[0]] = problem
+
+    samples = []
+    gaps = []
+    for row in todo:
+        filespace_id, customer_id, remote_id = row
+        remote = listed.get(remote_id)
+        if remote is None or remote.stats is None:
+            reason = problems.get(filespace_id) or "LucidLink returned no stats for this filespace"
+            gaps.append((row, reason))
+            continue
+        stats = remote.stats
+        samples.append(
+            UsageSample(
+                filespace_id=filespace_id,
+                customer_id=customer_id,
+                slot=slot,
+                sampled_at=now,
+                used_storage=max(0, stats.used_storage),
+                filespace_size=max(0, stats.filespace_size),
+                users_count=max(0, remote.users_count or 0),
+                get_request_count=max(0, stats.get_request_count),
+                get_data_size=max(0, stats.get_data_size),
+                put_request_count=max(0, stats.put_request_count),
+                put_data_size=max(0, stats.put_data_size),
+                list_request_count=max(0, stats.list_request_count),
+                delete_request_count=max(0, stats.delete_request_count),
+            )
+        )
+    UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
+    for row, reason in gaps:
+        _record_gaps([row], slot, now, reason)
+    if gaps:
+        logger.warning("Usage collection for %s: %d filespaces without a sample.", slot, len(gaps))
+    return CollectResult(slot, len(live), len(samples), len(gaps), len(done))
+
+
+def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: datetime, reason: str):
+    UsageGap.objects.bulk_create(
+        [
+            UsageGap(filespace_id=fs, customer_id=cust, slot=slot, reason=reason[:300], recorded_at=now)
+            for fs, cust, _ in rows
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+
+
+def usage_rollup_days(*, days: Iterable[date]) -> int:
+    """Recompute the DailyUsage rows of the given UTC days from the raw samples.
+
+    An upsert on (filespace, day) with values computed only from the samples makes a rerun write
+    identical rows and lets a late sample be absorbed by the next recompute of its day. The
+    growth of the cumulative counters starts from the last sample of the previous day, so no
+    traffic falls between two days.
+    """
+    interval = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    written = 0
+    for day in sorted(set(days)):
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        end = start + timedelta(days=1)
+        rows = (
+            UsageSample.objects.filter(slot__gte=start - timedelta(seconds=interval), slot__lt=end)
+            .order_by("filespace_id", "slot")
+            .values_list(
+                "filespace_id",
+                "customer_id",
+                "slot",
+                "used_storage",
+                "users_count",
+                "get_data_size",
+                "put_data_size",
+            )
+        )
+        baseline: dict[int, tuple[int, int]] = {}
+        per_filespace: dict[int, list[tuple]] = defaultdict(list)
+        sampled_slots: set[tuple[int, datetime]] = set()
+        for row in rows.iterator(chunk_size=5000):
+            if row[2] < start:
+                baseline[row[0]] = (row[5], row[6])
+            else:
+                per_filespace[row[0]].append(row)
+                sampled_slots.add((row[0], row[2]))
+        gap_counts: dict[int, int] = defaultdict(int)
+        gap_customers: dict[int, int] = {}
+        for filespace_id, customer_id, slot in UsageGap.objects.filter(
+            slot__gte=start, slot__lt=end
+        ).values_list("filespace_id", "customer_id", "slot"):
+            if (filespace_id, slot) not in sampled_slots:
+                gap_counts[filespace_id] += 1
+                gap_customers[filespace_id] = customer_id
+        objects = []
+        for filespace_id in sorted(set(per_filespace) | set(gap_counts)):
+            day_rows = per_filespace.get(filespace_id, [])
+            if day_rows:
+                used = [row[3] for row in day_rows]
+                first_get, first_put = baseline.get(filespace_id, (day_rows[0][5], day_rows[0][6]))
+                objects.append(
+                    DailyUsage(
+                        filespace_id=filespace_id,
+                        customer_id=day_rows[0][1],
+                        day=day,
+                        sample_count=len(day_rows),
+                        gap_count=gap_counts.get(filespace_id, 0),
+                        used_storage_sum=sum(used),
+                        used_storage_min=min(used),
+                        used_storage_max=max(used),
+                        used_storage_last=used[-1],
+                        users_peak=max(row[4] for row in day_rows),
+                        get_data_growth=max(0, day_rows[-1][5] - first_get),
+                        put_data_growth=max(0, day_rows[-1][6] - first_put),
+                    )
+                )
+            else:
+                objects.append(
+                    DailyUsage(
+                        filespace_id=filespace_id,
+                        customer_id=gap_customers[filespace_id],
+                        day=day,
+                        sample_count=0,
+                        gap_count=gap_counts[filespace_id],
+                        used_storage_sum=0,
+                        used_storage_min=0,
+                        used_storage_max=0,
+                        used_storage_last=0,
+                        users_peak=0,
+                        get_data_growth=0,
+                        put_data_growth=0,
+                    )
+                )
+        DailyUsage.objects.bulk_create(
+            objects,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["filespace", "day"],
+            update_fields=ROLLUP_FIELDS,
+        )
+        written += len(objects)
+    return written
+
+
+def usage_prune(*, now: datetime, batch_size: int = 10_000) -> int:
+    """Delete raw samples and gaps older than USAGE_RAW_RETENTION_DAYS; rollups stay."""
+    cutoff = now - timedelta(days=settings.USAGE_RAW_RETENTION_DAYS)
+    deleted = 0
+    for model in (UsageSample, UsageGap):
+        while True:
+            ids = list(model.objects.filter(slot__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            deleted += model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+@transaction.atomic
+def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> FilespacePlanPeriod:
+    """Move a filespace to another plan from ``at`` on; billing splits the month there.
+
+    The first change also records the plan the filespace had until then, so the history is
+    complete. The filespace's current ``plan`` is updated to match.
+    """
+    from provisioning.models import Filespace
+
+    if not FilespacePlanPeriod.objects.filter(filespace=filespace).exists():
+        since = min(
+            (moment for moment in (filespace.provisioned_at, filespace.active_at) if moment),
+            default=filespace.requested_at,
+        )
+        if since >= at:
+            since = at - timedelta(microseconds=1)
+        FilespacePlanPeriod.objects.create(
+            filespace=filespace, plan_id=filespace.plan_id, starts_at=since, created_by=actor
+        )
+    period, _ = FilespacePlanPeriod.objects.update_or_create(
+        filespace=filespace, starts_at=at, defaults={"plan": plan, "created_by": actor}
+    )
+    Filespace.objects.filter(pk=filespace.pk).update(plan=plan)
+    filespace.plan = plan
+    return period
