@@ -1,0 +1,1 @@
+"""LucidLink Service API and ``lucid`` CLI simulator. Standard library only; no Django."""

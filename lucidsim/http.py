@@ -1,0 +1,84 @@
+"""Small request and response types shared by the API, control and CLI routes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lucidsim.errors import ApiError
+
+
+class BadJson(ValueError):
+    pass
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # Lower-case names.
+    body: bytes
+
+    def json(self) -> object:
+        """The parsed body; an empty body is ``None``; malformed JSON raises ``BadJson``."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, ValueError):
+            raise BadJson("the body is not valid JSON") from None
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, data: object, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Response(status, body, "application/json", headers or {})
+
+
+def error_response(exc: ApiError) -> Response:
+    headers = {"X-Lucidsim-Reason": exc.reason} if exc.reason else {}
+    return json_response(exc.status, exc.envelope(), headers)
+
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+
+
+def route(method: str, template: str, name: str, handler: Handler) -> Route:
+    """``/filespaces/{id}`` becomes a pattern with a named group that stops at a slash."""
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return Route(method, re.compile(f"^{regex}$"), name, handler)
+
+
+def resolve(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict, bool]:
+    """Return (route, path params, path known for another method)."""
+    known = False
+    for candidate in routes:
+        match = candidate.pattern.match(path)
+        if match is None:
+            continue
+        if candidate.method == method:
+            return candidate, match.groupdict(), True
+        known = True
+    return None, {}, known

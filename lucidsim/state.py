@@ -1,0 +1,503 @@
+"""The simulator's state: accounts, tokens, domains, filespaces, clock and billing periods.
+
+Everything lives in memory behind one lock and is written through to SQLite on every change, so
+a restart with the same state file keeps domains, filespaces, tokens, invoices and the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from lucidsim import billing, errors, stats, validation
+from lucidsim.config import Config
+from lucidsim.errors import ApiError
+from lucidsim.persistence import Persistence
+
+STATUSES = ("provisioning", "provisioned", "initialized", "error")
+
+
+@dataclass
+class Settings:
+    provisioning_delay: float
+    token_ttl: int
+
+
+def _token_key(token: str) -> str:
+    # Only a digest of each token is kept, so the state file holds no usable credential.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Simulator:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.accounts = {account.client_id: account for account in config.accounts}
+        self.lock = threading.RLock()
+        self.store = Persistence(config.state)
+        self.settings = Settings(config.provisioning_delay, config.token_ttl)
+        self._load()
+        self._ensure_configured_domains()
+
+    # -- loading, reset, clock -------------------------------------------------------------
+
+    def _load(self) -> None:
+        self.domains: dict[str, dict] = self.store.load("domains")  # type: ignore[assignment]
+        self.filespaces: dict[str, dict] = self.store.load("filespaces")  # type: ignore[assignment]
+        self.tokens: dict[str, dict] = self.store.load("tokens")  # type: ignore[assignment]
+        kv = self.store.load("kv")
+        self.clock_offset_ms = int(kv.get("clock_offset_ms", 0))  # type: ignore[arg-type]
+        self.disabled_regions = {tuple(pair) for pair in kv.get("disabled_regions", [])}  # type: ignore[union-attr]
+        self.billing_state: dict[str, dict] = {
+            key.removeprefix("billing:"): value  # type: ignore[misc]
+            for key, value in kv.items()
+            if key.startswith("billing:")
+        }
+        self.live_names = {
+            (fs["domain"], fs["name"]): fs["id"]
+            for fs in self.filespaces.values()
+            if fs["deleted_ms"] is None
+        }
+
+    def _ensure_configured_domains(self) -> None:
+        for account in self.config.accounts:
+            if account.domain_name is None or self._domain_of(account.client_id):
+                continue
+            if any(d["name"] == account.domain_name for d in self.domains.values()):
+                print(
+                    f"lucidsim: domain {account.domain_name!r} belongs to another account; "
+                    f"{account.client_id} starts without one",
+                    file=sys.stderr,
+                )
+                continue
+            self._insert_domain(account.client_id, account.domain_name)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.store.clear()
+            self.settings = Settings(self.config.provisioning_delay, self.config.token_ttl)
+            self._load()
+            self._ensure_configured_domains()
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    def advance_clock(self, seconds: float) -> int:
+        with self.lock:
+            self.clock_offset_ms += int(seconds * 1000)
+            self.store.put("kv", "clock_offset_ms", self.clock_offset_ms)
+            now = self.now_ms()
+            for client_id in self.accounts:
+                self._roll_periods(client_id, now)
+            return now
+
+    def set_settings(self, provisioning_delay: float | None, token_ttl: int | None) -> None:
+        with self.lock:
+            if provisioning_delay is not None:
+                self.settings.provisioning_delay = provisioning_delay
+            if token_ttl is not None:
+                self.settings.token_ttl = token_ttl
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def check_client(self, client_id: str, secret: str) -> bool:
+        account = self.accounts.get(client_id)
+        expected = account.client_secret if account else secrets.token_hex(16)
+        ok = hmac.compare_digest(expected.encode(), secret.encode())
+        return account is not None and ok
+
+    def issue_token(self, client_id: str) -> tuple[str, int]:
+        token = secrets.token_urlsafe(32)
+        ttl = self.settings.token_ttl
+        record = {"client_id": client_id, "expires_at": time.time() + ttl, "revoked": False}
+        with self.lock:
+            self.tokens[_token_key(token)] = record
+            self.store.put("tokens", _token_key(token), record)
+        return token, ttl
+
+    def client_for_token(self, token: str) -> str | None:
+        record = self.tokens.get(_token_key(token))
+        if record is None or record["revoked"] or record["expires_at"] <= time.time():
+            return None
+        return record["client_id"]
+
+    def end_tokens(self, *, revoke: bool) -> int:
+        with self.lock:
+            for key, record in self.tokens.items():
+                if revoke:
+                    record["revoked"] = True
+                else:
+                    record["expires_at"] = min(record["expires_at"], time.time() - 1)
+                self.store.put("tokens", key, record)
+            return len(self.tokens)
+
+    # -- domains ---------------------------------------------------------------------------
+
+    def _domain_of(self, client_id: str) -> dict | None:
+        return next((d for d in self.domains.values() if d["client_id"] == client_id), None)
+
+    def _insert_domain(self, client_id: str, name: str) -> dict:
+        domain = {"id": str(uuid.uuid4()), "name": name, "client_id": client_id}
+        self.domains[domain["id"]] = domain
+        self.store.put("domains", domain["id"], domain)
+        return domain
+
+    @staticmethod
+    def domain_view(domain: dict) -> dict:
+        return {"id": domain["id"], "name": domain["name"]}
+
+    def _owned_domain(self, client_id: str, domain_id: str) -> dict:
+        if not validation.is_id(domain_id):
+            raise ApiError(400, errors.INVALID_DOMAIN_ID, "the id is not a UUID")
+        domain = self.domains.get(domain_id)
+        if domain is None or domain["client_id"] != client_id:
+            raise ApiError(404, errors.DOMAIN_NOT_FOUND)
+        return domain
+
+    def _domain_has_filespaces(self, domain_id: str) -> bool:
+        return any(key[0] == domain_id for key in self.live_names)
+
+    def create_domain(self, client_id: str, body: object) -> dict:
+        try:
+            name = validation.domain_name(body)
+        except validation.Invalid as exc:
+            raise ApiError(400, errors.INVALID_DOMAIN_NAME, exc.reason) from None
+        with self.lock:
+            if self._domain_of(client_id):
+                raise ApiError(409, errors.ACCOUNT_HAS_DOMAIN, "one domain per account")
+            if any(d["name"] == name for d in self.domains.values()):
+                raise ApiError(409, errors.DOMAIN_NAME_TAKEN, "domains are globally unique")
+            return self.domain_view(self._insert_domain(client_id, name))
+
+    def list_domains(self, client_id: str) -> list[dict]:
+        with self.lock:
+            return [
+                self.domain_view(d) for d in self.domains.values() if d["client_id"] == client_id
+            ]
+
+    def get_domain(self, client_id: str, domain_id: str) -> dict:
+        with self.lock:
+            return self.domain_view(self._owned_domain(client_id, domain_id))
+
+    def update_domain(self, client_id: str, domain_id: str, body: object) -> dict:
+        with self.lock:
+            domain = self._owned_domain(client_id, domain_id)
+            try:
+                name = validation.domain_name(body)
+            except validation.Invalid as exc:
+                raise ApiError(400, errors.INVALID_DOMAIN_NAME, exc.reason) from None
+            if self._domain_has_filespaces(domain_id):
+                raise ApiError(409, errors.DOMAIN_HAS_FILESPACES)
+            if any(d["name"] == name and d["id"] != domain_id for d in self.domains.values()):
+                raise ApiError(409, errors.DOMAIN_NAME_TAKEN, "domains are globally unique")
+            domain["name"] = name
+            self.store.put("domains", domain_id, domain)
+            return self.domain_view(domain)
+
+    def delete_domain(self, client_id: str, domain_id: str) -> None:
+        with self.lock:
+            self._owned_domain(client_id, domain_id)
+            if self._domain_has_filespaces(domain_id):
+                raise ApiError(409, errors.DOMAIN_HAS_FILESPACES)
+            del self.domains[domain_id]
+            self.store.delete("domains", domain_id)
+
+    # -- filespaces ------------------------------------------------------------------------
+
+    def save_filespace(self, fs: dict) -> None:
+        self.store.put("filespaces", fs["id"], fs)
+
+    def _refresh(self, fs: dict, now: int) -> None:
+        """Apply the provisioning delay lazily: the first look after it has passed flips it."""
+        ready = fs["ready_ms"]
+        if fs["status"] == "provisioning" and ready is not None and now >= ready:
+            fs["status"] = "provisioned"
+            fs["origin_ms"] = ready
+            fs["ready_ms"] = None
+            self.save_filespace(fs)
+
+    def qualified_name(self, fs: dict) -> str:
+        return f"{fs['name']}.{fs['domain_name']}"
+
+    def stats_at(self, fs: dict, at_ms: int) -> dict[str, int]:
+        if fs["deleted_ms"] is not None:
+            at_ms = min(at_ms, fs["deleted_ms"])
+        origin = fs["origin_ms"]
+        if origin is None or at_ms < origin:
+            model = stats.zero_stats()
+        else:
+            profile = stats.profile_for(self.config.seed, self.qualified_name(fs))
+            model = stats.model_stats(profile, at_ms - origin)
+        return stats.apply_offsets(model, fs["stat_offsets"])
+
+    def filespace_view(self, fs: dict, now: int) -> dict:
+        return {
+            "id": fs["id"],
+            "domain": fs["domain"],
+            "name": fs["name"],
+            "version": fs["version"],
+            "status": fs["status"],
+            "subscriptionType": fs["subscriptionType"],
+            "usersCount": len(fs["users"]),
+            "storage": dict(fs["storage"]),
+            "stats": self.stats_at(fs, now),
+        }
+
+    def find_live(self, client_id: str | None, filespace_id: str) -> dict:
+        """The caller's live filespace by id (any account's if ``client_id`` is None)."""
+        if not validation.is_id(filespace_id):
+            raise ApiError(400, errors.INVALID_FILESPACE_ID, "the id is not a UUID")
+        fs = self.filespaces.get(filespace_id)
+        if fs is None or fs["deleted_ms"] is not None:
+            raise ApiError(404, errors.FILESPACE_NOT_FOUND)
+        if client_id is not None and fs["client_id"] != client_id:
+            raise ApiError(404, errors.FILESPACE_NOT_FOUND)
+        self._refresh(fs, self.now_ms())
+        return fs
+
+    def find_qualified(self, qualified: str) -> dict | None:
+        name, _, domain_name = qualified.partition(".")
+        domain = next((d for d in self.domains.values() if d["name"] == domain_name), None)
+        if domain is None:
+            return None
+        fs_id = self.live_names.get((domain["id"], name))
+        if fs_id is None:
+            return None
+        fs = self.filespaces[fs_id]
+        self._refresh(fs, self.now_ms())
+        return fs
+
+    def create_filespace(self, client_id: str, body: object) -> dict:
+        try:
+            clean = validation.filespace_create(body)
+        except validation.Invalid as exc:
+            raise ApiError(400, errors.INVALID_FILESPACE, exc.reason) from None
+        with self.lock:
+            domain = self.domains.get(clean["domain"])
+            if domain is None or domain["client_id"] != client_id:
+                raise ApiError(400, errors.INVALID_FILESPACE, "domain is not this account's domain")
+            if (domain["id"], clean["name"]) in self.live_names:
+                raise ApiError(409, errors.FILESPACE_EXISTS)
+            storage = clean["storage"]
+            if (storage["provider"], storage["region"]) in self.disabled_regions:
+                raise ApiError(422, errors.REGION_DISABLED)
+            now = self.now_ms()
+            fs = {
+                **clean,
+                "id": str(uuid.uuid4()),
+                "client_id": client_id,
+                "domain_name": domain["name"],
+                "status": "provisioning",
+                "created_ms": now,
+                "ready_ms": now + int(self.settings.provisioning_delay * 1000),
+                "origin_ms": None,
+                "deleted_ms": None,
+                "stat_offsets": {},
+                "users": {},
+                "users_history": [[now, 0]],
+                "root_password": None,
+                "block_size": None,
+                "snapshots": [],
+                "next_snapshot_id": 1,
+                "schedules": {},
+            }
+            self.filespaces[fs["id"]] = fs
+            self.live_names[(domain["id"], fs["name"])] = fs["id"]
+            self.save_filespace(fs)
+            # The vendor answers the create with status provisioning even when it is quick.
+            view = self.filespace_view(fs, now)
+            self._refresh(fs, now)
+            return view
+
+    def list_filespaces(self, client_id: str, qualified: str | None) -> list[dict]:
+        with self.lock:
+            now = self.now_ms()
+            if qualified is not None:
+                fs = self.find_qualified(qualified)
+                found = [fs] if fs is not None and fs["client_id"] == client_id else []
+            else:
+                found = [
+                    self.filespaces[fs_id]
+                    for fs_id in self.live_names.values()
+                    if self.filespaces[fs_id]["client_id"] == client_id
+                ]
+            for fs in found:
+                self._refresh(fs, now)
+            return [self.filespace_view(fs, now) for fs in found]
+
+    def get_filespace(self, client_id: str, filespace_id: str) -> dict:
+        with self.lock:
+            return self.filespace_view(self.find_live(client_id, filespace_id), self.now_ms())
+
+    def delete_filespace(self, client_id: str, filespace_id: str) -> None:
+        with self.lock:
+            fs = self.find_live(client_id, filespace_id)
+            if fs["status"] == "provisioning":
+                raise ApiError(409, errors.DELETE_WHILE_PROVISIONING)
+            fs["deleted_ms"] = self.now_ms()
+            self.live_names.pop((fs["domain"], fs["name"]), None)
+            self.save_filespace(fs)
+
+    def set_status(self, filespace_id: str, status: str) -> dict:
+        with self.lock:
+            fs = self.find_live(None, filespace_id)
+            now = self.now_ms()
+            fs["status"] = status
+            # A forced provisioning stays until changed; the delay applies to creates only.
+            fs["ready_ms"] = None
+            if status != "provisioning" and fs["origin_ms"] is None:
+                fs["origin_ms"] = now
+            self.save_filespace(fs)
+            return self.filespace_view(fs, now)
+
+    def set_stats(self, filespace_id: str, values: dict[str, int]) -> dict:
+        with self.lock:
+            fs = self.find_live(None, filespace_id)
+            now = self.now_ms()
+            if fs["origin_ms"] is None:
+                fs["origin_ms"] = now
+            base = self.stats_at({**fs, "stat_offsets": {}}, now)
+            for name, value in values.items():
+                fs["stat_offsets"][name] = value - base[name]
+            self.save_filespace(fs)
+            return self.filespace_view(fs, now)
+
+    def record_users(self, fs: dict) -> None:
+        fs["users_history"].append([self.now_ms(), len(fs["users"])])
+
+    def set_region(self, provider: str, region: str, *, disabled: bool) -> None:
+        with self.lock:
+            if disabled:
+                self.disabled_regions.add((provider, region))
+            else:
+                self.disabled_regions.discard((provider, region))
+            self.store.put("kv", "disabled_regions", sorted(self.disabled_regions))
+
+    # -- billing ---------------------------------------------------------------------------
+
+    def _account_billing(self, client_id: str) -> dict:
+        state = self.billing_state.get(client_id)
+        if state is None:
+            state = {
+                "period_start": billing.month_start(self.now_ms()),
+                "invoices": [],
+                "payment": {},
+            }
+            self.billing_state[client_id] = state
+            self.store.put("kv", f"billing:{client_id}", state)
+        return state
+
+    def _billables(self, client_id: str) -> list[billing.BillableFilespace]:
+        now = self.now_ms()
+        result = []
+        for fs in self.filespaces.values():
+            if fs["client_id"] != client_id:
+                continue
+            self._refresh(fs, now)
+            history = fs["users_history"]
+
+            def users_at(at: int, history: list = history) -> int:
+                return next((count for ms, count in reversed(history) if ms <= at), 0)
+
+            def users_peak(start: int, end: int, history: list = history, at=users_at) -> int:
+                inside = [count for ms, count in history if start < ms <= end]
+                return max([at(start), *inside])
+
+            result.append(
+                billing.BillableFilespace(
+                    id=fs["id"],
+                    name=fs["name"],
+                    provider=fs["storage"]["provider"],
+                    owner=fs["storage"]["owner"],
+                    subscription_type=fs["subscriptionType"],
+                    created_ms=fs["created_ms"],
+                    deleted_ms=fs["deleted_ms"],
+                    used_at=lambda at, fs=fs: self.stats_at(fs, at)["usedStorage"],
+                    users_at=users_at,
+                    users_peak=users_peak,
+                )
+            )
+        return result
+
+    def _close(self, client_id: str, closed_at: int) -> dict:
+        state = self._account_billing(client_id)
+        start = state["period_start"]
+        invoice = billing.build_invoice(
+            self._billables(client_id),
+            invoice_id=str(uuid.uuid4()),
+            period_start=start,
+            period_end=billing.next_month_start(start),
+            closed_at=closed_at,
+            paid="paymentSourceToken" in state["payment"] or "card" in state["payment"],
+            pdf_url="",
+        )
+        invoice["pdfUrl"] = f"https://invoices.lucidsim.invalid/{invoice['id']}.pdf"
+        state["invoices"].append(invoice)
+        state["period_start"] = closed_at
+        self.store.put("kv", f"billing:{client_id}", state)
+        # Deleted filespaces are only needed for the period they were deleted in.
+        for fs in [f for f in self.filespaces.values() if f["client_id"] == client_id]:
+            if fs["deleted_ms"] is not None and fs["deleted_ms"] < closed_at:
+                del self.filespaces[fs["id"]]
+                self.store.delete("filespaces", fs["id"])
+        return invoice
+
+    def _roll_periods(self, client_id: str, now: int) -> None:
+        state = self._account_billing(client_id)
+        while now >= billing.next_month_start(state["period_start"]):
+            self._close(client_id, billing.next_month_start(state["period_start"]))
+
+    def close_period(self, client_id: str) -> dict:
+        with self.lock:
+            now = self.now_ms()
+            self._roll_periods(client_id, now)
+            return self._close(client_id, now)
+
+    def current_period(self, client_id: str) -> dict:
+        with self.lock:
+            now = self.now_ms()
+            self._roll_periods(client_id, now)
+            start = self._account_billing(client_id)["period_start"]
+            return billing.period_summary(
+                self._billables(client_id),
+                period_start=start,
+                period_end=billing.next_month_start(start),
+                now=now,
+            )
+
+    def invoices(self, client_id: str) -> list[dict]:
+        with self.lock:
+            self._roll_periods(client_id, self.now_ms())
+            return list(self._account_billing(client_id)["invoices"])
+
+    def invoice_csv(self, client_id: str, invoice_id: str) -> str:
+        for invoice in self.invoices(client_id):
+            if invoice["id"] == invoice_id:
+                return billing.invoice_csv(invoice)
+        raise ApiError(404, errors.INVOICE_NOT_FOUND)
+
+    def payment(self, client_id: str) -> dict:
+        with self.lock:
+            stored = self._account_billing(client_id)["payment"]
+            # The payment source token is write-only: it is never sent back.
+            return {key: value for key, value in stored.items() if key != "paymentSourceToken"}
+
+    def set_payment(self, client_id: str, body: object) -> dict:
+        try:
+            clean = validation.payment_details(body)
+        except validation.Invalid as exc:
+            raise ApiError(400, errors.INVALID_BILLING, exc.reason) from None
+        with self.lock:
+            state = self._account_billing(client_id)
+            state["payment"].update(clean)
+            if "paymentSourceToken" in clean and "card" not in clean:
+                state["payment"].setdefault(
+                    "card", {"numberLast4": "4242", "expiryMonth": 12, "expiryYear": 2030}
+                )
+            self.store.put("kv", f"billing:{client_id}", state)
+        return self.payment(client_id)
