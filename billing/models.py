@@ -218,13 +218,13 @@ class Invoice(models.Model):
                 raise InvoiceLockedError("A finalized invoice never changes; issue a credit note.")
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self) -> str:
+        return reverse("billing:invoice_detail", args=[self.pk])
+
     def delete(self, *args, **kwargs):
         if self.status == self.Status.FINALIZED:
             raise InvoiceLockedError("A finalized invoice cannot be deleted.")
         return super().delete(*args, **kwargs)
-
-    def get_absolute_url(self) -> str:
-        return reverse("billing:invoice_detail", args=[self.pk])
 
     @property
     def is_editable(self) -> bool:

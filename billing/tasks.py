@@ -28,7 +28,8 @@ def collect_usage(self) -> dict:
         result = services.usage_collect(client=lucidlink.get_client(), now=timezone.now())
     except lucidlink.Unavailable as exc:
         # Gaps are already recorded; a retry in the same slot may still fill them.
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries, exc.retry_after)) from None
+        delay = backoff(self.request.retries, exc.retry_after)
+        raise self.retry(exc=exc, countdown=delay) from None
     return {"slot": result.slot.isoformat(), "sampled": result.sampled, "gaps": result.gaps}
 
 
@@ -64,7 +65,8 @@ def check_upstream_billing(self) -> int:
     try:
         flags = services.upstream_check(client=lucidlink.get_client(), now=timezone.now())
     except lucidlink.Unavailable as exc:
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries, exc.retry_after)) from None
+        delay = backoff(self.request.retries, exc.retry_after)
+        raise self.retry(exc=exc, countdown=delay) from None
     except lucidlink.Rejected as exc:
         logger.error("Upstream billing check refused by LucidLink: %s", exc.message)
         return 0

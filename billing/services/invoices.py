@@ -71,11 +71,11 @@ def plan_terms(plan) -> rating.PlanTerms:
     for band in plan.price_tiers or []:
         try:
             up_to = band.get("up_to")
-            tiers.append(
-                rating.Tier(None if up_to in (None, "") else Decimal(str(up_to)), Decimal(str(band["price"])))
-            )
+            limit = None if up_to in (None, "") else Decimal(str(up_to))
+            tiers.append(rating.Tier(limit, Decimal(str(band["price"]))))
         except (AttributeError, KeyError, InvalidOperation, TypeError):
-            raise BillingError(f"Plan {plan.name!r} has a malformed price tier: {band!r}.") from None
+            message = f"Plan {plan.name!r} has a malformed price tier: {band!r}."
+            raise BillingError(message) from None
     return rating.PlanTerms(
         currency=plan.currency,
         unit=plan.billing_unit,
@@ -222,7 +222,7 @@ def rate_filespaces(
                     gap_slots=0,
                     note="",
                     formula=(
-                        f"prorated minimum {minimum} {currency} − usage charged {charged} "
+                        f"prorated minimum {minimum} {currency} minus usage charged {charged} "
                         f"{currency} = {top_up} {currency}"
                     ),
                 )
@@ -438,12 +438,11 @@ def invoice_credit(
     value = _money(amount, original.currency, "The amount")
     if value <= 0:
         raise BillingError("The credit must be more than zero.")
-    credited = -(
-        original.credit_notes.aggregate(total=Sum("total"))["total"] or Decimal(0)
-    )
+    credited = -(original.credit_notes.aggregate(total=Sum("total"))["total"] or Decimal(0))
     if credited + value > original.total:
         raise BillingError(
-            f"Credits would exceed the invoice: {original.total} invoiced, {credited} already credited."
+            f"Credits would exceed the invoice: {original.total} invoiced, "
+            f"{credited} already credited."
         )
     note = Invoice.objects.create(
         customer_id=original.customer_id,

@@ -107,7 +107,8 @@ def upstream_check(*, client, now: datetime) -> list[BillingFlag]:
                         drift_percent=percent,
                         message=(
                             f"{filespace.qualified_name}: we metered {ours} GB-month, LucidLink "
-                            f"bills {theirs} ManagedCapacity ({percent}% apart, limit {threshold}%)."
+                            f"bills {theirs} ManagedCapacity ({percent}% apart, "
+                            f"limit {threshold}%)."
                         ),
                     )
                 )
@@ -162,7 +163,7 @@ def _below_cost_flags(*, cost_by_customer, filespaces, period, now) -> list[Bill
 
 
 def _flag(*, kind, subject, period_start, now, message, **values) -> BillingFlag:
-    flag, created = BillingFlag.objects.update_or_create(
+    flag, _created = BillingFlag.objects.update_or_create(
         kind=kind,
         subject=subject,
         period_start=period_start,

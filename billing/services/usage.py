@@ -134,7 +134,9 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
 def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: datetime, reason: str):
     UsageGap.objects.bulk_create(
         [
-            UsageGap(filespace_id=fs, customer_id=cust, slot=slot, reason=reason[:300], recorded_at=now)
+            UsageGap(
+                filespace_id=fs, customer_id=cust, slot=slot, reason=reason[:300], recorded_at=now
+            )
             for fs, cust, _ in rows
         ],
         batch_size=1000,
@@ -241,7 +243,8 @@ def usage_prune(*, now: datetime, batch_size: int = 10_000) -> int:
     deleted = 0
     for model in (UsageSample, UsageGap):
         while True:
-            ids = list(model.objects.filter(slot__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+            old = model.objects.filter(slot__lt=cutoff).values_list("pk", flat=True)
+            ids = list(old[:batch_size])
             if not ids:
                 break
             deleted += model.objects.filter(pk__in=ids).delete()[0]
