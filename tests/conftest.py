@@ -52,3 +52,34 @@ def customer_factory(db):
         return Customer.objects.create(**fields)
 
     return make
+
+
+@pytest.fixture
+def user_factory(db):
+    """A user whose email is verified for allauth; password `correct-horse-battery-9`."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    def make(email: str | None = None, **overrides):
+        model = get_user_model()
+        email = email or f"user{model.objects.count() + 1}@example.com"
+        user = model.objects.create_user(
+            username=email, email=email, password="correct-horse-battery-9", **overrides
+        )
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def member_factory(db, user_factory, customer_factory):
+    """A Membership: `member_factory(role="admin", customer=c)` makes the user and customer too."""
+    from portal.customers.models import Membership
+
+    def make(*, role: str = "owner", customer=None, user=None) -> Membership:
+        return Membership.objects.create(
+            customer=customer or customer_factory(), user=user or user_factory(), role=role
+        )
+
+    return make

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from portal.customers import selectors, services
 from portal.customers.decorators import customer_required
 from portal.customers.forms import InvitationForm, OnboardingForm, RoleForm, SwitchCustomerForm
-from portal.customers.models import BILLING_ROLES, MANAGER_ROLES, Invitation
+from portal.customers.models import BILLING_ROLES, MANAGER_ROLES, Invitation, Role
 
 MANAGERS_ONLY = "Only owners and admins of your organisation can do that."
 
@@ -75,6 +75,7 @@ def team(request: HttpRequest) -> HttpResponse:
         "invitations": selectors.invitations_open_for(customer=customer),
         "form": InvitationForm(acting_role=request.membership.role),
         "can_manage": request.membership.role in MANAGER_ROLES,
+        "roles": Role.choices,
     }
     return render(request, "customers/team.html", context)
 

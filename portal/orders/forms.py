@@ -23,9 +23,7 @@ def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal |
 
 
 def providers_for(plan: Plan) -> tuple[str, ...]:
-    """Providers a plan can be ordered with: its own one, or any for own-storage plans."""
-    if plan.is_own_storage and plan.provider not in rules.PROVIDERS:
-        return rules.PROVIDERS
+    """Providers a plan can be ordered with: the plan names its storage provider."""
     return (plan.provider,)
 
 
@@ -96,39 +94,29 @@ class OrderForm(forms.Form):
                 return value
         return self.fields["provider"].initial or ""
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        self.remote_name = rules.validate_filespace_name(prefix=self.customer.name_prefix, name=name)
-        if name_taken(self.remote_name):
-            raise ValidationError("This name is taken. Choose another one.", code="taken")
-        return name
-
-    def clean_bucket(self) -> str:
-        bucket = self.cleaned_data.get("bucket", "")
-        rules.validate_bucket(bucket)
-        return bucket
-
     def clean(self) -> dict:
+        """The service's own checks (contract, plan, availability), shown on the fields."""
+        from portal.orders.services import order_validate
+
         data = super().clean()
-        provider = data.get("provider")
-        if not provider:
-            return data
+        values = {
+            field: data.get(field, self.data.get(field, "")) or ""
+            for field in ("name", "provider", "region", "bucket", "endpoint", "access_key")
+        }
         try:
-            rules.validate_provider(provider)
+            self.remote_name = order_validate(
+                customer=self.customer,
+                plan=self.plan,
+                secret_key=data.get("secret_key") or "",
+                **values,
+            )
         except ValidationError as exc:
-            self.add_error("provider", exc)
-        if "region" in data:
-            try:
-                rules.validate_region(
-                    provider=provider, region=data["region"], allowed=self.plan.allowed_regions
-                )
-            except ValidationError as exc:
-                self.add_error("region", exc)
-        if self.plan.is_own_storage:
-            try:
-                rules.validate_endpoint(provider=provider, endpoint=data.get("endpoint"))
-            except ValidationError as exc:
-                self.add_error("endpoint", exc)
+            for field, messages in exc.message_dict.items():
+                target = field if field in self.fields else None
+                if target and target in self.errors:
+                    continue  # The field's own check already said what is wrong.
+                for message in messages:
+                    self.add_error(target, message)
         return data
 
 
