@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from portal.orders.models import Order
 from provisioning import lucidlink
-from provisioning.domain import msp_domain
 from provisioning.models import Filespace, ProvisioningEvent
 
 logger = logging.getLogger(__name__)
@@ -33,6 +32,13 @@ Kind = ProvisioningEvent.Kind
 # Test-only hook: seconds to sleep right after a successful POST /filespaces and before the
 # database records it, so a test can SIGKILL a worker inside that window.
 PAUSE_AFTER_CREATE_ENV = "PROVISIONING_TEST_PAUSE_AFTER_CREATE"
+
+
+def _domain_for(client) -> lucidlink.Domain:
+    """The MSP's one LucidLink domain (cached by provisioning.domain)."""
+    from provisioning.domain import msp_domain
+
+    return msp_domain(client=client)
 
 
 def _seconds(value: float) -> timedelta:
@@ -222,7 +228,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     Raises lucidlink.Unavailable (retry later) or lucidlink.Rejected (give up); returns None
     when the row was not ours to write any more (force-failed meanwhile).
     """
-    domain = msp_domain(client=client)
+    domain = _domain_for(client)
     if filespace.domain_id != domain.id or filespace.domain_name != domain.name:
         Filespace.objects.filter(pk=filespace.pk).update(
             domain_id=domain.id, domain_name=domain.name
@@ -626,7 +632,7 @@ def filespace_remove_remote(*, filespace: Filespace, client) -> bool:
     """
     remote_id = filespace.remote_id
     if remote_id is None:
-        domain = msp_domain(client=client)
+        domain = _domain_for(client)
         remote = client.find_filespace(f"{filespace.remote_name}.{domain.name}")
         if remote is not None and not _remote_matches(
             filespace=filespace, remote=remote, domain=domain

@@ -55,6 +55,53 @@ def customer_factory(db):
 
 
 @pytest.fixture
+def filespace_factory(db, customer_factory, plan_factory):
+    """A Filespace with its Order, written straight to the database (no task is sent).
+
+    `filespace_factory(state="active", remote_id="fs-1", customer=c, plan=p, name="media")`.
+    """
+    from portal.orders.models import Order
+    from provisioning.models import Filespace
+
+    def make(*, customer=None, plan=None, name=None, **overrides) -> Filespace:
+        customer = customer or customer_factory()
+        plan = plan or plan_factory()
+        name = name or f"fs{Filespace.objects.count() + 1}"
+        region = overrides.pop("region", (plan.allowed_regions or ["us-east"])[0])
+        state = overrides.pop("state", Filespace.State.REQUESTED)
+        order_state = {
+            Filespace.State.ERROR: Order.State.FAILED,
+            Filespace.State.PROVISIONED: Order.State.FULFILLED,
+            Filespace.State.ACTIVE: Order.State.FULFILLED,
+        }.get(state, Order.State.PROVISIONING)
+        order = Order.objects.create(
+            customer=customer,
+            plan=plan,
+            name=name,
+            remote_name=f"{customer.name_prefix}-{name}",
+            provider=plan.provider,
+            region=region,
+            state=order_state,
+            idempotency_key=f"factory-{name}-{Order.objects.count()}",
+        )
+        fields = {
+            "customer": customer,
+            "order": order,
+            "plan": plan,
+            "remote_name": order.remote_name,
+            "storage_owner": plan.storage_owner,
+            "subscription_type": plan.subscription_type,
+            "provider": plan.provider,
+            "region": region,
+            "state": state,
+        }
+        fields.update(overrides)
+        return Filespace.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
 def user_factory(db):
     """A user whose email is verified for allauth; password `correct-horse-battery-9`."""
     from allauth.account.models import EmailAddress

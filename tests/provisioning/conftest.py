@@ -1,0 +1,45 @@
+import pytest
+
+from tests.provisioning.fakes import FakeClient
+
+
+@pytest.fixture
+def fake_client(monkeypatch) -> FakeClient:
+    """Route every task's LucidLink calls to a FakeClient (the unit-test seam)."""
+    client = FakeClient()
+    monkeypatch.setattr("provisioning.lucidlink.get_client", lambda: client)
+    monkeypatch.setattr("provisioning.services._domain_for", lambda c: c.list_domains()[0])
+    return client
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch) -> list[tuple[str, tuple]]:
+    """Record task sends instead of reaching a broker; unit tests run tasks directly."""
+    from provisioning import tasks
+
+    sent: list[tuple[str, tuple]] = []
+    for task in (tasks.create_filespace, tasks.delete_filespace):
+        monkeypatch.setattr(task, "delay", lambda *a, _n=task.name: sent.append((_n, a)))
+    return sent
+
+
+class RetryCalled(Exception):
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
+
+
+@pytest.fixture
+def capture_retry(monkeypatch) -> list[float]:
+    """Make task.retry raise RetryCalled(countdown) so a test can read the countdown."""
+    from provisioning import tasks
+
+    countdowns: list[float] = []
+
+    def retry(*args, countdown=None, **kwargs):
+        countdowns.append(countdown)
+        raise RetryCalled(countdown)
+
+    for task in (tasks.create_filespace, tasks.delete_filespace):
+        monkeypatch.setattr(task, "retry", retry)
+    return countdowns
