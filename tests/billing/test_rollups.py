@@ -1,0 +1,108 @@
+"""Daily rollups are recomputed from raw samples: reruns identical, late samples absorbed."""
+
+from datetime import date
+
+import pytest
+from django.db.models import Count, Max, Min, Sum
+
+from billing import services
+from billing.models import DailyUsage, UsageGap, UsageSample
+from tests.billing.conftest import at, write_samples
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = [
+    "id",
+    "filespace_id",
+    "customer_id",
+    "day",
+    "sample_count",
+    "gap_count",
+    "used_storage_sum",
+    "used_storage_min",
+    "used_storage_max",
+    "used_storage_last",
+    "users_peak",
+    "get_data_growth",
+    "put_data_growth",
+]
+
+
+def test_rollups_equal_the_raw_sums(live_filespace):
+    first, second = live_filespace(), live_filespace()
+    write_samples(first, "2026-03-01T00:00", "2026-03-01T12:00", 10**12)
+    write_samples(first, "2026-03-01T12:00", "2026-03-03T00:00", 3 * 10**12)
+    write_samples(second, "2026-03-01T06:00", "2026-03-02T06:00", 7 * 10**9)
+
+    services.usage_rollup_days(days=[date(2026, 3, 1), date(2026, 3, 2)])
+
+    for rollup in DailyUsage.objects.all():
+        raw = UsageSample.objects.filter(
+            filespace_id=rollup.filespace_id, slot__date=rollup.day
+        ).aggregate(n=Count("id"), total=Sum("used_storage"), lo=Min("used_storage"),
+                    hi=Max("used_storage"))  # fmt: skip
+        assert (rollup.sample_count, rollup.used_storage_sum) == (raw["n"], raw["total"])
+        assert (rollup.used_storage_min, rollup.used_storage_max) == (raw["lo"], raw["hi"])
+    day_one = DailyUsage.objects.get(filespace=first, day=date(2026, 3, 1))
+    assert day_one.used_storage_sum == 12 * 10**12 + 12 * 3 * 10**12
+    assert day_one.used_storage_last == 3 * 10**12
+    assert DailyUsage.objects.count() == 4
+
+
+def test_a_rerun_writes_identical_rows(live_filespace):
+    fs = live_filespace()
+    write_samples(fs, "2026-03-01T00:00", "2026-03-03T00:00", 10**12)
+    services.usage_rollup_days(days=[date(2026, 3, 1), date(2026, 3, 2)])
+    before = list(DailyUsage.objects.order_by("id").values_list(*FIELDS))
+
+    services.usage_rollup_days(days=[date(2026, 3, 1), date(2026, 3, 2)])
+
+    assert list(DailyUsage.objects.order_by("id").values_list(*FIELDS)) == before
+
+
+def test_a_late_sample_is_absorbed_by_the_next_recompute(live_filespace):
+    fs = live_filespace()
+    write_samples(fs, "2026-03-01T00:00", "2026-03-01T10:00", 10**9)
+    services.usage_rollup_days(days=[date(2026, 3, 1)])
+    write_samples(fs, "2026-03-01T10:00", "2026-03-01T11:00", 5 * 10**9)
+
+    services.usage_rollup_days(days=[date(2026, 3, 1)])
+
+    rollup = DailyUsage.objects.get()
+    assert rollup.sample_count == 11
+    assert rollup.used_storage_max == 5 * 10**9
+
+
+def test_read_growth_starts_from_the_previous_days_last_sample(live_filespace):
+    fs = live_filespace()
+    # write_samples sets getDataSize to the slot's epoch seconds: it grows 3600 per hour.
+    write_samples(fs, "2026-03-01T20:00", "2026-03-02T03:00", 10**9)
+
+    services.usage_rollup_days(days=[date(2026, 3, 2)])
+
+    assert DailyUsage.objects.get().get_data_growth == 3 * 3600
+
+
+def test_gaps_without_a_sample_are_counted(live_filespace):
+    fs = live_filespace()
+    write_samples(fs, "2026-03-01T00:00", "2026-03-01T02:00", 10**9)
+    for slot in ("2026-03-01T01:00", "2026-03-01T05:00"):
+        UsageGap.objects.create(filespace=fs, customer=fs.customer, slot=at(slot), reason="503")
+
+    services.usage_rollup_days(days=[date(2026, 3, 1)])
+
+    assert DailyUsage.objects.get().gap_count == 1
+
+
+def test_pruning_removes_old_raw_samples_and_keeps_rollups(live_filespace, settings):
+    settings.USAGE_RAW_RETENTION_DAYS = 40
+    fs = live_filespace()
+    write_samples(fs, "2026-01-01T00:00", "2026-01-02T00:00", 10**9)
+    write_samples(fs, "2026-03-01T00:00", "2026-03-01T03:00", 10**9)
+    services.usage_rollup_days(days=[date(2026, 1, 1)])
+
+    deleted = services.usage_prune(now=at("2026-03-01T04:00"), batch_size=7)
+
+    assert deleted == 24
+    assert UsageSample.objects.count() == 3
+    assert DailyUsage.objects.get().sample_count == 24
