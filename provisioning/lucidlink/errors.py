@@ -21,6 +21,17 @@ class LucidLinkError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self):
+        # Keyword-only fields (status, retry_after) survive pickling, e.g. across Celery's pool.
+        return (_restore, (type(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[LucidLinkError], state: dict) -> LucidLinkError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
 
 class Unavailable(LucidLinkError):
     """Transport failure, timeout, 429 or 5xx: the same request may succeed later."""

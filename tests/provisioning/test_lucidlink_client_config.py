@@ -1,6 +1,7 @@
 """Construction, transport safety, Retry-After parsing and log redaction of the LucidLink client."""
 
 import os
+import pickle
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -153,3 +154,23 @@ def test_redaction_leaves_ordinary_messages_alone():
     text = "Requesting url https://api.lucidlink.com/api/v1/filespaces using method GET."
 
     assert redact(text) == text
+
+
+# Errors
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        lucidlink.Unavailable("down", retry_after=4.5, status=503),
+        lucidlink.MalformedResponse("garbage", status=200),
+        lucidlink.Conflict("Filespace name already exists.", status=409),
+        lucidlink.AuthenticationFailed("refused", status=401),
+    ],
+)
+def test_errors_survive_pickling_with_their_fields(error):
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
+
+    assert type(copy) is type(error)
+    assert vars(copy) == vars(error)
+    assert str(copy) == str(error)
