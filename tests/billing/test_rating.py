@@ -1,0 +1,151 @@
+"""Pure rating rules (no database): windows, gaps, splitting, tiers, rounding."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from billing import rating
+
+JUNE = rating.month_bounds(2026, 6)
+TERMS = rating.PlanTerms(currency="USD", unit="GB", price_per_unit_month=Decimal("0.023"))
+
+
+def hourly(start: datetime, values: list[int]) -> list[rating.Sample]:
+    return [rating.Sample(start + timedelta(hours=i), v) for i, v in enumerate(values)]
+
+
+def rate(samples, start=JUNE[0], end=JUNE[1], terms=TERMS, **kwargs) -> rating.LineRating:
+    return rating.rate_usage(
+        terms=terms, samples=samples, window_start=start, window_end=end,
+        month_start=JUNE[0], month_end=JUNE[1], slot_seconds=3600, **kwargs,
+    )  # fmt: skip
+
+
+def test_month_lengths_are_28_30_and_31_days():
+    lengths = [(e - s).days for s, e in (rating.month_bounds(2026, m) for m in (2, 4, 3))]
+    assert lengths == [28, 30, 31]
+    assert (lambda s, e: (e - s).days)(*rating.month_bounds(2028, 2)) == 29
+
+
+def test_the_billable_window_runs_from_ready_to_deleted_inside_the_period():
+    ready, deleted = datetime(2026, 6, 10, tzinfo=UTC), datetime(2026, 6, 20, tzinfo=UTC)
+    window = rating.billable_window(
+        period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=deleted
+    )
+    assert window == (ready, deleted)
+    assert (
+        rating.billable_window(
+            period_start=JUNE[0], period_end=JUNE[1], ready_at=None, deleted_at=None
+        )
+        is None
+    )
+    assert (
+        rating.billable_window(
+            period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=JUNE[0]
+        )
+        is None
+    )
+
+
+def test_a_gap_takes_the_lower_neighbour():
+    start = JUNE[0]
+    later = start + timedelta(hours=3)
+    samples = [rating.Sample(start, 5 * 10**9), rating.Sample(later, 2 * 10**9)]
+    values = rating.slot_values(
+        samples=samples, window_start=start, window_end=start + timedelta(hours=4),
+        slot_seconds=3600,
+    )  # fmt: skip
+    assert [(v.used_bytes, v.filled) for v in values] == [
+        (5 * 10**9, False), (2 * 10**9, True), (2 * 10**9, True), (2 * 10**9, False),
+    ]  # fmt: skip
+
+
+def test_a_filespace_without_any_sample_is_rated_at_zero_and_says_so():
+    line = rate([])
+    assert (line.quantity, line.amount, line.gap_slots) == (Decimal(0), Decimal("0.00"), 720)
+    assert line.gap_note.startswith("720 of 720 sampling slots")
+
+
+def test_a_window_that_starts_mid_slot_weighs_the_slot_by_its_overlap():
+    start = JUNE[0] + timedelta(minutes=30)
+    line = rate(hourly(JUNE[0], [720 * 10**9]), start=start, end=JUNE[0] + timedelta(hours=1))
+    assert line.active_seconds == 1800
+    assert line.quantity == Decimal("0.500000")
+
+
+def test_projected_slots_are_not_reported_as_gaps():
+    as_of = JUNE[0] + timedelta(days=15)
+    line = rate(hourly(JUNE[0], [10**12] * 360), as_of=as_of)
+    assert (line.gap_slots, line.projected_slots) == (0, 360)
+    assert line.quantity == Decimal("1000.000000")
+
+
+def test_tier_limits_scale_with_the_active_share_of_the_month():
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        tiers=(
+            rating.Tier(Decimal(1000), Decimal("0.03")),
+            rating.Tier(Decimal(2000), Decimal("0.02")),
+        ),
+    )  # fmt: skip
+    half = JUNE[0] + timedelta(days=15)
+    # 3 TB for half of June: 1,500 GB-month; bands become 500 and 1,000 GB-month.
+    line = rate(hourly(half, [3 * 10**12] * 360), start=half, terms=terms)
+    assert line.tier_breakdown == (
+        (Decimal("500.000000"), Decimal("0.03")), (Decimal("500.000000"), Decimal("0.02")),
+        (Decimal("500.000000"), Decimal("0.01")),
+    )  # fmt: skip
+    assert line.amount == Decimal("30.00")
+
+
+def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
+    assert rating.round_money(Decimal("0.005"), "USD") == Decimal("0.01")
+    assert rating.round_money(Decimal("0.0049999"), "EUR") == Decimal("0.00")
+    assert rating.round_money(Decimal("2500.5"), "JPY") == Decimal("2501")
+    assert rating.round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
+
+
+def test_unknown_units_rules_and_windows_are_refused():
+    with pytest.raises(rating.RatingError, match="unit"):
+        rate([], terms=rating.PlanTerms("USD", "TB", Decimal(1)))
+    with pytest.raises(rating.RatingError, match="rule"):
+        rate([], terms=rating.PlanTerms("USD", "GB", Decimal(1), quantity_rule="median"))
+    with pytest.raises(rating.RatingError, match="inside its month"):
+        rate([], end=JUNE[1] + timedelta(hours=1))
+
+
+def test_a_plan_history_cuts_the_window_where_the_plan_changed():
+    change = JUNE[0] + timedelta(days=10)
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0] + timedelta(days=2), window_end=JUNE[1],
+        assignments=[(change, "B"), (datetime(2020, 1, 1, tzinfo=UTC), "A")],
+    )  # fmt: skip
+    assert pieces == [(JUNE[0] + timedelta(days=2), change, "A"), (change, JUNE[1], "B")]
+
+
+usage = st.lists(st.integers(min_value=0, max_value=5 * 10**13), min_size=720, max_size=720)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=usage,
+    cut_hours=st.integers(min_value=1, max_value=719),
+    price=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("5"), places=6),
+    holes=st.sets(st.integers(min_value=0, max_value=719), max_size=50),
+)
+def test_rating_a_month_in_two_parts_adds_up_to_rating_it_whole(values, cut_hours, price, holes):
+    samples = [s for i, s in enumerate(hourly(JUNE[0], values)) if i not in holes]
+    terms = rating.PlanTerms(currency="USD", unit="GiB", price_per_unit_month=price)
+    cut = JUNE[0] + timedelta(hours=cut_hours, minutes=17)
+    whole = rate(samples, terms=terms)
+    first = rate(samples, end=cut, terms=terms)
+    second = rate(samples, start=cut, terms=terms)
+
+    # Written rule (docs/billing.md, rule 11): at most one minor unit apart per cut.
+    assert abs(first.amount + second.amount - whole.amount) <= Decimal("0.01")
+    assert abs(first.quantity + second.quantity - whole.quantity) <= Decimal("0.000001")
+    assert first.active_seconds + second.active_seconds == whole.active_seconds
+    assert first.gap_slots + second.gap_slots >= whole.gap_slots
