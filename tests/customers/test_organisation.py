@@ -1,0 +1,188 @@
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.customers import services
+from portal.customers.models import Customer, Invitation, Membership, Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_onboarding_creates_the_customer_with_the_person_as_owner(client, user_factory):
+    user = user_factory("founder@example.com")
+    client.force_login(user)
+    response = client.post(
+        reverse("customers:onboarding"),
+        {"name": "Acme Media Ltd", "billing_email": "accounts@acme.test", "country": "gb"},
+    )
+    assert response.status_code == 302
+    customer = Customer.objects.get()
+    assert (customer.name, customer.country, customer.name_prefix) == ("Acme Media Ltd", "GB", "acmemedialtd")
+    assert Membership.objects.get(customer=customer).role == Role.OWNER
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "field_error"),
+    [
+        ({"name": "   ", "billing_email": "a@b.test", "country": "GB"}, b"This field is required"),
+        ({"name": "Acme", "billing_email": "not-an-email", "country": "GB"}, b"valid email"),
+        ({"name": "Acme", "billing_email": "a@b.test", "country": "G1"}, b"two-letter country"),
+        ({"name": "A" * 201, "billing_email": "a@b.test", "country": "GB"}, b"at most 200"),
+    ],
+)
+def test_bad_onboarding_input_shows_an_error_and_saves_nothing(client, user_factory, data, field_error):
+    client.force_login(user_factory())
+    response = client.post(reverse("customers:onboarding"), data)
+    assert response.status_code == 200
+    assert field_error in response.content
+    assert not Customer.objects.exists()
+
+
+def test_name_prefixes_are_derived_and_unique(user_factory):
+    first = services.customer_create(user=user_factory(), name="Acme", billing_email="a@a.test", country="GB")
+    second = services.customer_create(user=user_factory(), name="ACME!", billing_email="a@a.test", country="GB")
+    third = services.customer_create(user=user_factory(), name="Ünïcödé ☃", billing_email="a@a.test", country="DE")
+    assert (first.name_prefix, second.name_prefix) == ("acme", "acme2")
+    assert third.name_prefix == "unicode"
+
+
+def test_a_person_without_a_customer_is_sent_to_onboarding(client, user_factory):
+    client.force_login(user_factory())
+    assert client.get(reverse("dashboard"))["Location"] == reverse("customers:onboarding")
+
+
+def test_an_invited_existing_user_accepts_and_joins_with_the_role(
+    client, member_factory, user_factory, django_capture_on_commit_callbacks
+):
+    owner = member_factory(role="owner")
+    client.force_login(owner.user)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        client.post(reverse("customers:invite"), {"email": "Teammate@Example.com", "role": "billing"})
+    assert len(callbacks) == 1  # The email goes out only once the invitation is committed.
+    assert len(mail.outbox) == 1
+    path = mail.outbox[0].body.split("http://127.0.0.1:8000", 1)[1].split()[0]
+    teammate = user_factory("teammate@example.com")
+    client.force_login(teammate)
+    assert client.post(path).status_code == 302
+    membership = Membership.objects.get(user=teammate)
+    assert (membership.customer, membership.role) == (owner.customer, Role.BILLING)
+    assert Invitation.objects.get().accepted_by == teammate
+
+
+def test_a_new_user_signs_up_from_the_invitation_without_a_second_email_check(client, member_factory):
+    owner = member_factory()
+    _invitation, token = services.invitation_create(
+        customer=owner.customer, email="fresh@example.com", role="member", invited_by=owner.user
+    )
+    path = reverse("customers:invitation_accept", args=[token])
+    assert b"Create an account" in client.get(path).content
+    mail.outbox.clear()
+    password = "a-long-enough-passphrase-42"
+    response = client.post(
+        reverse("account_signup") + f"?next={path}",
+        {"email": "fresh@example.com", "password1": password, "password2": password},
+    )
+    assert response.status_code == 302
+    assert mail.outbox == []  # The invitation link already proved the address.
+    assert client.post(path).status_code == 302
+    assert Membership.objects.filter(customer=owner.customer, user__email="fresh@example.com").exists()
+
+
+def test_an_expired_invitation_cannot_be_accepted(member_factory, user_factory):
+    owner = member_factory()
+    invitation, token = services.invitation_create(
+        customer=owner.customer, email="late@example.com", role="member", invited_by=owner.user
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(ValidationError, match="expired"):
+        services.invitation_accept(token=token, user=user_factory("late@example.com"))
+    assert Membership.objects.filter(customer=owner.customer).count() == 1
+
+
+def test_invitations_expire_after_seven_days(member_factory):
+    owner = member_factory()
+    invitation, _token = services.invitation_create(
+        customer=owner.customer, email="x@example.com", role="member", invited_by=owner.user
+    )
+    assert timedelta(days=6, hours=23) < invitation.expires_at - timezone.now() <= timedelta(days=7)
+
+
+def test_an_invitation_for_another_address_is_refused(client, member_factory, user_factory):
+    owner = member_factory()
+    _invitation, token = services.invitation_create(
+        customer=owner.customer, email="right@example.com", role="admin", invited_by=owner.user
+    )
+    client.force_login(user_factory("wrong@example.com"))
+    response = client.post(reverse("customers:invitation_accept", args=[token]), follow=True)
+    assert b"This invitation is for right@example.com" in response.content
+    assert not Membership.objects.filter(user__email="wrong@example.com").exists()
+
+
+def test_a_resend_replaces_the_old_link(member_factory, user_factory):
+    owner = member_factory()
+    _first, old = services.invitation_create(
+        customer=owner.customer, email="twice@example.com", role="member", invited_by=owner.user
+    )
+    _second, new = services.invitation_create(
+        customer=owner.customer, email="twice@example.com", role="member", invited_by=owner.user
+    )
+    user = user_factory("twice@example.com")
+    with pytest.raises(ValidationError, match="withdrawn"):
+        services.invitation_accept(token=old, user=user)
+    assert services.invitation_accept(token=new, user=user).role == Role.MEMBER
+
+
+def test_a_bogus_invitation_link_says_it_is_not_valid(client):
+    response = client.get(reverse("customers:invitation_accept", args=["x" * 500]))
+    assert response.status_code == 200
+    assert b"not valid" in response.content
+
+
+def test_only_the_hash_of_the_token_is_stored(member_factory):
+    owner = member_factory()
+    invitation, token = services.invitation_create(
+        customer=owner.customer, email="h@example.com", role="member", invited_by=owner.user
+    )
+    assert token not in invitation.token_hash
+    assert invitation.token_hash == services.hash_token(token)
+
+
+def test_a_person_in_two_customers_switches_between_them(client, member_factory, customer_factory):
+    first = member_factory(customer=customer_factory(name="Alpha"))
+    member_factory(user=first.user, customer=customer_factory(name="Beta"), role="member")
+    client.force_login(first.user)
+    assert b"Alpha" in client.get(reverse("dashboard")).content
+    beta = Customer.objects.get(name="Beta")
+    client.post(reverse("customers:switch"), {"customer": beta.pk})
+    page = client.get(reverse("dashboard")).content
+    assert b"<h1>Beta</h1>" in page
+
+
+def test_switching_to_a_customer_one_is_not_a_member_of_changes_nothing(client, member_factory, customer_factory):
+    mine = member_factory()
+    other = customer_factory(name="Not mine")
+    client.force_login(mine.user)
+    response = client.post(reverse("customers:switch"), {"customer": other.pk}, follow=True)
+    assert b"not a member" in response.content
+    assert f"<h1>{mine.customer.name}</h1>".encode() in response.content
+
+
+def test_the_last_owner_cannot_be_removed_or_demoted(member_factory):
+    owner = member_factory(role="owner")
+    with pytest.raises(ValidationError, match="at least one owner"):
+        services.membership_remove(membership=owner, acting=owner)
+    with pytest.raises(ValidationError, match="at least one owner"):
+        services.membership_change_role(membership=owner, role="member", acting=owner)
+
+
+def test_an_admin_cannot_invite_an_owner(member_factory):
+    admin = member_factory(role="admin")
+    with pytest.raises(ValidationError, match="Only an owner"):
+        services.invitation_create(
+            customer=admin.customer, email="boss@example.com", role="owner", invited_by=admin.user
+        )
