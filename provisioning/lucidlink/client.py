@@ -116,7 +116,11 @@ def allows_plain_http(api_url: str, token_url: str) -> bool:
 
 def _is_fresh(token: dict[str, Any]) -> bool:
     expires_at = token.get("expires_at")
-    return expires_at is None or float(expires_at) - _EXPIRY_MARGIN_SECONDS > time.time()
+    if expires_at is None:
+        return True
+    # The margin shrinks for short-lived tokens so each one still serves several calls.
+    margin = min(_EXPIRY_MARGIN_SECONDS, float(token.get("expires_in") or 0) / 10)
+    return float(expires_at) - margin > time.time()
 
 
 def _api_message(response: requests.Response) -> str:

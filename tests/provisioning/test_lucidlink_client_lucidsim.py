@@ -90,6 +90,16 @@ def test_expired_tokens_are_replaced_once_and_the_call_succeeds(lucidsim, client
     assert lucidsim.count("getFilespaces") == 3  # ok, refused (401), ok
 
 
+def test_a_token_past_its_lifetime_is_replaced_before_it_is_sent(lucidsim, client):
+    lucidsim.set_token_ttl(1)
+    client.list_filespaces()
+    time.sleep(1.1)
+
+    assert client.list_filespaces() == []
+    assert lucidsim.count("token") == 2
+    assert lucidsim.count("getFilespaces") == 2  # no 401: the client knew the token was stale
+
+
 def test_revoked_tokens_are_replaced_once_and_the_call_succeeds(lucidsim, client, domain):
     client.get_domain(domain.id)
     lucidsim.revoke_tokens()
