@@ -65,6 +65,9 @@ class Simulator:
         }
 
     def _ensure_configured_domains(self) -> None:
+        for client_id in self.accounts:
+            # A billing period starts when the account is first seen, before any clock jump.
+            self._account_billing(client_id)
         for account in self.config.accounts:
             if account.domain_name is None or self._domain_of(account.client_id):
                 continue
