@@ -18,6 +18,7 @@ urlpatterns = [
     path("plans/", include("portal.plans.urls")),
     path("orders/", include("portal.orders.urls")),
     path("filespaces/", include("portal.filespaces.urls")),
+    path("billing/", include("billing.urls")),
 ]
 
 handler404 = "portal.errors.page_not_found"

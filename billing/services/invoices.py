@@ -108,22 +108,15 @@ def _window_text(start: datetime, end: datetime, month_start: datetime, month_en
     return f"{start:%-d %b %H:%M} to {end:%-d %b %Y %H:%M} UTC"
 
 
-def rate_filespaces(
-    *,
-    filespaces: list,
-    month_start: datetime,
-    month_end: datetime,
-    as_of: datetime | None = None,
-    forecast: bool = False,
-) -> dict[str, list[LineSpec]]:
-    """Rate the given filespaces for one month: usage lines per currency, then true-ups.
+@dataclass(frozen=True)
+class RatingInputs:
+    """Plan history and samples of some filespaces for one month, loaded in two queries."""
 
-    With ``as_of`` and no ``forecast`` the windows stop at ``as_of`` (cost to date); with
-    ``forecast`` they run to the end of the month and slots after ``as_of`` are projected.
-    Three queries whatever the number of filespaces: plan history and samples (the
-    filespaces come in with their plans).
-    """
-    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    history: dict[int, list[tuple[datetime, object]]]
+    samples: dict[int, list[rating.Sample]]
+
+
+def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
     ids = [fs.pk for fs in filespaces]
     history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
     for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):
@@ -134,7 +127,29 @@ def rate_filespaces(
     ).values_list("filespace_id", "slot", "used_storage")
     for filespace_id, slot, used in sample_rows.iterator(chunk_size=10_000):
         samples[filespace_id].append(rating.Sample(slot, used))
+    return RatingInputs(history=dict(history), samples=dict(samples))
 
+
+def rate_filespaces(
+    *,
+    filespaces: list,
+    month_start: datetime,
+    month_end: datetime,
+    as_of: datetime | None = None,
+    forecast: bool = False,
+    inputs: RatingInputs | None = None,
+) -> dict[str, list[LineSpec]]:
+    """Rate the given filespaces for one month: usage lines per currency, then true-ups.
+
+    With ``as_of`` and no ``forecast`` the windows stop at ``as_of`` (cost to date); with
+    ``forecast`` they run to the end of the month and slots after ``as_of`` are projected.
+    Two queries whatever the number of filespaces (plan history and samples), none when
+    ``inputs`` were loaded already.
+    """
+    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    if inputs is None:
+        inputs = rating_inputs(filespaces=filespaces, month_start=month_start, month_end=month_end)
+    history, samples = inputs.history, inputs.samples
     lines: dict[str, list[LineSpec]] = defaultdict(list)
     minimums: dict[tuple[str, int], list[tuple[Decimal, Decimal]]] = defaultdict(list)
     plans: dict[int, object] = {}

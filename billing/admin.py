@@ -1,0 +1,108 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from billing import services
+from billing.models import (
+    BillingFlag,
+    DailyUsage,
+    FilespacePlanPeriod,
+    Invoice,
+    InvoiceLine,
+    UsageGap,
+    UsageSample,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only: staff may look, never edit."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    fields = ["position", "kind", "description", "quantity", "unit", "unit_price", "amount", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "customer", "period_start", "status", "kind", "total", "currency"]
+    list_filter = ["status", "kind", "period_start", "currency"]
+    search_fields = ["number", "customer__name"]
+    list_select_related = ["customer"]
+    inlines = [InvoiceLineInline]
+    actions = ["finalize", "verify"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    @admin.action(description="Finalize selected drafts (assigns numbers)")
+    def finalize(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        done = 0
+        drafts = queryset.filter(status=Invoice.Status.DRAFT).order_by("customer__name", "id")
+        for invoice in drafts:
+            try:
+                services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+                done += 1
+            except services.BillingError as exc:
+                self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Finalized {done} invoice(s).", messages.SUCCESS)
+
+    @admin.action(description="Recompute and compare with the stored lines")
+    def verify(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        for invoice in queryset.filter(kind=Invoice.Kind.INVOICE):
+            problems = services.invoice_verify(invoice=invoice)
+            if problems:
+                self.message_user(request, f"{invoice}: {' '.join(problems)}", messages.WARNING)
+            else:
+                self.message_user(request, f"{invoice}: recompute matches.", messages.SUCCESS)
+
+
+@admin.register(BillingFlag)
+class BillingFlagAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "message", "period_start", "last_seen_at", "resolved_at"]
+    list_filter = ["kind", "period_start"]
+    actions = ["resolve"]
+
+    @admin.action(description="Mark selected flags resolved")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[BillingFlag]) -> None:
+        count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        self.message_user(request, f"Resolved {count} flag(s).", messages.SUCCESS)
+
+
+@admin.register(UsageSample)
+class UsageSampleAdmin(ReadOnlyAdmin):
+    list_display = ["filespace", "slot", "used_storage", "users_count"]
+    list_filter = ["slot"]
+    raw_id_fields = ["filespace", "customer"]
+
+
+@admin.register(UsageGap)
+class UsageGapAdmin(ReadOnlyAdmin):
+    list_display = ["filespace", "slot", "reason"]
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(ReadOnlyAdmin):
+    list_display = ["filespace", "day", "sample_count", "gap_count", "used_storage_max"]
+    list_filter = ["day"]
+
+
+@admin.register(FilespacePlanPeriod)
+class FilespacePlanPeriodAdmin(ReadOnlyAdmin):
+    list_display = ["filespace", "plan", "starts_at", "created_by"]

@@ -1,0 +1,222 @@
+"""Billing reads for pages, always scoped to one customer first (staff reads say so)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+from django.http import Http404
+
+from billing import charts, rating
+from billing.models import BillingFlag, DailyUsage, Invoice, InvoiceLine, UsageGap, UsageSample
+from billing.services.invoices import billable_filespaces, rate_filespaces, rating_inputs
+
+PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def parse_period(text: str | None, *, now: datetime) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` to the month's bounds; empty means the current month."""
+    if not text:
+        return rating.month_of(now)
+    match = PERIOD.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2100:
+        raise PeriodError(f"{text[:20]!r} is not a month; use the form 2026-06.")
+    return rating.month_bounds(int(match.group(1)), int(match.group(2)))
+
+
+def recent_periods(*, now: datetime, count: int = 12) -> list[str]:
+    start = rating.month_of(now)[0]
+    periods = []
+    for _ in range(count):
+        periods.append(f"{start:%Y-%m}")
+        start = rating.month_of(start - timedelta(days=1))[0]
+    return periods
+
+
+@dataclass
+class FilespaceUsage:
+    filespace: object
+    currency: str
+    unit: str
+    cost_to_date: Decimal
+    forecast: Decimal
+    quantity_to_date: Decimal
+    gap_slots: int
+    chart: charts.Chart
+
+
+@dataclass
+class UsagePage:
+    month_start: datetime
+    month_end: datetime
+    rows: list[FilespaceUsage]
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    is_current: bool = False
+
+
+def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now: datetime):
+    """Each filespace's chart, cost to date and forecast for one month, in five queries."""
+    filespaces = list(
+        billable_filespaces(month_start=month_start, month_end=month_end).filter(customer=customer)
+    )
+    inputs = rating_inputs(filespaces=filespaces, month_start=month_start, month_end=month_end)
+    is_current = month_start <= now < month_end
+    as_of = now if is_current else None
+    to_date = rate_filespaces(
+        filespaces=filespaces,
+        month_start=month_start,
+        month_end=month_end,
+        as_of=as_of,
+        inputs=inputs,
+    )
+    if is_current:
+        forecast = rate_filespaces(
+            filespaces=filespaces,
+            month_start=month_start,
+            month_end=month_end,
+            as_of=now,
+            forecast=True,
+            inputs=inputs,
+        )
+    else:
+        forecast = to_date
+    per_fs: dict[int, dict[str, Decimal | int]] = defaultdict(
+        lambda: {"cost": Decimal(0), "forecast": Decimal(0), "quantity": Decimal(0), "gaps": 0}
+    )
+    totals: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {"cost": Decimal(0), "forecast": Decimal(0)}
+    )
+    for currency, lines in to_date.items():
+        for line in lines:
+            totals[currency]["cost"] += line.amount
+            if line.filespace_id:
+                per_fs[line.filespace_id]["cost"] += line.amount
+                per_fs[line.filespace_id]["quantity"] += line.quantity
+                per_fs[line.filespace_id]["gaps"] += line.gap_slots
+    for currency, lines in forecast.items():
+        for line in lines:
+            totals[currency]["forecast"] += line.amount
+            if line.filespace_id:
+                per_fs[line.filespace_id]["forecast"] += line.amount
+
+    daily: dict[int, list[DailyUsage]] = defaultdict(list)
+    for rollup in DailyUsage.objects.filter(
+        customer=customer, day__gte=month_start.date(), day__lt=month_end.date()
+    ).order_by("day"):
+        daily[rollup.filespace_id].append(rollup)
+    rows = []
+    for filespace in sorted(filespaces, key=lambda fs: fs.remote_name):
+        unit = filespace.plan.billing_unit
+        unit_bytes = Decimal(rating.UNIT_BYTES.get(unit, 10**9))
+        days = daily.get(filespace.pk, [])
+        figures = per_fs[filespace.pk]
+        rows.append(
+            FilespaceUsage(
+                filespace=filespace,
+                currency=filespace.plan.currency,
+                unit=unit,
+                cost_to_date=figures["cost"],
+                forecast=figures["forecast"],
+                quantity_to_date=figures["quantity"],
+                gap_slots=figures["gaps"],
+                chart=charts.usage_chart(
+                    title=f"Stored data in {filespace.qualified_name}, {month_start:%B %Y}",
+                    unit=unit,
+                    labels=[f"{d.day:%-d %b}" for d in days],
+                    averages=[d.used_storage_average / unit_bytes for d in days],
+                    peaks=[Decimal(d.used_storage_max) / unit_bytes for d in days],
+                ),
+            )
+        )
+    return UsagePage(month_start, month_end, rows, dict(totals), is_current)
+
+
+def invoices_for(*, customer) -> QuerySet[Invoice]:
+    """A customer sees finalized documents only; drafts are under staff review."""
+    return Invoice.objects.filter(customer=customer, status=Invoice.Status.FINALIZED).order_by(
+        "-period_start", "-id"
+    )
+
+
+def invoice_get(*, customer, pk: int) -> Invoice:
+    invoice = invoices_for(customer=customer).select_related("customer", "credits").filter(pk=pk)
+    found = invoice.first()
+    if found is None:
+        raise Http404("No such invoice")
+    return found
+
+
+def staff_invoice_get(*, pk: int) -> Invoice:
+    """Staff only: any invoice of any customer."""
+    found = Invoice.objects.select_related("customer", "credits").filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such invoice")
+    return found
+
+
+def invoice_lines(*, invoice: Invoice) -> list[InvoiceLine]:
+    return list(invoice.lines.select_related("filespace", "plan").order_by("position", "id"))
+
+
+def line_get(*, invoice: Invoice, pk: int) -> InvoiceLine:
+    line = invoice.lines.select_related("filespace", "plan").filter(pk=pk).first()
+    if line is None:
+        raise Http404("No such line")
+    return line
+
+
+def line_evidence(*, line: InvoiceLine) -> tuple[list[UsageSample], list[UsageGap]]:
+    """The raw samples and gaps a usage line was rated from (its filespace and window)."""
+    if line.filespace_id is None or line.window_start is None:
+        return [], []
+    first_slot = rating.slot_start(line.window_start, line.slot_seconds or 3600)
+    window = {"slot__gte": first_slot, "slot__lt": line.window_end}
+    samples = list(UsageSample.objects.filter(filespace_id=line.filespace_id, **window))
+    gaps = list(UsageGap.objects.filter(filespace_id=line.filespace_id, **window))
+    return samples, gaps
+
+
+@dataclass
+class Overview:
+    month_start: datetime
+    invoices: list[Invoice]
+    totals: list[dict]
+    open_flags: list[BillingFlag]
+
+
+def staff_overview(*, month_start: datetime) -> Overview:
+    """Staff only: every customer's documents for one month, totals per currency and status."""
+    invoices = list(
+        Invoice.objects.filter(period_start=month_start.date())
+        .select_related("customer")
+        .order_by("customer__name", "kind", "id")
+    )
+    totals = list(
+        Invoice.objects.filter(period_start=month_start.date())
+        .values("currency", "status", "kind")
+        .annotate(total=Sum("total"))
+        .order_by("currency", "kind", "status")
+    )
+    flags = list(
+        BillingFlag.objects.filter(resolved_at__isnull=True)
+        .select_related("customer", "filespace")
+        .order_by("-last_seen_at")[:100]
+    )
+    return Overview(month_start, invoices, totals, flags)
+
+
+def staff_customer_documents(*, customer) -> list[Invoice]:
+    """Staff only: drafts included."""
+    return list(Invoice.objects.filter(customer=customer).order_by("-period_start", "-id"))
+
+
+def month_start_of(day) -> datetime:
+    return datetime(day.year, day.month, 1, tzinfo=UTC)

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("usage/", views.usage, name="usage"),
+    path("invoices/", views.invoice_list, name="invoices"),
+    path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/csv/", views.invoice_csv, name="invoice_csv"),
+    path("invoices/<int:pk>/lines/<int:line_pk>/", views.line_detail, name="line_detail"),
+    path("staff/", views.staff_overview, name="staff_overview"),
+    path("staff/customers/<int:customer_pk>/", views.staff_customer, name="staff_customer"),
+    path("staff/invoices/<int:pk>/", views.staff_invoice, name="staff_invoice"),
+    path("staff/invoices/<int:pk>/csv/", views.staff_invoice_csv, name="staff_invoice_csv"),
+    path(
+        "staff/invoices/<int:pk>/lines/<int:line_pk>/",
+        views.staff_line_detail,
+        name="staff_line_detail",
+    ),
+]

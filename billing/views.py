@@ -1,0 +1,206 @@
+"""Usage and invoice pages for customers; the billing overview and drill-down for staff."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from billing import rating, selectors, services
+from billing.models import Invoice
+from portal.customers.decorators import customer_required
+from portal.customers.models import BILLING_ROLES, Customer
+
+billing_member_required = customer_required(
+    BILLING_ROLES, denied="Only owners, admins and billing members can see usage and invoices."
+)
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in staff only: anonymous people go to sign-in, everyone else gets a 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (request.user.is_active and request.user.is_staff):
+            return HttpResponseForbidden("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _period(request: HttpRequest):
+    now = timezone.now()
+    try:
+        return selectors.parse_period(request.GET.get("period"), now=now), now
+    except selectors.PeriodError as exc:
+        messages.error(request, f"{exc} Showing the current month.")
+        return rating.month_of(now), now
+
+
+@require_GET
+@billing_member_required
+def usage(request: HttpRequest) -> HttpResponse:
+    (month_start, month_end), now = _period(request)
+    page = selectors.usage_page_for(
+        customer=request.customer, month_start=month_start, month_end=month_end, now=now
+    )
+    context = {"page": page, "periods": selectors.recent_periods(now=now)}
+    return render(request, "billing/usage.html", {**context, "period": f"{month_start:%Y-%m}"})
+
+
+@require_GET
+@billing_member_required
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    invoices = selectors.invoices_for(customer=request.customer)
+    return render(request, "billing/invoice_list.html", {"invoices": invoices})
+
+
+@require_GET
+@billing_member_required
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = selectors.invoice_get(customer=request.customer, pk=pk)
+    lines = selectors.invoice_lines(invoice=invoice)
+    return render(request, "billing/invoice_detail.html", {"invoice": invoice, "lines": lines})
+
+
+@require_GET
+@billing_member_required
+def invoice_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = selectors.invoice_get(customer=request.customer, pk=pk)
+    return _invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
+
+
+@require_GET
+@billing_member_required
+def line_detail(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    invoice = selectors.invoice_get(customer=request.customer, pk=pk)
+    return _line_page(request, invoice, line_pk)
+
+
+@require_GET
+@staff_required
+def staff_overview(request: HttpRequest) -> HttpResponse:
+    (month_start, _), now = _period(request)
+    overview = selectors.staff_overview(month_start=month_start)
+    if request.GET.get("format") == "csv":
+        return _overview_csv_response(overview)
+    context = {
+        "overview": overview,
+        "periods": selectors.recent_periods(now=now),
+        "period": f"{month_start:%Y-%m}",
+    }
+    return render(request, "billing/staff_overview.html", context)
+
+
+@require_GET
+@staff_required
+def staff_customer(request: HttpRequest, customer_pk: int) -> HttpResponse:
+    customer = get_object_or_404(Customer, pk=customer_pk)
+    (month_start, month_end), now = _period(request)
+    page = selectors.usage_page_for(
+        customer=customer, month_start=month_start, month_end=month_end, now=now
+    )
+    context = {
+        "customer": customer,
+        "page": page,
+        "documents": selectors.staff_customer_documents(customer=customer),
+        "periods": selectors.recent_periods(now=now),
+        "period": f"{month_start:%Y-%m}",
+    }
+    return render(request, "billing/staff_customer.html", context)
+
+
+@require_GET
+@staff_required
+def staff_invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = selectors.staff_invoice_get(pk=pk)
+    context = {
+        "invoice": invoice,
+        "lines": selectors.invoice_lines(invoice=invoice),
+        "staff_view": True,
+        "problems": services.invoice_verify(invoice=invoice)
+        if invoice.kind == Invoice.Kind.INVOICE
+        else [],
+    }
+    return render(request, "billing/invoice_detail.html", context)
+
+
+@require_GET
+@staff_required
+def staff_invoice_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = selectors.staff_invoice_get(pk=pk)
+    return _invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
+
+
+@require_GET
+@staff_required
+def staff_line_detail(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
+    return _line_page(request, selectors.staff_invoice_get(pk=pk), line_pk, staff_view=True)
+
+
+def _line_page(request, invoice, line_pk, *, staff_view: bool = False) -> HttpResponse:
+    line = selectors.line_get(invoice=invoice, pk=line_pk)
+    samples, gaps = selectors.line_evidence(line=line)
+    context = {"invoice": invoice, "line": line, "samples": samples, "gaps": gaps}
+    return render(request, "billing/line_detail.html", {**context, "staff_view": staff_view})
+
+
+def _cell(value) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _invoice_csv_response(invoice: Invoice, lines) -> HttpResponse:
+    label = invoice.number or f"draft-{invoice.pk}"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{label}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "document", "period", "line", "kind", "description", "filespace", "window_start",
+            "window_end", "unit", "quantity_rule", "quantity", "included", "billable",
+            "unit_price", "amount", "currency", "note",
+        ]
+    )  # fmt: skip
+    for line in lines:
+        writer.writerow(
+            [
+                label, f"{invoice.period_start:%Y-%m}", line.position, line.kind,
+                _cell(line.description),
+                _cell(line.filespace.qualified_name if line.filespace else ""),
+                line.window_start.isoformat() if line.window_start else "",
+                line.window_end.isoformat() if line.window_end else "",
+                line.unit_month, line.quantity_rule, line.quantity, line.included, line.billable,
+                line.unit_price, rating.round_money(line.amount, invoice.currency),
+                invoice.currency, _cell(line.note),
+            ]
+        )  # fmt: skip
+    writer.writerow([label, "", "", "total", "", "", "", "", "", "", "", "", "", "",
+                     invoice.display_total, invoice.currency, ""])  # fmt: skip
+    return response
+
+
+def _overview_csv_response(overview) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"billing-{overview.month_start:%Y-%m}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(["customer", "document", "kind", "status", "currency", "total"])
+    for invoice in overview.invoices:
+        writer.writerow(
+            [
+                _cell(invoice.customer.name), invoice.number or f"draft-{invoice.pk}",
+                invoice.kind, invoice.status, invoice.currency, invoice.display_total,
+            ]
+        )  # fmt: skip
+    return response
