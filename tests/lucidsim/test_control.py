@@ -1,0 +1,219 @@
+import time
+
+import requests
+
+from tests.fixtures.lucidsim import SimHandle, start_server, stop_server
+
+
+def test_a_fault_answers_429_with_retry_after_then_clears(lucidsim):
+    lucidsim.add_fault(operation="getDomains", status=429, retry_after=7)
+
+    first = lucidsim.api("GET", "/domains")
+    second = lucidsim.api("GET", "/domains")
+
+    assert first.status_code == 429
+    assert first.headers["Retry-After"] == "7"
+    assert first.json() == {"status": 429, "message": "Too Many Requests"}
+    assert second.status_code == 200
+
+
+def test_a_fault_can_repeat_a_number_of_times_or_forever(lucidsim):
+    lucidsim.add_fault(operation="getDomains", status=503, times=2)
+    statuses = [lucidsim.api("GET", "/domains").status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+
+    lucidsim.add_fault(method="GET", path_prefix="/billing", status=500, times=-1)
+    for _ in range(3):
+        assert lucidsim.api("GET", "/billing/invoices").status_code == 500
+    assert lucidsim.api("GET", "/domains").status_code == 200
+    lucidsim.clear_faults()
+    assert lucidsim.api("GET", "/billing/invoices").status_code == 200
+
+
+def test_a_fault_body_without_status_sends_garbage_with_200(lucidsim):
+    lucidsim.add_fault(operation="getFilespaces", body="<html>oops")
+
+    response = lucidsim.api("GET", "/filespaces")
+
+    assert response.status_code == 200
+    assert response.text == "<html>oops"
+
+
+def test_a_delay_fault_slows_the_answer_and_then_answers_normally(lucidsim):
+    lucidsim.add_fault(operation="getDomains", delay_seconds=0.5)
+
+    started = time.monotonic()
+    response = lucidsim.api("GET", "/domains")
+
+    assert time.monotonic() - started >= 0.5
+    assert response.status_code == 200
+
+
+def test_a_fault_on_create_does_not_create(lucidsim, fs_body):
+    lucidsim.add_fault(operation="createFilespace", status=500)
+
+    response = lucidsim.api("POST", "/filespaces", fs_body("media"))
+
+    assert response.status_code == 500
+    assert lucidsim.api("GET", "/filespaces").json() == []
+    assert lucidsim.count("createFilespace", "media") == 1
+
+
+def test_a_token_fault_hits_the_token_endpoint(lucidsim):
+    lucidsim.add_fault(operation="token", status=503)
+
+    response = requests.post(
+        lucidsim.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(lucidsim.client_id, lucidsim.client_secret),
+        timeout=10,
+    )
+
+    assert response.status_code == 503
+    assert lucidsim.token()
+
+
+def test_bad_fault_definitions_are_refused(lucidsim):
+    for body in ({"status": "x"}, {"times": 0}, {"operation": 5}, {"delay_seconds": -1}):
+        response = requests.post(lucidsim.url + "/_sim/faults", json=body, timeout=10)
+        assert response.status_code == 400
+
+
+def test_the_ledger_counts_calls_by_operation_and_filespace(lucidsim, create_fs):
+    fs = create_fs("media")
+    lucidsim.api("GET", f"/filespaces/{fs['id']}")
+    lucidsim.api("GET", f"/filespaces/{fs['id']}")
+    lucidsim.api("GET", "/filespaces?qualifiedName=media.acme")
+    lucidsim.add_fault(operation="getFilespace", status=429)
+    lucidsim.api("GET", f"/filespaces/{fs['id']}")
+
+    ledger = lucidsim.ledger()
+
+    assert ledger["by_operation"]["createFilespace"] == 1
+    assert ledger["by_filespace"]["media"] == {
+        "createFilespace": 1,
+        "getFilespace": 3,
+        "getFilespaces": 1,
+    }
+    assert lucidsim.count("getFilespace", filespace_name="media") == 3
+    faulted = [c for c in ledger["calls"] if c["status"] == 429]
+    assert faulted[0]["operation"] == "getFilespace"
+    assert faulted[0]["client_id"] == "portal-test"
+    assert {"at_ms", "method", "path", "operation", "status"} <= set(faulted[0])
+
+    lucidsim.clear_ledger()
+    assert lucidsim.ledger()["calls"] == []
+
+
+def test_unauthorised_calls_are_recorded_without_a_client(lucidsim):
+    requests.get(lucidsim.api_url + "/domains", timeout=10)
+
+    (call,) = lucidsim.ledger()["calls"]
+
+    assert call["status"] == 401
+    assert call["client_id"] is None
+
+
+def test_reset_clears_state_and_restores_configured_values(lucidsim, create_fs):
+    create_fs("media")
+    lucidsim.set_delay(99)
+    lucidsim.advance_clock(3600)
+    lucidsim.add_fault(operation="getDomains", status=500, times=-1)
+    lucidsim.disable_region("AWS", "us-east-1")
+
+    lucidsim.reset()
+
+    config = lucidsim.control("GET", "/_sim/config")
+    assert config["provisioning_delay"] == 0
+    assert abs(lucidsim.now_ms() - time.time() * 1000) < 5000
+    assert lucidsim.api("GET", "/domains").json() == []
+    assert lucidsim.control("GET", "/_sim/regions") == {"disabled": []}
+    assert lucidsim.control("GET", "/_sim/faults") == {"faults": []}
+
+
+def test_control_answers_clear_errors_for_bad_input(lucidsim):
+    session = requests.Session()
+    assert (
+        session.post(lucidsim.url + "/_sim/clock/advance", json={}, timeout=10).status_code == 400
+    )
+    assert (
+        session.post(lucidsim.url + "/_sim/clock/advance", data="{", timeout=10).status_code == 400
+    )
+    assert session.get(lucidsim.url + "/_sim/nothing", timeout=10).status_code == 404
+    assert (
+        session.patch(lucidsim.url + "/_sim/config", json={"token_ttl": 0}, timeout=10).ok is False
+    )
+    assert (
+        session.post(
+            lucidsim.url + "/_sim/filespaces/xyz/status", json={"status": "error"}, timeout=10
+        )
+    ).status_code == 400
+
+
+def test_a_restart_keeps_domains_filespaces_tokens_and_invoices(tmp_path):
+    state = tmp_path / "sim.sqlite3"
+    process, url = start_server(state, "a:b:alpha")
+    try:
+        sim = SimHandle(url, "a", "b")
+        domain_id = sim.api("GET", "/domains").json()[0]["id"]
+        body = {
+            "domain": domain_id,
+            "name": "keep",
+            "storage": {"provider": "IBM", "region": "eu-de"},
+        }
+        fs = sim.api("POST", "/filespaces", body).json()
+        sim.advance_clock(3600)
+        before = sim.api("GET", f"/filespaces/{fs['id']}").json()
+        invoice = sim.close_period()["invoices"]["a"]
+        token = sim.token()
+    finally:
+        stop_server(process)
+
+    process, url = start_server(state, "a:b:alpha")
+    try:
+        response = requests.get(
+            f"{url}/api/v1/filespaces/{fs['id']}", headers={"Authorization": token}, timeout=10
+        )
+        domains = requests.get(
+            f"{url}/api/v1/domains", headers={"Authorization": token}, timeout=10
+        )
+        invoices = requests.get(
+            f"{url}/api/v1/billing/invoices", headers={"Authorization": token}, timeout=10
+        )
+    finally:
+        stop_server(process)
+
+    assert response.status_code == 200
+    after = response.json()
+    assert after["status"] == "provisioned"
+    assert after["stats"]["usedStorage"] >= before["stats"]["usedStorage"] > 0
+    assert [d["id"] for d in domains.json()] == [domain_id]
+    assert [i["id"] for i in invoices.json()] == [invoice["id"]]
+
+
+def test_the_state_file_holds_no_token_or_secret(tmp_path):
+    state = tmp_path / "sim.sqlite3"
+    process, url = start_server(state, "a:very-secret-value")
+    try:
+        token = SimHandle(url, "a", "very-secret-value").token()
+    finally:
+        stop_server(process)
+
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("sim.sqlite3"))
+    assert token.encode() not in raw
+    assert b"very-secret-value" not in raw
+
+
+def test_bad_start_up_options_stop_with_a_message(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "lucidsim", "--accounts", "nocolon", "--state", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 2
+    assert "client_id:client_secret" in result.stderr
