@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "portal.orders",
     "provisioning",
     "billing",
+    "portal.audit",
+    "portal.staff",
 ]
 
 MIDDLEWARE = [
@@ -143,7 +145,7 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
-STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/"]
+STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/"]
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [

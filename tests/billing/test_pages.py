@@ -1,0 +1,254 @@
+"""Customer usage and invoice pages, staff billing pages: scoping, content, constant queries."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+import time_machine
+from allauth.mfa.totp.internal.auth import TOTP
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from billing import services
+from billing.models import Invoice
+from tests.billing.conftest import write_samples
+
+pytestmark = pytest.mark.django_db
+
+TB = 10**12
+NOW = "2026-06-16T12:00:00Z"
+
+
+@pytest.fixture
+def billing_member(member_factory):
+    return member_factory(role="billing")
+
+
+@pytest.fixture
+def staff(user_factory):
+    user = user_factory("staff@example.com", is_staff=True)
+    TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    return user
+
+
+def give_filespaces(live_filespace, customer, count, *, month="2026-06", upto="2026-06-16T12:00"):
+    from billing.models import DailyUsage
+
+    filespaces = []
+    for _ in range(count):
+        fs = live_filespace(ready="2026-01-01T00:00", customer=customer)
+        write_samples(fs, f"{month}-01T00:00", upto, TB)
+        filespaces.append(fs)
+    days = sorted({d for d in DailyUsage.objects.values_list("day", flat=True)})
+    services.usage_rollup_days(days=days or [])
+    return filespaces
+
+
+def rollup_june():
+    from datetime import date
+
+    services.usage_rollup_days(days=[date(2026, 6, d) for d in range(1, 17)])
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_shows_a_chart_cost_to_date_and_forecast(
+    client, billing_member, live_filespace
+):
+    (fs,) = give_filespaces(live_filespace, billing_member.customer, 1)
+    rollup_june()
+    client.force_login(billing_member.user)
+
+    response = client.get(reverse("billing:usage"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert fs.qualified_name in body
+    assert "<svg" in body and "<polyline" in body
+    # 15.5 days of 1 TB in a 30-day month at 0.02/GB-month: 516.666667 GB-month.
+    assert "10.33 USD" in body
+    assert "20.00 USD" in body  # forecast: 1 TB kept to the end of June
+    assert "516.666667 GB-month" in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_shows_only_the_customers_own_filespaces(
+    client, billing_member, live_filespace, customer_factory
+):
+    give_filespaces(live_filespace, billing_member.customer, 1)
+    (other,) = give_filespaces(live_filespace, customer_factory(), 1)
+    client.force_login(billing_member.user)
+
+    body = client.get(reverse("billing:usage")).content.decode()
+
+    assert other.qualified_name not in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_past_month_can_be_chosen_and_a_bad_one_gets_a_message(
+    client, billing_member, live_filespace
+):
+    give_filespaces(live_filespace, billing_member.customer, 1, month="2026-05", upto="2026-06-01")
+    client.force_login(billing_member.user)
+
+    may = client.get(reverse("billing:usage"), {"period": "2026-05"}).content.decode()
+    bad = client.get(reverse("billing:usage"), {"period": "2026-13"})
+
+    assert "Usage, May 2026" in may and "20.00 USD" in may
+    assert bad.status_code == 200
+    assert "is not a month" in bad.content.decode()
+
+
+def test_a_plain_member_cannot_see_billing(client, member_factory):
+    member = member_factory(role="member")
+    client.force_login(member.user)
+
+    response = client.get(reverse("billing:usage"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_costs_the_same_queries_for_1_and_50_filespaces(
+    client, member_factory, live_filespace, django_assert_num_queries
+):
+    small, large = member_factory(role="owner"), member_factory(role="owner")
+    give_filespaces(live_filespace, small.customer, 1, upto="2026-06-03T00:00")
+    give_filespaces(live_filespace, large.customer, 50, upto="2026-06-03T00:00")
+    rollup_june()
+    client.force_login(small.user)
+    baseline = queries_for(client, reverse("billing:usage"))
+    client.force_login(large.user)
+
+    with django_assert_num_queries(baseline):
+        response = client.get(reverse("billing:usage"))
+
+    assert response.content.decode().count("<svg") == 50
+
+
+def finalized_invoice(customer, live_filespace, filespaces=1) -> Invoice:
+    give_filespaces(live_filespace, customer, filespaces, month="2026-05", upto="2026-05-02")
+    services.invoice_run(year=2026, month=5)
+    draft = Invoice.objects.get(customer=customer)
+    return services.invoice_finalize(invoice_id=draft.pk)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_invoice_pages_cost_the_same_queries_for_1_and_50_lines(
+    client, member_factory, live_filespace, django_assert_num_queries
+):
+    small, large = member_factory(), member_factory()
+    one = finalized_invoice(small.customer, live_filespace, 1)
+    fifty = finalized_invoice(large.customer, live_filespace, 50)
+    client.force_login(small.user)
+    detail = queries_for(client, reverse("billing:invoice_detail", args=[one.pk]))
+    listing = queries_for(client, reverse("billing:invoices"))
+    client.force_login(large.user)
+
+    with django_assert_num_queries(detail):
+        response = client.get(reverse("billing:invoice_detail", args=[fifty.pk]))
+    with django_assert_num_queries(listing):
+        client.get(reverse("billing:invoices"))
+
+    assert response.content.decode().count("How this was calculated") == 50
+
+
+@time_machine.travel(NOW, tick=False)
+def test_customers_see_their_finalized_invoices_and_not_drafts_or_others(
+    client, billing_member, live_filespace, customer_factory
+):
+    mine = finalized_invoice(billing_member.customer, live_filespace)
+    other = finalized_invoice(customer_factory(), live_filespace)
+    give_filespaces(live_filespace, billing_member.customer, 1, month="2026-04", upto="2026-04-02")
+    services.invoice_run(year=2026, month=4)
+    client.force_login(billing_member.user)
+
+    listing = client.get(reverse("billing:invoices")).content.decode()
+    detail = client.get(reverse("billing:invoice_detail", args=[mine.pk])).content.decode()
+
+    assert mine.number in listing and "April 2026" not in listing
+    assert "20.00 USD" in detail and "GB-month" in detail and "10^9 bytes" in detail
+    assert client.get(reverse("billing:invoice_detail", args=[other.pk])).status_code == 404
+    assert client.get(reverse("billing:invoice_csv", args=[other.pk])).status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_invoice_csv_has_a_row_per_line_and_the_total(client, billing_member, live_filespace):
+    invoice = finalized_invoice(billing_member.customer, live_filespace, 2)
+    client.force_login(billing_member.user)
+
+    response = client.get(reverse("billing:invoice_csv", args=[invoice.pk]))
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert [row["amount"] for row in rows] == ["20.00", "20.00", "40.00"]
+    assert rows[0]["unit"] == "GB-month" and rows[0]["quantity"] == "1000.000000"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_line_links_to_its_samples_and_formula(client, billing_member, live_filespace):
+    invoice = finalized_invoice(billing_member.customer, live_filespace)
+    line = invoice.lines.get()
+    client.force_login(billing_member.user)
+
+    body = client.get(reverse("billing:line_detail", args=[invoice.pk, line.pk])).content.decode()
+
+    assert "2026-05-01 00:00" in body and "2026-05-01 23:00" in body
+    assert "GB-month" in body and "half-up" in body
+    assert "720 of 744 sampling slots had no measurement" in body
+
+
+def test_staff_pages_refuse_customers_and_ask_staff_for_mfa(client, billing_member, user_factory):
+    client.force_login(billing_member.user)
+    assert client.get(reverse("billing:staff_overview")).status_code == 403
+    client.force_login(user_factory("nomfa@example.com", is_staff=True))
+    assert client.get(reverse("billing:staff_overview"))["Location"] == reverse("mfa_activate_totp")
+    client.logout()
+    assert client.get(reverse("billing:staff_overview")).status_code == 302
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_see_every_customer_with_totals_and_can_export_csv(
+    client, staff, live_filespace, customer_factory
+):
+    first = finalized_invoice(customer_factory(name="Acme"), live_filespace)
+    give_filespaces(live_filespace, customer_factory(name="Bravo"), 1, month="2026-05",
+                    upto="2026-05-02")  # fmt: skip
+    services.invoice_run(year=2026, month=5)
+    client.force_login(staff)
+
+    page = client.get(reverse("billing:staff_overview"), {"period": "2026-05"}).content.decode()
+    export = client.get(reverse("billing:staff_overview"), {"period": "2026-05", "format": "csv"})
+
+    assert "Acme" in page and "Bravo" in page and first.number in page
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert [(r["customer"], r["status"], r["total"]) for r in rows] == [
+        ("Acme", "finalized", "20.00"),
+        ("Bravo", "draft", "20.00"),
+    ]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_drill_down_shows_drafts_usage_and_a_matching_recompute(
+    client, staff, live_filespace, customer_factory
+):
+    customer = customer_factory(name="Acme")
+    give_filespaces(live_filespace, customer, 1, month="2026-05", upto="2026-05-02")
+    services.invoice_run(year=2026, month=5)
+    draft = Invoice.objects.get(customer=customer)
+    client.force_login(staff)
+
+    drill = client.get(reverse("billing:staff_customer", args=[customer.pk]), {"period": "2026-05"})
+    detail = client.get(reverse("billing:staff_invoice", args=[draft.pk])).content.decode()
+
+    assert "draft" in drill.content.decode() and "<svg" not in drill.content.decode()
+    assert "same figures" in detail
+    assert draft.total == Decimal("20.00")
