@@ -1,0 +1,29 @@
+from django.contrib import admin
+
+from portal.audit.models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The log is append-only: staff read it here; nothing can be added, changed or deleted."""
+
+    list_display = ["created_at", "actor_label", "action", "customer_label", "target_label"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["actor_label", "action", "customer_label", "target_label", "note"]
+    date_hierarchy = "created_at"
+    list_select_related = ["target_type"]
+    readonly_fields = [
+        "created_at", "actor", "actor_label", "action", "customer", "customer_label",
+        "target_type", "target_id", "target_label", "before", "after", "note",
+    ]  # fmt: skip
+    fields = readonly_fields
+    raw_id_fields = ["actor", "customer"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
