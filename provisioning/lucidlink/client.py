@@ -380,6 +380,7 @@ class LucidLinkClient:
     def _request_token(self) -> dict[str, Any]:
         # Reference: README section 1 "Token" and section 4: client credentials sent as HTTP
         # Basic (what fetch_token does for a BackendApplicationClient given client_secret).
+        asked_at = time.time()
         try:
             token = self._session.fetch_token(
                 self.token_url, client_secret=self._client_secret, timeout=self._timeout
@@ -395,4 +396,9 @@ class LucidLinkClient:
             text = "LucidLink token endpoint answered something that is not a usable token."
             raise MalformedResponse(text) from None
         log.info("Fetched a LucidLink access token for client %s.", self.client_id)
-        return dict(token)
+        token = dict(token)
+        if token.get("expires_in"):
+            # oauthlib rounds the issue time to the second, which can put expires_at up to half
+            # a second after the server's; counting from the moment of asking never does.
+            token["expires_at"] = asked_at + float(token["expires_in"])
+        return token

@@ -135,6 +135,14 @@ def _str(data: dict[str, Any], key: str, where: str, *, required: bool = True) -
     return value
 
 
+def _id(data: dict[str, Any], key: str, where: str) -> str:
+    """An opaque id: any non-empty string (an empty one would address the collection)."""
+    value = _str(data, key, where)
+    if not value:
+        raise MalformedResponse(f"LucidLink {where} field '{key}' is empty.")
+    return value
+
+
 def _int(data: dict[str, Any], key: str, where: str, *, required: bool = True) -> int | None:
     """A JSON number that is a whole number (Swagger says `number`, so 3.0 is accepted)."""
     value = _value(data, key, where, required)
@@ -189,7 +197,7 @@ def _millis(data: dict[str, Any], key: str, where: str) -> datetime:
 
 def parse_domain(value: Any) -> Domain:
     data = _object(value, "Domain")
-    return Domain(id=_str(data, "id", "Domain"), name=_str(data, "name", "Domain"))
+    return Domain(id=_id(data, "id", "Domain"), name=_str(data, "name", "Domain"))
 
 
 def parse_storage(value: Any) -> FilespaceStorage:
@@ -229,8 +237,8 @@ def parse_filespace(value: Any) -> RemoteFilespace:
     storage = data.get("storage")
     stats = data.get("stats")
     return RemoteFilespace(
-        id=_str(data, "id", where),
-        domain_id=_str(data, "domain", where),
+        id=_id(data, "id", where),
+        domain_id=_id(data, "domain", where),
         name=_str(data, "name", where),
         status=_str(data, "status", where),
         subscription_type=_str(data, "subscriptionType", where, required=False),
@@ -254,7 +262,7 @@ def parse_line_item(value: Any) -> FilespaceLineItem:
     where = "FilespaceLineItem"
     usage = _list(_value(data, "usageByDimension", where, True), f"{where}.usageByDimension")
     return FilespaceLineItem(
-        filespace_id=_str(data, "filespace", where),
+        filespace_id=_id(data, "filespace", where),
         name=_str(data, "name", where),
         amount_due=_int(data, "amountDue", where),
         amount_due_forecast=_int(data, "amountDueForecast", where, required=False),
