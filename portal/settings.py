@@ -275,6 +275,9 @@ USAGE_SAMPLE_INTERVAL_SECONDS = env_int("USAGE_SAMPLE_INTERVAL_SECONDS", 3600, m
 USAGE_SAMPLE_CONCURRENCY = env_int("USAGE_SAMPLE_CONCURRENCY", 8, minimum=1)
 USAGE_RAW_RETENTION_DAYS = env_int("USAGE_RAW_RETENTION_DAYS", 400, minimum=35)
 BILLING_DRIFT_PERCENT = env_int("BILLING_DRIFT_PERCENT", 5, minimum=0)
+# Customer termination (docs/staff.md): days between the second approval and the deletion of
+# the customer's filespaces at LucidLink.
+TERMINATION_GRACE_DAYS = env_int("TERMINATION_GRACE_DAYS", 14, minimum=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "poll-filespaces": {
@@ -302,6 +305,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "run-invoices": {
         "task": "billing.tasks.run_invoices",
         "schedule": crontab(day_of_month="1", hour=3, minute=0),
+    },
+    "carry-out-terminations": {
+        "task": "portal.staff.tasks.carry_out_terminations",
+        "schedule": crontab(minute=40),
     },
 }
 
