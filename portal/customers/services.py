@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import Customer, Invitation, Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def invitation_create(
     link and the old one stops working.
     """
     email = email.strip().lower()
+    customer_ensure_manageable(customer=customer)
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role."})
     if role == Role.OWNER and not Membership.objects.filter(
@@ -143,6 +145,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
         raise ValidationError("This invitation was withdrawn. Ask for a new one.")
     if invitation.is_expired():
         raise ValidationError("This invitation has expired. Ask for a new one.")
+    customer_ensure_manageable(customer=invitation.customer)
     if (user.email or "").lower() != invitation.email.lower():
         raise ValidationError(
             f"This invitation is for {invitation.email}. Sign in with that address to accept it."
@@ -165,6 +168,7 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 @transaction.atomic
 def membership_remove(*, membership: Membership, acting: Membership) -> None:
     """Remove someone from a customer; the last owner cannot be removed, and only owners remove owners."""
+    customer_ensure_manageable(customer=membership.customer)
     if membership.role == Role.OWNER and acting.role != Role.OWNER:
         raise ValidationError("Only an owner can remove another owner.")
     if membership.role == Role.OWNER:
@@ -178,6 +182,7 @@ def membership_remove(*, membership: Membership, acting: Membership) -> None:
 
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str, acting: Membership) -> Membership:
+    customer_ensure_manageable(customer=membership.customer)
     if role not in Role.values:
         raise ValidationError("Choose a role.")
     if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
