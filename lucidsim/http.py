@@ -71,14 +71,22 @@ def route(method: str, template: str, name: str, handler: Handler) -> Route:
     return Route(method, re.compile(f"^{regex}$"), name, handler)
 
 
-def resolve(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict, bool]:
-    """Return (route, path params, path known for another method)."""
-    known = False
+def resolve(routes: list[Route], method: str, path: str) -> tuple[Route | None, dict, list[str]]:
+    """Return (route, path params, the methods the path answers to)."""
+    allowed: list[str] = []
     for candidate in routes:
         match = candidate.pattern.match(path)
         if match is None:
             continue
         if candidate.method == method:
-            return candidate, match.groupdict(), True
-        known = True
-    return None, {}, known
+            return candidate, match.groupdict(), [method]
+        allowed.append(candidate.method)
+    return None, {}, allowed
+
+
+def not_routed(allowed: list[str], missing_message: str = "Not found.") -> Response:
+    """404 for an unknown path; 405 with ``Allow`` for a known path and another method."""
+    if not allowed:
+        return json_response(404, {"status": 404, "message": missing_message})
+    body = {"status": 405, "message": "Method not allowed."}
+    return json_response(405, body, {"Allow": ", ".join(allowed)})

@@ -17,7 +17,14 @@ from lucidsim import api
 from lucidsim.config import Config, ConfigError, load_config
 from lucidsim.control import Controls
 from lucidsim.errors import ILLEGAL_REQUEST, ApiError
-from lucidsim.http import Request, Response, error_response, json_response, resolve
+from lucidsim.http import (
+    Request,
+    Response,
+    error_response,
+    json_response,
+    not_routed,
+    resolve,
+)
 from lucidsim.observe import FaultBook, Ledger
 from lucidsim.state import Simulator
 
@@ -51,11 +58,9 @@ class App:
     # -- the vendor API --------------------------------------------------------------------
 
     def _api(self, request: Request, relative: str) -> Response:
-        route, params, known = resolve(api.ROUTES, request.method, relative)
+        route, params, allowed = resolve(api.ROUTES, request.method, relative)
         if route is None:
-            status = 405 if known else 404
-            message = "Method not allowed." if known else "Not found."
-            return json_response(status, {"status": status, "message": message})
+            return not_routed(allowed)
         params = {key: unquote(value) for key, value in params.items()}
 
         def run(client_id: str | None) -> Response:
@@ -180,11 +185,9 @@ class App:
     # -- control ---------------------------------------------------------------------------
 
     def _control(self, request: Request) -> Response:
-        route, params, known = resolve(self.controls.routes, request.method, request.path)
+        route, params, allowed = resolve(self.controls.routes, request.method, request.path)
         if route is None:
-            status = 405 if known else 404
-            message = "Method not allowed." if known else "Unknown control endpoint."
-            return json_response(status, {"status": status, "message": message})
+            return not_routed(allowed, "Unknown control endpoint.")
         try:
             return route.handler(request, **{k: unquote(v) for k, v in params.items()})
         except ApiError as exc:
@@ -259,8 +262,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
+        # A 204 carries no body and so no Content-Length, but the media type is still named:
+        # the Swagger file declares application/json for every answer of these operations.
+        self.send_header("Content-Type", response.content_type)
         if response.status != 204:
-            self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
         for key, value in response.headers.items():
             self.send_header(key, value)
@@ -272,7 +277,14 @@ class Handler(BaseHTTPRequestHandler):
         if response.status != 204 and self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+    def __getattr__(self, name: str):
+        # Any other method (HEAD, TRACE, QUERY, ...) is routed too, so it gets a 405 with Allow
+        # in the envelope instead of the standard library's HTML 501 page.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: object) -> None:
         # Request lines can carry tokens in odd clients; the verbose log above prints paths only.
