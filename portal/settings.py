@@ -223,6 +223,14 @@ LUCIDLINK_CLIENT_SECRET = env_str("LUCIDLINK_CLIENT_SECRET", "portal-demo-secret
 LUCIDLINK_CONNECT_TIMEOUT = env_int("LUCIDLINK_CONNECT_TIMEOUT", 5, minimum=1)
 LUCIDLINK_READ_TIMEOUT = env_int("LUCIDLINK_READ_TIMEOUT", 30, minimum=1)
 LUCID_CLI_PATH = env_str("LUCID_CLI_PATH", "lucidsim-cli")
+# Managed operations through the CLI (docs/managed-operations.md): seconds before a call is
+# abandoned, where each filespace's client state lives, and how the root password reaches the
+# CLI (stdin or env keep it out of the process list; argv is the vendor's documented --password).
+LUCID_CLI_TIMEOUT = env_int("LUCID_CLI_TIMEOUT", 60, minimum=1)
+LUCID_CLI_STATE_DIR = Path(env_str("LUCID_CLI_STATE_DIR") or VAR_DIR / "lucid-cli")
+LUCID_CLI_PASSWORD_VIA = env_str("LUCID_CLI_PASSWORD_VIA", "stdin")
+if LUCID_CLI_PASSWORD_VIA not in ("stdin", "env", "argv"):
+    raise ImproperlyConfigured("LUCID_CLI_PASSWORD_VIA must be stdin, env or argv.")
 
 # Provisioning (docs/provisioning.md). Seconds unless named otherwise.
 PROVISIONING_POLL_INTERVAL = env_int("PROVISIONING_POLL_INTERVAL", 10, minimum=1)

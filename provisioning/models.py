@@ -154,3 +154,7 @@ class ProvisioningEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Provisioning events are append-only.")
+
+
+# Records of managed CLI operations (docs/managed-operations.md), kept in their own module.
+from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule  # noqa: E402, F401

@@ -113,3 +113,7 @@ def delete_filespace(self, filespace_id: int) -> None:
             api_answer=exc.message,
             from_states=(Filespace.State.DELETING,),
         )
+
+
+# Managed CLI operations live in their own module; importing it registers their tasks.
+from provisioning import managed_tasks  # noqa: E402, F401

@@ -1,0 +1,37 @@
+"""Tasks for managed filespace operations (docs/managed-operations.md). Ids in, rows are truth."""
+
+import logging
+
+from celery import shared_task
+
+from provisioning import managed
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def initialize_filespace(self, init_id: int) -> None:
+    """Run `lucid init-s3` for one requested initialization; a duplicate delivery is a no-op.
+
+    Idempotent: the claim is a conditional UPDATE (one delivery runs, the others return), a
+    `done` row is never claimed again, and a repeat of init-s3 after a crash is recognised by
+    "already initialized" plus a successful root link with the stored password. The attempt
+    bound is the row's own counter, so it also holds across re-sends by the reconciler.
+    """
+    init = managed.filespace_init_claim(init_id=init_id)
+    if init is None:
+        return
+    delay = managed.filespace_init_run(init=init)
+    if delay is not None:
+        raise self.retry(countdown=delay + 0.5)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def reconcile_initializations() -> dict:
+    """Periodic: re-send init tasks whose message may have been lost (safe to over-send)."""
+    pending = managed.filespace_inits_needing_a_push()
+    for init_id in pending:
+        initialize_filespace.delay(init_id)
+    if pending:
+        logger.info("Re-sent %d filespace initializations.", len(pending))
+    return {"inits": len(pending)}
