@@ -19,6 +19,8 @@ urlpatterns = [
     path("orders/", include("portal.orders.urls")),
     path("filespaces/", include("portal.filespaces.urls")),
     path("billing/", include("billing.urls")),
+    path("staff/", include("portal.staff.urls")),
+    path("activity/", include("portal.audit.urls")),
 ]
 
 handler404 = "portal.errors.page_not_found"

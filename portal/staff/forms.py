@@ -1,0 +1,128 @@
+"""Staff console forms: every input is validated here with a message that says what to fix."""
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from portal.customers.models import Customer
+from portal.plans.models import Plan, StorageOwner, SubscriptionType
+from provisioning import rules
+
+REASON_MAX = 1000
+
+
+class CustomerFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Customer.Status.choices]
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give a reason; it is kept in the audit log."},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError("Give a reason; it is kept in the audit log.")
+        return reason
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(
+        required=False, max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+# Which LucidLink storage each subscription type implies (contract, "Validation").
+_PROVIDER_FOR_TYPE = {
+    SubscriptionType.BASIC: "Wasabi",
+    SubscriptionType.TEAMS: "IBM",
+    SubscriptionType.ENTERPRISE: "IBM",
+}
+# Changing these on a plan that has orders would change what those orders meant.
+STORAGE_FIELDS = ("storage_owner", "subscription_type", "provider", "currency", "billing_unit")
+
+
+class PlanForm(forms.ModelForm):
+    allowed_regions = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Region codes customers may pick, separated by commas; empty means any valid "
+        "region of the provider.",
+    )
+    provider = forms.ChoiceField(choices=[(p, p) for p in rules.PROVIDERS])
+
+    class Meta:
+        model = Plan
+        fields = [
+            "name", "slug", "description", "storage_owner", "subscription_type", "provider",
+            "allowed_regions", "currency", "price_per_unit_month", "billing_unit",
+            "quantity_rule", "included_units", "minimum_monthly_charge", "requires_approval",
+            "is_active",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["allowed_regions"] = ", ".join(self.instance.allowed_regions or [])
+        self.has_orders = bool(self.instance.pk) and self.instance.orders.exists()
+        if self.has_orders:
+            for name in STORAGE_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = (
+                    "Fixed: this plan already has orders. Create a new plan to sell different "
+                    "storage."
+                )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("Enter the name customers will see.")
+        return name
+
+    def clean_currency(self) -> str:
+        currency = (self.cleaned_data.get("currency") or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise ValidationError("Use a three-letter ISO 4217 code such as USD or EUR.")
+        return currency
+
+    def clean_allowed_regions(self) -> list[str]:
+        raw = self.cleaned_data.get("allowed_regions") or ""
+        regions = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(set(regions)) != len(regions):
+            raise ValidationError("Each region once, please.")
+        return regions
+
+    def clean(self) -> dict:
+        data = super().clean()
+        owner = data.get("storage_owner")
+        kind = data.get("subscription_type")
+        provider = data.get("provider")
+        if owner and kind:
+            if kind == SubscriptionType.CUSTOM and owner != StorageOwner.CUSTOMER:
+                self.add_error("storage_owner", "A custom subscription uses the customer's bucket.")
+            if kind != SubscriptionType.CUSTOM and owner == StorageOwner.CUSTOMER:
+                self.add_error(
+                    "subscription_type", "The customer's own bucket needs the custom subscription."
+                )
+        expected = _PROVIDER_FOR_TYPE.get(kind)
+        if expected and provider and provider != expected:
+            self.add_error(
+                "provider", f"The {kind} subscription stores data with {expected}; choose it."
+            )
+        if provider and "allowed_regions" in data:
+            valid = rules.regions_for(provider)
+            unknown = [r for r in data["allowed_regions"] if valid and r not in valid]
+            if unknown:
+                self.add_error(
+                    "allowed_regions",
+                    f"{provider} has no region {', '.join(unknown)}. "
+                    f"Choose from: {', '.join(valid)}.",
+                )
+        return data

@@ -1,0 +1,29 @@
+from django.urls import path
+
+from portal.staff import views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("customers/", views.customer_list, name="customers"),
+    path("customers.csv", views.customer_csv, name="customers_csv"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer"),
+    path("customers/<int:pk>/suspend/", views.customer_suspend, name="customer_suspend"),
+    path("customers/<int:pk>/resume/", views.customer_resume, name="customer_resume"),
+    path("customers/<int:pk>/terminate/", views.customer_terminate, name="customer_terminate"),
+    path("terminations/<int:pk>/approve/", views.termination_approve, name="termination_approve"),
+    path("terminations/<int:pk>/cancel/", views.termination_cancel, name="termination_cancel"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:pk>/approve/", views.order_approve, name="order_approve"),
+    path("orders/<int:pk>/reject/", views.order_reject, name="order_reject"),
+    path("filespaces/", views.filespace_list, name="filespaces"),
+    path("filespaces/<int:pk>/retry/", views.filespace_retry, name="filespace_retry"),
+    path("filespaces/<int:pk>/fail/", views.filespace_fail, name="filespace_fail"),
+    path("filespaces/<int:pk>/delete/", views.filespace_delete, name="filespace_delete"),
+    path("plans/", views.plan_list, name="plans"),
+    path("plans/new/", views.plan_edit, name="plan_new"),
+    path("plans/<int:pk>/", views.plan_edit, name="plan_edit"),
+    path("plans/<int:pk>/active/", views.plan_set_active, name="plan_set_active"),
+    path("audit/", views.audit_log, name="audit"),
+]
