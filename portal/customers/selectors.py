@@ -18,7 +18,9 @@ _CACHE_ATTR = "_current_membership"
 def memberships_for(*, user) -> QuerySet[Membership]:
     if not getattr(user, "is_authenticated", False):
         return Membership.objects.none()
-    return Membership.objects.filter(user=user).select_related("customer").order_by("customer__name")
+    return (
+        Membership.objects.filter(user=user).select_related("customer").order_by("customer__name")
+    )
 
 
 def current_membership(request: HttpRequest) -> Membership | None:
@@ -47,7 +49,9 @@ def forget_current_membership(request: HttpRequest) -> None:
 
 
 def members_for(*, customer: Customer) -> QuerySet[Membership]:
-    return Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")
+    return (
+        Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")
+    )
 
 
 def membership_get(*, customer: Customer, pk: int) -> Membership:
@@ -104,10 +108,6 @@ def orders_for(*, customer: Customer) -> QuerySet:
 def orders_without_filespace_for(*, customer: Customer) -> QuerySet:
     """Orders not (yet) backed by a filespace: awaiting approval, rejected, cancelled."""
     return orders_for(customer=customer).filter(filespace__isnull=True)
-
-
-def events_for(*, filespace) -> QuerySet:
-    return filespace.events.all().order_by("at", "id")
 
 
 def order_get(*, customer: Customer, pk: int):

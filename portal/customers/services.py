@@ -81,9 +81,12 @@ def invitation_create(
     customer_ensure_manageable(customer=customer)
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role."})
-    if role == Role.OWNER and not Membership.objects.filter(
-        customer=customer, user=invited_by, role=Role.OWNER
-    ).exists():
+    if (
+        role == Role.OWNER
+        and not Membership.objects.filter(
+            customer=customer, user=invited_by, role=Role.OWNER
+        ).exists()
+    ):
         raise ValidationError({"role": "Only an owner can invite another owner."})
     if Membership.objects.filter(customer=customer, user__email__iexact=email).exists():
         raise ValidationError({"email": "This person is already a member of your organisation."})
@@ -126,12 +129,14 @@ def invitation_find(*, token: str) -> Invitation | None:
     """The invitation a link's token belongs to, open or not (the caller explains why not)."""
     if not token or len(token) > 100:
         return None
-    return Invitation.objects.select_related("customer").filter(token_hash=hash_token(token)).first()
+    return (
+        Invitation.objects.select_related("customer").filter(token_hash=hash_token(token)).first()
+    )
 
 
 @transaction.atomic
 def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
-    """Join the invitation's customer with its role; a second acceptance by the same person is a no-op."""
+    """Join the invitation's customer with its role; accepting twice is a no-op."""
     invitation = invitation_find(token=token)
     if invitation is None:
         raise ValidationError("This invitation link is not valid. Ask for a new one.")
@@ -167,7 +172,7 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, acting: Membership) -> None:
-    """Remove someone from a customer; the last owner cannot be removed, and only owners remove owners."""
+    """Remove someone; the last owner cannot go, and only owners remove owners."""
     customer_ensure_manageable(customer=membership.customer)
     if membership.role == Role.OWNER and acting.role != Role.OWNER:
         raise ValidationError("Only an owner can remove another owner.")

@@ -134,7 +134,9 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
-        messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
+        messages.success(
+            request, f"{membership.user.email} is now {membership.get_role_display()}."
+        )
     return redirect("customers:team")
 
 

@@ -154,10 +154,16 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
             "Link this computer",
             "Connects the LucidLink client on this computer to the filespace as the given user.",
             (
-                "lucid", "link", "--fs", fs, "--user", Var("LUCID_USER", "root"),
-                "--password", USER_PASSWORD,
+                "lucid",
+                "link",
+                "--fs",
+                fs,
+                "--user",
+                Var("LUCID_USER", "root"),
+                "--password",
+                USER_PASSWORD,
             ),
-        ),  # fmt: skip
+        ),
         Step(
             "mount",
             "Mount the filespace",
@@ -167,7 +173,8 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
         Step(
             "cache",
             "Turn on the local cache",
-            "Keeps recently used data on this computer, so files open at local speed (size in MiB).",
+            "Keeps recently used data on this computer, so files open at local speed "
+            "(size in MiB).",
             ("lucid", "cache", "--on", "--size", Var("LUCID_CACHE_MIB", str(DEFAULT_CACHE_MIB))),
         ),
     ]
@@ -191,9 +198,7 @@ def bash_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
         condition = f'[ -z "${{{secret.env}:-}}" ]'
         if secret in (ROOT_PASSWORD, SECRET_KEY, ENDPOINT):
             condition = f'[ "$LUCID_RUN_INIT" = "1" ] && {condition}'
-        lines.append(
-            f'if {condition}; then read -rsp "{secret.prompt}: " {secret.env}; echo; fi'
-        )
+        lines.append(f'if {condition}; then read -rsp "{secret.prompt}: " {secret.env}; echo; fi')
     for step in kit.steps:
         lines.append("")
         lines.append(f"# {step.title}: {step.explanation}")
@@ -234,9 +239,7 @@ def powershell_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
         condition = f"-not $env:{secret.env}"
         if secret in (ROOT_PASSWORD, SECRET_KEY, ENDPOINT):
             condition = f"$env:LUCID_RUN_INIT -eq '1' -and {condition}"
-        lines.append(
-            f"if ({condition}) {{ $env:{secret.env} = Read-Secret '{secret.prompt}' }}"
-        )
+        lines.append(f"if ({condition}) {{ $env:{secret.env} = Read-Secret '{secret.prompt}' }}")
     for step in kit.steps:
         lines.append("")
         lines.append(f"# {step.title}: {step.explanation}")

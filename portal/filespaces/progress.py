@@ -40,7 +40,7 @@ def _failed_position(filespace) -> int:
     return 1
 
 
-def progress_for(filespace, *, events: list) -> Progress:
+def progress_for(filespace) -> Progress:
     """The steps with their status; `settled` tells the page to stop polling."""
     state = filespace.state
     failed = state == "error"

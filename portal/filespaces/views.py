@@ -13,7 +13,7 @@ READY_STATES = ("provisioned", "active")
 
 
 def _context(filespace) -> dict:
-    progress = progress_for(filespace, events=list(selectors.events_for(filespace=filespace)))
+    progress = progress_for(filespace)
     kit = None
     if filespace.state in READY_STATES:
         kit = kits.kit_for(filespace, access_key=filespace.order.access_key)

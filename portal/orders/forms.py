@@ -14,7 +14,7 @@ MAX_EXPECTED_UNITS = Decimal(10_000_000)
 
 
 def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal | None:
-    """A month's charge for `expected_units` of storage: above the included units, at least the minimum."""
+    """A month's charge for `expected_units`: above the included units, at least the minimum."""
     if expected_units is None:
         return None
     billable = max(expected_units - plan.included_units, Decimal(0))
@@ -84,7 +84,8 @@ class OrderForm(forms.Form):
         self.region_choices = regions_for(plan, self._provider())
         if self.region_choices:
             self.fields["region"] = forms.ChoiceField(
-                label="Region", choices=[("", "Choose a region")] + [(r, r) for r in self.region_choices]
+                label="Region",
+                choices=[("", "Choose a region")] + [(r, r) for r in self.region_choices],
             )
 
     def _provider(self) -> str:
@@ -157,7 +158,9 @@ def draft_save(request, *, plan: Plan, data: dict) -> str:
         "region": data["region"],
         "bucket": data.get("bucket", ""),
         "endpoint": data.get("endpoint", ""),
-        "expected_units": str(data["expected_units"]) if data.get("expected_units") is not None else "",
+        "expected_units": str(data["expected_units"])
+        if data.get("expected_units") is not None
+        else "",
         "order_id": None,
     }
     for secret in ("access_key", "secret_key"):

@@ -24,7 +24,7 @@ def domain_name() -> str | None:
         from provisioning.domain import msp_domain
 
         return msp_domain().name
-    except Exception:  # noqa: BLE001 - the page must render even when LucidLink is down.
+    except Exception:
         logger.warning("The MSP domain could not be read for the order form.")
         return None
 
@@ -73,7 +73,9 @@ def regions(request: HttpRequest) -> HttpResponse:
     provider = request.GET.get("provider", "")
     data = {"provider": provider, "region": ""}
     form = OrderForm(data, plan=plan, customer=request.customer)
-    return render(request, "orders/_region.html", {"form": form, "regions": regions_for(plan, provider)})
+    return render(
+        request, "orders/_region.html", {"form": form, "regions": regions_for(plan, provider)}
+    )
 
 
 @customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
@@ -102,7 +104,9 @@ def place(request: HttpRequest) -> HttpResponse:
     from portal.orders.services import order_place
 
     form = PlaceForm(request.POST)
-    draft = drafts.draft_get(request, form.data.get("idempotency_key", "")) if form.is_valid() else None
+    draft = (
+        drafts.draft_get(request, form.data.get("idempotency_key", "")) if form.is_valid() else None
+    )
     if draft is None:
         messages.error(request, "This order form has expired. Please start again.")
         return redirect("plans:list")

@@ -45,7 +45,9 @@ def test_following_the_email_link_logs_in_and_leads_to_onboarding(client):
 def test_login_before_verifying_the_email_is_refused(client):
     _signup(client)
     client.logout()
-    response = client.post(reverse("account_login"), {"login": "new.person@example.com", "password": PASSWORD})
+    response = client.post(
+        reverse("account_login"), {"login": "new.person@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("account_email_verification_sent")
     assert "_auth_user_id" not in client.session
@@ -81,7 +83,9 @@ def test_repeated_failed_logins_are_refused_even_with_the_right_password(client,
     url = reverse("account_login")
     for _ in range(5):
         client.post(url, {"login": "target@example.com", "password": "wrong-guess-123"})
-    response = client.post(url, {"login": "target@example.com", "password": "correct-horse-battery-9"})
+    response = client.post(
+        url, {"login": "target@example.com", "password": "correct-horse-battery-9"}
+    )
     assert response.status_code == 200
     assert b"Too many failed login attempts" in response.content
     assert "_auth_user_id" not in client.session

@@ -21,7 +21,11 @@ def test_onboarding_creates_the_customer_with_the_person_as_owner(client, user_f
     )
     assert response.status_code == 302
     customer = Customer.objects.get()
-    assert (customer.name, customer.country, customer.name_prefix) == ("Acme Media Ltd", "GB", "acmemedialtd")
+    assert (customer.name, customer.country, customer.name_prefix) == (
+        "Acme Media Ltd",
+        "GB",
+        "acmemedialtd",
+    )
     assert Membership.objects.get(customer=customer).role == Role.OWNER
     assert client.get(reverse("dashboard")).status_code == 200
 
@@ -35,7 +39,9 @@ def test_onboarding_creates_the_customer_with_the_person_as_owner(client, user_f
         ({"name": "A" * 201, "billing_email": "a@b.test", "country": "GB"}, b"at most 200"),
     ],
 )
-def test_bad_onboarding_input_shows_an_error_and_saves_nothing(client, user_factory, data, field_error):
+def test_bad_onboarding_input_shows_an_error_and_saves_nothing(
+    client, user_factory, data, field_error
+):
     client.force_login(user_factory())
     response = client.post(reverse("customers:onboarding"), data)
     assert response.status_code == 200
@@ -44,9 +50,15 @@ def test_bad_onboarding_input_shows_an_error_and_saves_nothing(client, user_fact
 
 
 def test_name_prefixes_are_derived_and_unique(user_factory):
-    first = services.customer_create(user=user_factory(), name="Acme", billing_email="a@a.test", country="GB")
-    second = services.customer_create(user=user_factory(), name="ACME!", billing_email="a@a.test", country="GB")
-    third = services.customer_create(user=user_factory(), name="Ünïcödé ☃", billing_email="a@a.test", country="DE")
+    first = services.customer_create(
+        user=user_factory(), name="Acme", billing_email="a@a.test", country="GB"
+    )
+    second = services.customer_create(
+        user=user_factory(), name="ACME!", billing_email="a@a.test", country="GB"
+    )
+    third = services.customer_create(
+        user=user_factory(), name="Ünïcödé ☃", billing_email="a@a.test", country="DE"
+    )
     assert (first.name_prefix, second.name_prefix) == ("acme", "acme2")
     assert third.name_prefix == "unicode"
 
@@ -62,7 +74,9 @@ def test_an_invited_existing_user_accepts_and_joins_with_the_role(
     owner = member_factory(role="owner")
     client.force_login(owner.user)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        client.post(reverse("customers:invite"), {"email": "Teammate@Example.com", "role": "billing"})
+        client.post(
+            reverse("customers:invite"), {"email": "Teammate@Example.com", "role": "billing"}
+        )
     assert len(callbacks) == 1  # The email goes out only once the invitation is committed.
     assert len(mail.outbox) == 1
     path = mail.outbox[0].body.split("http://127.0.0.1:8000", 1)[1].split()[0]
@@ -74,7 +88,9 @@ def test_an_invited_existing_user_accepts_and_joins_with_the_role(
     assert Invitation.objects.get().accepted_by == teammate
 
 
-def test_a_new_user_signs_up_from_the_invitation_without_a_second_email_check(client, member_factory):
+def test_a_new_user_signs_up_from_the_invitation_without_a_second_email_check(
+    client, member_factory
+):
     owner = member_factory()
     _invitation, token = services.invitation_create(
         customer=owner.customer, email="fresh@example.com", role="member", invited_by=owner.user
@@ -90,7 +106,9 @@ def test_a_new_user_signs_up_from_the_invitation_without_a_second_email_check(cl
     assert response.status_code == 302
     assert mail.outbox == []  # The invitation link already proved the address.
     assert client.post(path).status_code == 302
-    assert Membership.objects.filter(customer=owner.customer, user__email="fresh@example.com").exists()
+    assert Membership.objects.filter(
+        customer=owner.customer, user__email="fresh@example.com"
+    ).exists()
 
 
 def test_an_expired_invitation_cannot_be_accepted(member_factory, user_factory):
@@ -98,7 +116,9 @@ def test_an_expired_invitation_cannot_be_accepted(member_factory, user_factory):
     invitation, token = services.invitation_create(
         customer=owner.customer, email="late@example.com", role="member", invited_by=owner.user
     )
-    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Invitation.objects.filter(pk=invitation.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     with pytest.raises(ValidationError, match="expired"):
         services.invitation_accept(token=token, user=user_factory("late@example.com"))
     assert Membership.objects.filter(customer=owner.customer).count() == 1
@@ -163,7 +183,9 @@ def test_a_person_in_two_customers_switches_between_them(client, member_factory,
     assert b"<h1>Beta</h1>" in page
 
 
-def test_switching_to_a_customer_one_is_not_a_member_of_changes_nothing(client, member_factory, customer_factory):
+def test_switching_to_a_customer_one_is_not_a_member_of_changes_nothing(
+    client, member_factory, customer_factory
+):
     mine = member_factory()
     other = customer_factory(name="Not mine")
     client.force_login(mine.user)

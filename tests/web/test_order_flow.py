@@ -12,13 +12,19 @@ from provisioning.models import Filespace
 
 pytestmark = pytest.mark.django_db
 
-OWN = {"storage_owner": "customer", "subscription_type": "custom", "provider": "AWS",
-       "allowed_regions": ["us-east-1", "eu-west-1"]}  # fmt: skip
+OWN = {
+    "storage_owner": "customer",
+    "subscription_type": "custom",
+    "provider": "AWS",
+    "allowed_regions": ["us-east-1", "eu-west-1"],
+}
 
 
 @pytest.fixture
 def ibm_plan(plan_factory):
-    return plan_factory(slug="teams", name="Teams", provider="IBM", allowed_regions=["us-east", "eu-de"])
+    return plan_factory(
+        slug="teams", name="Teams", provider="IBM", allowed_regions=["us-east", "eu-de"]
+    )
 
 
 def _review(client, plan, **data):
@@ -32,7 +38,9 @@ def _key(client, response) -> str:
 
 
 def test_an_owner_orders_a_filespace_through_review_and_place(owner_client, owner, ibm_plan):
-    response = _review(owner_client, ibm_plan, name="media", provider="IBM", region="eu-de", expected_units="1000")
+    response = _review(
+        owner_client, ibm_plan, name="media", provider="IBM", region="eu-de", expected_units="1000"
+    )
     key = _key(owner_client, response)
     review = owner_client.get(response["Location"]).content.decode()
     assert f"{owner.customer.name_prefix}-media.msp-demo" in review
@@ -40,15 +48,21 @@ def test_an_owner_orders_a_filespace_through_review_and_place(owner_client, owne
     placed = owner_client.post(reverse("orders:place"), {"idempotency_key": key})
     order = Order.objects.get()
     assert (order.remote_name, order.region, order.state) == (
-        f"{owner.customer.name_prefix}-media", "eu-de", Order.State.PROVISIONING,
-    )  # fmt: skip
+        f"{owner.customer.name_prefix}-media",
+        "eu-de",
+        Order.State.PROVISIONING,
+    )
     filespace = Filespace.objects.get(order=order)
     assert placed["Location"] == reverse("orders:detail", args=[order.pk])
-    assert owner_client.get(placed["Location"])["Location"] == reverse("filespaces:detail", args=[filespace.pk])
+    assert owner_client.get(placed["Location"])["Location"] == reverse(
+        "filespaces:detail", args=[filespace.pk]
+    )
 
 
 def test_a_double_submit_places_one_order(owner_client, ibm_plan):
-    key = _key(owner_client, _review(owner_client, ibm_plan, name="once", provider="IBM", region="us-east"))
+    key = _key(
+        owner_client, _review(owner_client, ibm_plan, name="once", provider="IBM", region="us-east")
+    )
     first = owner_client.post(reverse("orders:place"), {"idempotency_key": key})
     second = owner_client.post(reverse("orders:place"), {"idempotency_key": key})
     assert Order.objects.count() == 1
@@ -60,8 +74,14 @@ def test_the_same_key_from_a_second_tab_is_still_one_order(client, owner, ibm_pl
     from portal.orders.services import order_place
 
     for _ in range(2):
-        order_place(customer=owner.customer, plan=ibm_plan, name="race", provider="IBM",
-                    region="us-east", idempotency_key="k" * 32)  # fmt: skip
+        order_place(
+            customer=owner.customer,
+            plan=ibm_plan,
+            name="race",
+            provider="IBM",
+            region="us-east",
+            idempotency_key="k" * 32,
+        )
     assert Order.objects.count() == 1
 
 
@@ -94,13 +114,17 @@ def test_a_taken_name_is_refused(owner_client, owner, ibm_plan, filespace_factor
 
 
 def test_the_name_check_shows_the_final_qualified_name(owner_client, owner):
-    response = owner_client.get(reverse("orders:check_name"), {"name": "edit-suite"}, HTTP_HX_REQUEST="true")
+    response = owner_client.get(
+        reverse("orders:check_name"), {"name": "edit-suite"}, HTTP_HX_REQUEST="true"
+    )
     assert f"{owner.customer.name_prefix}-edit-suite.msp-demo" in response.content.decode()
     assert "Available" in response.content.decode()
 
 
 def test_the_name_check_explains_a_bad_name(owner_client):
-    response = owner_client.get(reverse("orders:check_name"), {"name": "Bad_Name"}, HTTP_HX_REQUEST="true")
+    response = owner_client.get(
+        reverse("orders:check_name"), {"name": "Bad_Name"}, HTTP_HX_REQUEST="true"
+    )
     assert "Use only lowercase letters" in response.content.decode()
 
 
@@ -112,15 +136,25 @@ def test_a_region_outside_the_plan_is_refused(owner_client, ibm_plan):
 
 
 def test_the_region_field_only_offers_the_plans_regions(owner_client, ibm_plan):
-    response = owner_client.get(reverse("orders:regions"), {"plan": ibm_plan.slug, "provider": "IBM"})
+    response = owner_client.get(
+        reverse("orders:regions"), {"plan": ibm_plan.slug, "provider": "IBM"}
+    )
     options = re.findall(r'<option value="([^"]+)"', response.content.decode())
     assert options == ["us-east", "eu-de"]
 
 
-def test_an_own_storage_order_keeps_the_secret_encrypted_and_never_shows_it(owner_client, plan_factory):
+def test_an_own_storage_order_keeps_the_secret_encrypted_and_never_shows_it(
+    owner_client, plan_factory
+):
     plan = plan_factory(slug="byo", **OWN)
-    data = {"name": "bucketed", "provider": "AWS", "region": "eu-west-1", "bucket": "acme-bucket",
-            "access_key": "AKIAEXAMPLE", "secret_key": "s3cr3t-Value/With+Chars"}  # fmt: skip
+    data = {
+        "name": "bucketed",
+        "provider": "AWS",
+        "region": "eu-west-1",
+        "bucket": "acme-bucket",
+        "access_key": "AKIAEXAMPLE",
+        "secret_key": "s3cr3t-Value/With+Chars",
+    }
     response = _review(owner_client, plan, **data)
     key = _key(owner_client, response)
     assert "s3cr3t-Value" not in str(dict(owner_client.session))
@@ -139,8 +173,16 @@ def test_an_own_storage_order_keeps_the_secret_encrypted_and_never_shows_it(owne
 
 def test_the_order_form_never_renders_a_typed_secret_back(owner_client, plan_factory):
     plan = plan_factory(slug="byo", **OWN)
-    response = _review(owner_client, plan, name="Bad", provider="AWS", region="eu-west-1",
-                       bucket="acme-bucket", access_key="AK", secret_key="typed-secret-1")  # fmt: skip
+    response = _review(
+        owner_client,
+        plan,
+        name="Bad",
+        provider="AWS",
+        region="eu-west-1",
+        bucket="acme-bucket",
+        access_key="AK",
+        secret_key="typed-secret-1",
+    )
     assert response.status_code == 200
     assert "typed-secret-1" not in response.content.decode()
 
@@ -157,8 +199,14 @@ def test_the_order_form_never_renders_a_typed_secret_back(owner_client, plan_fac
 )
 def test_bad_storage_details_are_refused(owner_client, plan_factory, field, value, message):
     plan = plan_factory(slug="byo", **OWN)
-    data = {"name": "media", "provider": "AWS", "region": "eu-west-1", "bucket": "acme-bucket",
-            "access_key": "AK", "secret_key": "sk"}  # fmt: skip
+    data = {
+        "name": "media",
+        "provider": "AWS",
+        "region": "eu-west-1",
+        "bucket": "acme-bucket",
+        "access_key": "AK",
+        "secret_key": "sk",
+    }
     data[field] = value
     response = _review(owner_client, plan, **data)
     assert response.status_code == 200
@@ -167,17 +215,31 @@ def test_bad_storage_details_are_refused(owner_client, plan_factory, field, valu
 
 
 def test_an_endpoint_is_accepted_for_a_provider_that_allows_one(owner_client, plan_factory):
-    plan = plan_factory(slug="byo-other", storage_owner="customer", subscription_type="custom",
-                        provider="Other", allowed_regions=[])  # fmt: skip
-    data = {"name": "minio", "provider": "Other", "region": "local-1", "bucket": "acme-bucket",
-            "endpoint": "https://minio.example.net:9000", "access_key": "AK", "secret_key": "sk"}  # fmt: skip
+    plan = plan_factory(
+        slug="byo-other",
+        storage_owner="customer",
+        subscription_type="custom",
+        provider="Other",
+        allowed_regions=[],
+    )
+    data = {
+        "name": "minio",
+        "provider": "Other",
+        "region": "local-1",
+        "bucket": "acme-bucket",
+        "endpoint": "https://minio.example.net:9000",
+        "access_key": "AK",
+        "secret_key": "sk",
+    }
     key = _key(owner_client, _review(owner_client, plan, **data))
     owner_client.post(reverse("orders:place"), {"idempotency_key": key})
     assert Order.objects.get().endpoint == "https://minio.example.net:9000"
 
 
 def test_an_oversized_field_is_a_form_error_not_a_500(owner_client, ibm_plan):
-    response = _review(owner_client, ibm_plan, name="n" * 10_000, provider="IBM", region="us-east" * 1000)
+    response = _review(
+        owner_client, ibm_plan, name="n" * 10_000, provider="IBM", region="us-east" * 1000
+    )
     assert response.status_code == 200
     assert not Order.objects.exists()
 
@@ -187,7 +249,9 @@ def test_a_plan_that_needs_approval_says_so_and_waits(owner_client, ibm_plan):
     ibm_plan.save()
     form = owner_client.get(reverse("orders:new", args=[ibm_plan.slug])).content.decode()
     assert "needs approval" in form
-    key = _key(owner_client, _review(owner_client, ibm_plan, name="wait", provider="IBM", region="us-east"))
+    key = _key(
+        owner_client, _review(owner_client, ibm_plan, name="wait", provider="IBM", region="us-east")
+    )
     owner_client.post(reverse("orders:place"), {"idempotency_key": key})
     order = Order.objects.get()
     assert order.state == Order.State.AWAITING_APPROVAL
@@ -197,7 +261,9 @@ def test_a_plan_that_needs_approval_says_so_and_waits(owner_client, ibm_plan):
 
 
 def test_placing_with_an_unknown_key_asks_to_start_again(owner_client):
-    response = owner_client.post(reverse("orders:place"), {"idempotency_key": "a" * 32}, follow=True)
+    response = owner_client.post(
+        reverse("orders:place"), {"idempotency_key": "a" * 32}, follow=True
+    )
     assert "expired" in response.content.decode()
     assert not Order.objects.exists()
 
@@ -210,19 +276,37 @@ def test_a_suspended_customer_cannot_order(owner_client, owner, ibm_plan):
 
 
 def test_the_review_shows_a_price_estimate(owner_client, plan_factory):
-    plan = plan_factory(slug="priced", price_per_unit_month=Decimal("0.02"), included_units=Decimal("100"),
-                        minimum_monthly_charge=Decimal("5.00"))  # fmt: skip
-    response = _review(owner_client, plan, name="priced", provider="IBM", region="us-east", expected_units="1100")
+    plan = plan_factory(
+        slug="priced",
+        price_per_unit_month=Decimal("0.02"),
+        included_units=Decimal("100"),
+        minimum_monthly_charge=Decimal("5.00"),
+    )
+    response = _review(
+        owner_client, plan, name="priced", provider="IBM", region="us-east", expected_units="1100"
+    )
     assert "USD 20.00" in owner_client.get(response["Location"]).content.decode()
 
 
 @pytest.mark.parametrize(
     ("units", "expected"),
-    [(None, None), ("0", "5.00"), ("100", "5.00"), ("350", "5.00"), ("400", "6.00"), ("1100.5", "20.01")],
+    [
+        (None, None),
+        ("0", "5.00"),
+        ("100", "5.00"),
+        ("350", "5.00"),
+        ("400", "6.00"),
+        ("1100.5", "20.01"),
+    ],
 )
-def test_the_estimate_charges_above_the_included_units_with_a_minimum(plan_factory, units, expected):
-    plan = plan_factory(price_per_unit_month=Decimal("0.02"), included_units=Decimal("100"),
-                        minimum_monthly_charge=Decimal("5.00"))  # fmt: skip
+def test_the_estimate_charges_above_the_included_units_with_a_minimum(
+    plan_factory, units, expected
+):
+    plan = plan_factory(
+        price_per_unit_month=Decimal("0.02"),
+        included_units=Decimal("100"),
+        minimum_monthly_charge=Decimal("5.00"),
+    )
     result = estimate_monthly(plan=plan, expected_units=Decimal(units) if units else None)
     assert result == (Decimal(expected) if expected else None)
 
@@ -240,15 +324,27 @@ def own_plan(plan_factory):
 
 
 # Fixtures are made once for all examples; the form only reads them.
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=names, region=regions, bucket=buckets, endpoint=text, access=text, secret=text, units=text)
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=names, region=regions, bucket=buckets, endpoint=text, access=text, secret=text, units=text
+)
 def test_the_order_form_never_crashes_and_only_accepts_valid_orders(
     owner, own_plan, name, region, bucket, endpoint, access, secret, units
 ):
     from provisioning import rules
 
-    data = {"name": name, "provider": "AWS", "region": region, "bucket": bucket,
-            "endpoint": endpoint, "access_key": access, "secret_key": secret, "expected_units": units}  # fmt: skip
+    data = {
+        "name": name,
+        "provider": "AWS",
+        "region": region,
+        "bucket": bucket,
+        "endpoint": endpoint,
+        "access_key": access,
+        "secret_key": secret,
+        "expected_units": units,
+    }
     form = OrderForm(data, plan=own_plan, customer=owner.customer)
     if form.is_valid():
         clean = form.cleaned_data
@@ -262,15 +358,24 @@ def test_the_order_form_never_crashes_and_only_accepts_valid_orders(
     assert not Order.objects.exists()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=text, region=text, bucket=text, units=text)
 def test_posting_anything_to_the_order_pages_never_gives_a_500(
     owner_client, own_plan, name, region, bucket, units
 ):
     form = owner_client.post(
         reverse("orders:new", args=[own_plan.slug]),
-        {"name": name, "provider": "AWS", "region": region, "bucket": bucket, "expected_units": units,
-         "access_key": "AK", "secret_key": "sk"},  # fmt: skip
+        {
+            "name": name,
+            "provider": "AWS",
+            "region": region,
+            "bucket": bucket,
+            "expected_units": units,
+            "access_key": "AK",
+            "secret_key": "sk",
+        },
     )
     assert form.status_code in (200, 302)
     check = owner_client.get(reverse("orders:check_name"), {"name": name})

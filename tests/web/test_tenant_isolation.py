@@ -32,25 +32,61 @@ def _parameterised_url_names() -> set[str]:
 
 
 def _fs(b, filespace_factory):
-    return filespace_factory(customer=b.customer, state="provisioned").pk
+    return [filespace_factory(customer=b.customer, state="provisioned").pk]
 
 
 def _order(b, filespace_factory):
-    return filespace_factory(customer=b.customer, state="provisioned").order_id
+    return [filespace_factory(customer=b.customer, state="provisioned").order_id]
 
 
-def _invitation(b, filespace_factory):
-    return Invitation.objects.create(
-        customer=b.customer, email="x@example.com", token_hash="f" * 64, invited_by=b.user,
+def _invitation(b, filespace_factory=None):
+    invitation = Invitation.objects.create(
+        customer=b.customer,
+        email="x@example.com",
+        token_hash="f" * 64,
+        invited_by=b.user,
         expires_at="2999-01-01T00:00:00Z",
-    ).pk  # fmt: skip
+    )
+    return [invitation.pk]
 
 
 def _membership(b, filespace_factory):
-    return b.pk
+    return [b.pk]
 
 
-# url name -> (HTTP method the view accepts, builder of customer B's object id)
+def _invoice_and_line(b, filespace_factory):
+    from datetime import date
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from billing.models import Invoice, InvoiceLine
+
+    month = Invoice.objects.filter(customer=b.customer).count() + 1
+    invoice = Invoice.objects.create(
+        customer=b.customer, period_start=date(2026, month, 1), currency="USD"
+    )
+    line = InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        kind=InvoiceLine.Kind.ADJUSTMENT,
+        description="Test line",
+        amount=Decimal("1.00"),
+    )
+    # Finalized in one UPDATE, as the model refuses to change lines of a finalized invoice.
+    Invoice.objects.filter(pk=invoice.pk).update(
+        status=Invoice.Status.FINALIZED,
+        number=f"T-{b.customer.pk}-{month}",
+        finalized_at=timezone.now(),
+    )
+    return [invoice.pk, line.pk]
+
+
+def _invoice(b, filespace_factory):
+    return _invoice_and_line(b, filespace_factory)[:1]
+
+
+# url name -> (HTTP method the view accepts, builder of the URL args for customer B's object)
 COVERED = {
     "filespaces:detail": ("get", _fs),
     "filespaces:progress": ("get", _fs),
@@ -60,6 +96,9 @@ COVERED = {
     "customers:invitation_revoke": ("post", _invitation),
     "customers:member_remove": ("post", _membership),
     "customers:member_role": ("post", _membership),
+    "billing:invoice_detail": ("get", _invoice),
+    "billing:invoice_csv": ("get", _invoice),
+    "billing:line_detail": ("get", _invoice_and_line),
 }
 
 EXEMPT = {
@@ -72,6 +111,8 @@ EXEMPT_PREFIXES = {
     "admin:": "staff only, behind MFA (tests/accounts/test_staff_mfa.py)",
     "account_": "allauth's own keys and tokens for the signed-in or anonymous person",
     "mfa_": "allauth MFA pages of the signed-in person",
+    "billing:staff_": "MSP staff pages across customers, behind the staff MFA guard",
+    "staff:": "MSP staff console under /staff/, behind the staff MFA guard",
 }
 
 
@@ -98,9 +139,11 @@ def test_a_member_of_one_customer_gets_404_for_another_customers_object(
     a = member_factory(role="owner")
     b = member_factory(role="owner")
     method, build = COVERED[name]
-    pk = build(b, filespace_factory)
+    args = build(b, filespace_factory)
     client.force_login(a.user)
-    response = getattr(client, method)(reverse(name, args=[pk]), {"role": "member"} if method == "post" else None)
+    response = getattr(client, method)(
+        reverse(name, args=args), {"role": "member"} if method == "post" else None
+    )
     assert response.status_code == 404
     # Nothing of B's changed.
     assert Membership.objects.get(pk=b.pk).role == "owner"
@@ -114,17 +157,22 @@ def test_the_same_urls_work_for_the_objects_own_customer(client, member_factory,
     for name, (method, build) in COVERED.items():
         if method != "get":
             continue
-        response = client.get(reverse(name, args=[build(b, filespace_factory)]))
+        response = client.get(reverse(name, args=build(b, filespace_factory)))
         assert response.status_code in (200, 302), name
 
 
 MANAGER_ONLY = [
     ("post", "customers:invite", lambda m: [], {"email": "n@example.com", "role": "member"}),
-    ("post", "customers:invitation_revoke", lambda m: [_invitation(m, None)], {}),
+    ("post", "customers:invitation_revoke", lambda m: _invitation(m), {}),
     ("post", "customers:member_remove", lambda m: [m.pk], {}),
     ("post", "customers:member_role", lambda m: [m.pk], {"role": "owner"}),
     ("get", "orders:new", lambda m: [m.plan.slug], None),
-    ("post", "orders:new", lambda m: [m.plan.slug], {"name": "sneaky", "provider": "IBM", "region": "us-east"}),
+    (
+        "post",
+        "orders:new",
+        lambda m: [m.plan.slug],
+        {"name": "sneaky", "provider": "IBM", "region": "us-east"},
+    ),
     ("get", "orders:check_name", lambda m: [], {"name": "abc"}),
     ("post", "orders:place", lambda m: [], {"idempotency_key": "0" * 32}),
 ]
@@ -158,7 +206,9 @@ def test_a_role_refusal_over_htmx_is_a_403(client, member_factory):
     assert response.status_code == 403
 
 
-def test_only_billing_roles_see_usage_and_cost(client, member_factory, filespace_factory, customer_factory):
+def test_only_billing_roles_see_usage_and_cost(
+    client, member_factory, filespace_factory, customer_factory
+):
     customer = customer_factory()
     filespace_factory(customer=customer)
     for role, sees in (("member", False), ("billing", True), ("owner", True)):
