@@ -273,9 +273,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "keep-alive")
         elif self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
+        # Head and body leave in one write (what end_headers would do, plus the body).
+        self._headers_buffer.append(b"\r\n")
         if response.status != 204 and self.command != "HEAD":
-            self.wfile.write(response.body)
+            self._headers_buffer.append(response.body)
+        self.flush_headers()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
