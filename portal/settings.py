@@ -55,6 +55,12 @@ INSTALLED_APPS = [
     "billing",
     "portal.audit",
     "portal.staff",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "portal.apikeys",
+    "portal.api",
+    "portal.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -145,7 +151,7 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
-STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/"]
+STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/", "/api-keys/msp/"]
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -322,6 +328,55 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 LOGGING = {
     "version": 1,
+# REST API (docs/api.md): bearer API keys, one error shape, cursor pages, per-key rate limits
+# counted in the default cache (Redis when REDIS_URL is set, so every web process shares them).
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"apikey": API_RATE_LIMIT, "anon": API_RATE_LIMIT},
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.IdCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{MSP_NAME} Filespace Portal API",
+    "DESCRIPTION": "Plans, customers, orders, filespaces, usage, invoices and audit entries. "
+    "See docs/api.md for keys, errors, pagination and webhooks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "portal.customers.models.Customer.Status",
+        "OrderStateEnum": "portal.orders.models.Order.State",
+        "FilespaceStateEnum": "provisioning.models.Filespace.State",
+        "ProvisioningEventKindEnum": "provisioning.models.ProvisioningEvent.Kind",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
+    },
+}
+# Webhooks: signed POSTs with retries (docs/api.md, "Webhooks"). Seconds unless named otherwise.
+WEBHOOK_CONNECT_TIMEOUT = env_int("WEBHOOK_CONNECT_TIMEOUT", 5, minimum=1)
+WEBHOOK_READ_TIMEOUT = env_int("WEBHOOK_READ_TIMEOUT", 10, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE = env_int("WEBHOOK_RETRY_BASE", 30, minimum=1)
+WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
+CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
+    "task": "portal.webhooks.tasks.send_due_webhooks",
+    "schedule": 30.0,
+}
+
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},

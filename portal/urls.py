@@ -21,6 +21,8 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("staff/", include("portal.staff.urls")),
     path("activity/", include("portal.audit.urls")),
+    path("api/", include("portal.api.urls")),
+    path("api-keys/", include("portal.apikeys.urls")),
 ]
 
 handler404 = "portal.errors.page_not_found"

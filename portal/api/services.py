@@ -1,0 +1,81 @@
+"""Writes that exist only for the API: customer creation by the MSP and idempotent replies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from portal.api.models import IdempotentResponse
+from portal.audit.services import audit_record
+from portal.customers.models import Customer
+from portal.customers.services import _unique_prefix
+
+
+@transaction.atomic
+def customer_create_for_msp(
+    *, name: str, billing_email: str, country: str, acting_user
+) -> Customer:
+    """MSP: create an organisation with no members yet (its owner is invited afterwards).
+
+    The name prefix comes from the same derivation the sign-up flow uses.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Enter the company's name."})
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    name=name,
+                    name_prefix=_unique_prefix(name),
+                    billing_email=billing_email,
+                    country=country.upper(),
+                    created_by=acting_user,
+                )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
+    audit_record(
+        actor=acting_user,
+        action="customer.created",
+        customer=customer,
+        target=customer,
+        after={"name": customer.name, "name_prefix": customer.name_prefix},
+        note="Created through the API.",
+    )
+    return customer
+
+
+def request_hash(data: dict) -> str:
+    """A fingerprint of a request body, to tell a retry from a different request with one key."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_response_find(
+    *, customer: Customer, endpoint: str, key: str
+) -> IdempotentResponse | None:
+    return IdempotentResponse.objects.filter(customer=customer, endpoint=endpoint, key=key).first()
+
+
+def idempotent_response_store(
+    *, customer: Customer, endpoint: str, key: str, fingerprint: str, status_code: int, body
+) -> IdempotentResponse:
+    """Keep the first answer; when a concurrent retry stored one first, return that one."""
+    try:
+        with transaction.atomic():
+            return IdempotentResponse.objects.create(
+                customer=customer,
+                endpoint=endpoint,
+                key=key,
+                request_hash=fingerprint,
+                status_code=status_code,
+                body=json.loads(json.dumps(body, default=str)),
+            )
+    except IntegrityError:
+        return IdempotentResponse.objects.get(customer=customer, endpoint=endpoint, key=key)

@@ -1,0 +1,70 @@
+"""Pages to create and revoke API keys: customer keys (owners, admins) and MSP keys (staff)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from billing.views import staff_required
+from portal.apikeys import selectors, services
+from portal.apikeys.forms import ApiKeyForm
+from portal.customers.decorators import customer_required
+from portal.customers.models import MANAGER_ROLES
+
+manager_required = customer_required(
+    MANAGER_ROLES, denied="Only owners and admins can manage API keys and webhooks."
+)
+
+
+def _create(request: HttpRequest, form: ApiKeyForm, customer=None) -> str | None:
+    """Create a key from a valid form; return the key to show once, or None after an error."""
+    try:
+        _key, raw = services.apikey_create(
+            name=form.cleaned_data["name"], created_by=request.user, customer=customer
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return None
+    return raw
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def customer_keys(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    new_key = _create(request, form, request.customer) if form.is_valid() else None
+    if new_key:
+        form = ApiKeyForm()
+    keys = selectors.apikeys_for(customer=request.customer)
+    context = {"form": form, "keys": keys, "new_key": new_key, "msp": False}
+    return render(request, "apikeys/keys.html", context)
+
+
+@require_POST
+@manager_required
+def customer_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.apikey_get_for(customer=request.customer, pk=pk)
+    services.apikey_revoke(apikey=key, acting_user=request.user)
+    messages.success(request, f"The key {key.name} is revoked; it no longer works.")
+    return redirect("apikeys:customer_keys")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def msp_keys(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    new_key = _create(request, form) if form.is_valid() else None
+    if new_key:
+        form = ApiKeyForm()
+    context = {"form": form, "keys": selectors.msp_apikeys(), "new_key": new_key, "msp": True}
+    return render(request, "apikeys/keys.html", context)
+
+
+@require_POST
+@staff_required
+def msp_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = selectors.msp_apikey_get(pk=pk)
+    services.apikey_revoke(apikey=key, acting_user=request.user)
+    messages.success(request, f"The MSP key {key.name} is revoked; it no longer works.")
+    return redirect("apikeys:msp_keys")

@@ -1,0 +1,102 @@
+"""Pages for webhook subscriptions (customer owners/admins; staff for the MSP) and deliveries."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.views import staff_required
+from portal.apikeys.views import manager_required
+from portal.webhooks import selectors, services
+from portal.webhooks.forms import SubscriptionForm
+from portal.webhooks.models import Delivery
+
+
+def _create(request: HttpRequest, form: SubscriptionForm, customer=None) -> str | None:
+    """Create a subscription from a valid form; return its secret to show once, or None."""
+    try:
+        _subscription, secret = services.subscription_create(
+            created_by=request.user, customer=customer, **form.cleaned_data
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc) if not hasattr(exc, "error_dict") else _add(form, exc)
+        return None
+    return secret
+
+
+def _add(form: SubscriptionForm, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def customer_webhooks(request: HttpRequest) -> HttpResponse:
+    form = SubscriptionForm(request.POST or None)
+    secret = _create(request, form, request.customer) if form.is_valid() else None
+    if secret:
+        form = SubscriptionForm()
+    context = {
+        "form": form,
+        "secret": secret,
+        "subscriptions": selectors.subscriptions_for(customer=request.customer),
+        "deliveries": selectors.deliveries_for(customer=request.customer),
+        "msp": False,
+    }
+    return render(request, "webhooks/subscriptions.html", context)
+
+
+@require_POST
+@manager_required
+def customer_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = selectors.subscription_get_for(customer=request.customer, pk=pk)
+    services.subscription_delete(subscription=subscription)
+    messages.success(request, f"Deliveries to {subscription.url} have stopped.")
+    return redirect("apikeys:customer_webhooks")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def msp_webhooks(request: HttpRequest) -> HttpResponse:
+    form = SubscriptionForm(request.POST or None)
+    secret = _create(request, form) if form.is_valid() else None
+    if secret:
+        form = SubscriptionForm()
+    context = {
+        "form": form,
+        "secret": secret,
+        "subscriptions": selectors.msp_subscriptions(),
+        "deliveries": [],
+        "msp": True,
+    }
+    return render(request, "webhooks/subscriptions.html", context)
+
+
+@require_POST
+@staff_required
+def msp_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = selectors.msp_subscription_get(pk=pk)
+    services.subscription_delete(subscription=subscription)
+    messages.success(request, f"Deliveries to {subscription.url} have stopped.")
+    return redirect("apikeys:msp_webhooks")
+
+
+@require_GET
+@staff_required
+def msp_deliveries(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    if state not in Delivery.State.values:
+        state = ""
+    deliveries = selectors.deliveries_recent(state=state)
+    context = {"deliveries": deliveries, "state": state, "states": Delivery.State.choices}
+    return render(request, "webhooks/deliveries.html", context)
+
+
+@require_POST
+@staff_required
+def msp_delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = selectors.delivery_get(pk=pk)
+    services.delivery_replay(delivery=delivery, acting_user=request.user)
+    messages.success(request, f"Delivery {delivery.pk} will be sent again now.")
+    return redirect("apikeys:msp_deliveries")
