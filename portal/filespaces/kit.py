@@ -58,6 +58,8 @@ class Step:
     title: str
     explanation: str
     args: tuple  # of str | Secret | Var
+    # Output that means "nothing to do" rather than a failure, so a script can go on.
+    tolerate: str = ""
 
     def display(self) -> str:
         """The command as shown on the page, with placeholders for secrets."""
@@ -167,8 +169,10 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
         Step(
             "mount",
             "Mount the filespace",
-            "Makes the filespace appear as a drive or folder on this computer.",
+            "Makes the filespace appear as a folder or drive. `lucid link` mounts it already; "
+            "run this again after an unmount or a restart.",
             ("lucid", "mount"),
+            tolerate="already mounted",
         ),
         Step(
             "cache",
@@ -206,6 +210,13 @@ def bash_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
             lines.append('if [ "$LUCID_RUN_INIT" = "1" ]; then')
             lines.append(f"  {step.bash()}")
             lines.append("fi")
+        elif step.tolerate:
+            lines.append(f"if ! output=$({step.bash()} 2>&1); then")
+            lines.append(
+                f'  case "$output" in *"{step.tolerate}"*) ;; *) echo "$output" >&2; exit 1 ;; esac'
+            )
+            lines.append("fi")
+            lines.append('echo "$output"')
         else:
             lines.append(step.bash())
     lines.append("")
@@ -244,6 +255,12 @@ def powershell_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
         lines.append("")
         lines.append(f"# {step.title}: {step.explanation}")
         command = f"Invoke-Lucid {{ {step.powershell()} }}"
+        if step.tolerate:
+            command = (
+                f"$output = {step.powershell()} 2>&1; $output | Write-Host; "
+                f"if ($LASTEXITCODE -ne 0 -and \"$output\" -notmatch '{step.tolerate}') "
+                '{ throw "lucid failed with exit code $LASTEXITCODE" }'
+            )
         if step.key == "init":
             command = f"if ($env:LUCID_RUN_INIT -eq '1') {{ {command} }}"
         lines.append(command)
