@@ -20,6 +20,7 @@ class Controls:
             route("PATCH", "/_sim/config", "config", self.patch_config),
             route("GET", "/_sim/clock", "clock", self.clock),
             route("POST", "/_sim/clock/advance", "clock", self.advance),
+            route("GET", "/_sim/filespaces", "filespaces", self.list_filespaces),
             route("POST", "/_sim/filespaces/{id}/status", "status", self.set_status),
             route("PATCH", "/_sim/filespaces/{id}/stats", "stats", self.set_stats),
             route("GET", "/_sim/faults", "faults", self.list_faults),
@@ -93,6 +94,23 @@ class Controls:
         if seconds is None:
             raise ApiError(400, "seconds is required.")
         return json_response(200, {"now_ms": self.sim.advance_clock(seconds)})
+
+    def list_filespaces(self, request: Request) -> Response:
+        """Every live filespace of every account, with the CLI-side facts the API hides."""
+        with self.sim.lock:
+            now = self.sim.now_ms()
+            listed = []
+            for fs_id in list(self.sim.live_names.values()):
+                fs = self.sim.find_live(None, fs_id)
+                view = self.sim.filespace_view(fs, now)
+                view["qualifiedName"] = self.sim.qualified_name(fs)
+                view["client_id"] = fs["client_id"]
+                view["created_ms"] = fs["created_ms"]
+                view["users"] = sorted(u["name"] for u in fs["users"].values())
+                view["snapshots"] = len(fs["snapshots"])
+                view["schedules"] = sorted(s["name"] for s in fs["schedules"].values())
+                listed.append(view)
+        return json_response(200, {"filespaces": listed})
 
     def set_status(self, request: Request, id: str) -> Response:
         status = self._body(request).get("status")

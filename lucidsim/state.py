@@ -21,6 +21,7 @@ from lucidsim.errors import ApiError
 from lucidsim.persistence import Persistence
 
 STATUSES = ("provisioning", "provisioned", "initialized", "error")
+TOKEN_PURGE_AT = 1000
 
 
 @dataclass
@@ -119,9 +120,19 @@ class Simulator:
         ttl = self.settings.token_ttl
         record = {"client_id": client_id, "expires_at": time.time() + ttl, "revoked": False}
         with self.lock:
+            if len(self.tokens) >= TOKEN_PURGE_AT:
+                self._purge_tokens()
             self.tokens[_token_key(token)] = record
             self.store.put("tokens", _token_key(token), record)
         return token, ttl
+
+    def _purge_tokens(self) -> None:
+        """Forget tokens that stopped working over an hour ago, so the table stays small."""
+        cutoff = time.time() - 3600
+        for key, record in list(self.tokens.items()):
+            if record["revoked"] or record["expires_at"] < cutoff:
+                del self.tokens[key]
+                self.store.delete("tokens", key)
 
     def client_for_token(self, token: str) -> str | None:
         record = self.tokens.get(_token_key(token))

@@ -217,3 +217,21 @@ def test_bad_start_up_options_stop_with_a_message(tmp_path):
 
     assert result.returncode == 2
     assert "client_id:client_secret" in result.stderr
+
+
+def test_the_control_listing_shows_every_accounts_filespaces(lucidsim, create_fs):
+    fs = create_fs("media")
+    lucidsim.control(
+        "POST",
+        "/_sim/cli/init-s3",
+        {"fs": "media.acme", "password": "root-pass-1", "provider": "IBM", "region": "us-east"},
+    )
+
+    (listed,) = lucidsim.control("GET", "/_sim/filespaces")["filespaces"]
+
+    assert listed["id"] == fs["id"]
+    assert listed["qualifiedName"] == "media.acme"
+    assert listed["client_id"] == "portal-test"
+    assert listed["status"] == "initialized"
+    assert "root-pass-1" not in str(listed)
+    assert "root_password" not in listed
