@@ -1,0 +1,33 @@
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture
+def staff_factory(user_factory):
+    """A staff user with TOTP set up (so StaffMFAMiddleware lets them through)."""
+
+    def make(email: str | None = None, *, mfa: bool = True, **overrides):
+        user = user_factory(email, is_staff=True, **overrides)
+        if mfa:
+            TOTP.activate(user, SECRET)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def staff_user(staff_factory):
+    return staff_factory("alice@msp.example")
+
+
+@pytest.fixture
+def second_staff(staff_factory):
+    return staff_factory("bob@msp.example")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
