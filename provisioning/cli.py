@@ -242,12 +242,12 @@ def parse_snapshot_list(output: str) -> list[SnapshotInfo]:
         match = _SNAPSHOT_ROW.match(line)
         if match is None:
             raise CliOutputError(detail=f"unreadable snapshot row: {line[:200]!r}")
-        name = match["name"]
+        # Every snapshot has a name (LucidLink names unnamed ones), so "-" is a real name here.
         snapshots.append(
             SnapshotInfo(
                 id=int(match["id"]),
                 state=match["state"],
-                name="" if name == "-" else name,
+                name=match["name"],
                 created=match["created"],
             )
         )
