@@ -132,7 +132,7 @@ def users(sim: Simulator, body: dict) -> dict:
         name = _text(body, "name")
         key = name.lower()
         if action == "create":
-            if not USER_NAME_RE.match(name) or key == "root":
+            if not USER_NAME_RE.fullmatch(name) or key == "root":
                 raise ApiError(
                     400, "User names use letters, digits, '-', '_', '.', '@', up to 128 characters."
                 )
@@ -167,7 +167,7 @@ def snapshots(sim: Simulator, body: dict) -> dict:
         _root(body, fs)
         if action == "create":
             name = _text(body, "name", required=False)
-            if name is not None and not SNAPSHOT_NAME_RE.match(name):
+            if name is not None and not SNAPSHOT_NAME_RE.fullmatch(name):
                 raise ApiError(
                     400, "Snapshot names use letters, digits, space, '-', '_', '(' and ')'."
                 )
@@ -203,14 +203,14 @@ def schedules(sim: Simulator, body: dict) -> dict:
         _root(body, fs)
         name = _text(body, "name")
         if action == "create":
-            if not SCHEDULE_NAME_RE.match(name):
+            if not SCHEDULE_NAME_RE.fullmatch(name):
                 raise ApiError(
                     400,
                     "Schedule names use letters, digits, space, '-', '_', '(' and ')', "
                     "up to 40 characters.",
                 )
             interval = _text(body, "interval")
-            if not INTERVAL_RE.match(interval):
+            if not INTERVAL_RE.fullmatch(interval):
                 raise ApiError(400, "Interval must be a number followed by m, h, d, w, mo or y.")
             retention = body.get("retention")
             if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:

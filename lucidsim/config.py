@@ -49,7 +49,7 @@ def parse_accounts(raw: str) -> tuple[Account, ...]:
             )
         client_id, secret = parts[0], parts[1]
         domain = parts[2] if len(parts) == 3 and parts[2] else None
-        if domain is not None and not DOMAIN_NAME_RE.match(domain):
+        if domain is not None and not DOMAIN_NAME_RE.fullmatch(domain):
             raise ConfigError(f"accounts entry {index}: domain name {domain!r} is not valid.")
         if client_id in seen:
             raise ConfigError(f"accounts entry {index}: client id {client_id!r} is repeated.")

@@ -104,7 +104,7 @@ def domain_name(body: object) -> str:
     name = body.get("name")
     if not isinstance(name, str):
         raise Invalid("name must be a string")
-    if not DOMAIN_NAME_RE.match(name):
+    if not DOMAIN_NAME_RE.fullmatch(name):
         raise Invalid("name must be 3-60 lowercase letters, digits or hyphens")
     return name
 
@@ -126,7 +126,7 @@ def filespace_create(body: object) -> dict:
     if not domain:
         raise Invalid("domain (the domain id) is required")
     name = _string(body, "name", "")
-    if name is None or not FILESPACE_NAME_RE.match(name):
+    if name is None or not FILESPACE_NAME_RE.fullmatch(name):
         raise Invalid(
             "name must be 2-63 lowercase letters, digits or hyphens, "
             "not starting or ending with a hyphen"
@@ -170,7 +170,7 @@ def filespace_create(body: object) -> dict:
         raise Invalid("storage.endpoint is only supported for Zadara, Cloudian and Other")
     bucket = _string(storage, "bucket", "storage.")
     if owner == "customer":
-        if bucket is None or not BUCKET_RE.match(bucket):
+        if bucket is None or not BUCKET_RE.fullmatch(bucket):
             raise Invalid("storage.bucket must be 3-63 lowercase letters, digits, dots or hyphens")
     elif bucket is not None:
         raise Invalid("storage.bucket is only for customer-owned storage")

@@ -17,10 +17,11 @@ ST = str(Path(sys.executable).parent / "st")
 COMMON = ["--exclude-checks", "positive_data_acceptance"]
 
 
-def _st(sim, tmp_path, *extra: str) -> subprocess.CompletedProcess:
+def _st(sim, tmp_path, *extra: str, config_file=None) -> subprocess.CompletedProcess:
     token = sim.token()
+    config = ["--config-file", str(config_file)] if config_file else []
     command = [
-        ST, "run", str(SWAGGER),
+        ST, *config, "run", str(SWAGGER),
         "--url", sim.api_url,
         "--header", f"Authorization: Bearer {token}",
         "--max-examples", "25",
@@ -63,6 +64,44 @@ def test_generated_calls_to_the_csv_breakdown_pass_the_schema_checks(lucidsim, t
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "Tested: 1" in result.stdout
+
+
+@pytest.mark.timeout(300)
+def test_generated_calls_with_real_ids_pass_every_schemathesis_check(lucidsim, tmp_path):
+    domain = lucidsim.create_domain("acme")
+    body = {"domain": domain["id"], "storage": {"provider": "IBM", "region": "us-east"}}
+    kept = lucidsim.api("POST", "/filespaces", {**body, "name": "kept"}).json()
+    doomed = lucidsim.api("POST", "/filespaces", {**body, "name": "doomed"}).json()
+    lucidsim.advance_clock(86_400)
+    invoice = lucidsim.close_period()["invoices"][lucidsim.client_id]
+    pinned = {
+        "getFilespace": kept["id"],
+        "deleteFilespace": doomed["id"],
+        "getDomain": domain["id"],
+        "updateDomain": domain["id"],
+        "deleteDomain": domain["id"],
+        "getInvoiceBreakdownPerFilespace": invoice["id"],
+    }
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "".join(
+            f'[[operations]]\ninclude-operation-id = "{op}"\nparameters = {{ id = "{value}" }}\n\n'
+            for op, value in pinned.items()
+        )
+    )
+    selected = [arg for op in pinned for arg in ("--include-operation-id", op)]
+
+    result = _st(lucidsim, tmp_path, *COMMON, *selected, config_file=config)
+
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "Tested: 6" in result.stdout
+    ledger = lucidsim.ledger()["calls"]
+    answered = {(call["operation"], call["status"]) for call in ledger}
+    # The pinned ids reach the real objects: success and conflict answers, not only 400/404.
+    assert ("getFilespace", 200) in answered
+    assert ("getInvoiceBreakdownPerFilespace", 200) in answered
+    assert ("deleteFilespace", 204) in answered
+    assert ("deleteDomain", 409) in answered
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,15 @@ def test_a_domain_is_created_and_listed(lucidsim):
 
 @pytest.mark.parametrize(
     "body",
-    [{"name": "ab"}, {"name": "Acme"}, {"name": "a" * 61}, {"name": "acme_1"}, {"name": 42}, {}],
+    [
+        {"name": "ab"},
+        {"name": "acme\n"},
+        {"name": "Acme"},
+        {"name": "a" * 61},
+        {"name": "acme_1"},
+        {"name": 42},
+        {},
+    ],
 )
 def test_an_invalid_domain_name_is_a_400(lucidsim, body):
     response = lucidsim.api("POST", "/domains", body)

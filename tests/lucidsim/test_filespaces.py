@@ -87,6 +87,7 @@ def _storage(**fields) -> dict:
         ({"name": "Media"}, "uppercase"),
         ({"name": "-media"}, "leading hyphen"),
         ({"name": "me_dia"}, "underscore"),
+        ({"name": "media\n"}, "trailing newline"),
         ({"name": "m" * 64}, "too long"),
         ({"name": 12}, "wrong type"),
         ({"domain": None}, "no domain"),
