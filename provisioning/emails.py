@@ -1,14 +1,15 @@
 """Emails to the customer about a filespace: ready to initialize, or failed.
 
-Sent after the transaction that changed the state commits, so a rolled-back change never
-mails anyone. A mail failure is logged and never undoes the state change.
+Queued (task `send_filespace_email`) after the transaction that changed the state commits, so a
+rolled-back change never mails anyone and a slow mail server never holds up a status sweep. A
+mail failure is logged and never undoes the state change; each kind is sent once per filespace
+state change (the EMAIL event records it, and a redelivered task checks for it).
 """
 
 import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -25,16 +26,31 @@ def recipients_for(filespace) -> list[str]:
 
 
 def send_on_commit(*, filespace_id: int, kind: str) -> None:
+    from provisioning import tasks
+
     if kind not in KINDS:
         raise ValueError(f"Unknown filespace email {kind!r}.")
-    transaction.on_commit(lambda: send(filespace_id=filespace_id, kind=kind))
+    tasks.send_filespace_email.delay_on_commit(filespace_id, kind)
+
+
+def _already_sent(filespace, kind: str) -> bool:
+    """True when this kind was mailed after the filespace's latest change into its state."""
+    from provisioning.models import ProvisioningEvent
+
+    changed_at = filespace.provisioned_at if kind == READY else filespace.failed_at
+    sent = ProvisioningEvent.objects.filter(
+        filespace=filespace, kind=ProvisioningEvent.Kind.EMAIL, api_answer=kind
+    )
+    if changed_at is not None:
+        sent = sent.filter(at__gte=changed_at)
+    return sent.exists()
 
 
 def send(*, filespace_id: int, kind: str) -> bool:
     from provisioning.models import Filespace, ProvisioningEvent
 
     filespace = Filespace.objects.select_related("customer", "plan").filter(pk=filespace_id).first()
-    if filespace is None:
+    if filespace is None or _already_sent(filespace, kind):
         return False
     to = recipients_for(filespace)
     if not to:
@@ -66,5 +82,6 @@ def send(*, filespace_id: int, kind: str) -> bool:
         filespace=filespace,
         kind=ProvisioningEvent.Kind.EMAIL,
         message=f"Emailed {', '.join(to)}: {subject}",
+        api_answer=kind,
     )
     return True

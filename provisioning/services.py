@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -229,21 +230,23 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     when the row was not ours to write any more (force-failed meanwhile).
     """
     domain = _domain_for(client)
-    if filespace.domain_id != domain.id or filespace.domain_name != domain.name:
-        Filespace.objects.filter(pk=filespace.pk).update(
-            domain_id=domain.id, domain_name=domain.name
-        )
-        filespace.domain_id, filespace.domain_name = domain.id, domain.name
+    filespace.domain_id, filespace.domain_name = domain.id, domain.name
     qualified_name = f"{filespace.remote_name}.{domain.name}"
 
     remote = client.find_filespace(qualified_name)
     adopted = remote is not None
     if remote is None:
-        event_record(
-            filespace=filespace,
-            kind=Kind.CREATE_SENT,
-            message=f"Attempt {filespace.attempts}: asking LucidLink to create {qualified_name}.",
-        )
+        with transaction.atomic():
+            Filespace.objects.filter(pk=filespace.pk).update(
+                domain_id=domain.id, domain_name=domain.name
+            )
+            event_record(
+                filespace=filespace,
+                kind=Kind.CREATE_SENT,
+                message=(
+                    f"Attempt {filespace.attempts}: asking LucidLink to create {qualified_name}."
+                ),
+            )
         try:
             # Reference: README "Endpoints", POST /filespaces.
             remote = client.create_filespace(
@@ -293,6 +296,8 @@ def filespace_record_created(
         moved = Filespace.objects.filter(pk=filespace.pk, state=State.CREATING).update(
             state=State.PROVISIONING,
             remote_id=remote.id,
+            domain_id=filespace.domain_id,
+            domain_name=filespace.domain_name,
             remote_status=remote.status,
             created_remote_at=now,
             next_poll_at=now + _seconds(settings.PROVISIONING_FIRST_POLL_DELAY),
@@ -548,21 +553,62 @@ class SweepResult:
     stopped: str = ""
 
 
+class _StatusSource:
+    """Answers status questions for one sweep: one GET per row for a few rows, else one list.
+
+    GET /filespaces returns every filespace of the account in one array (no pagination), so
+    when many rows are due one list call replaces many single GETs. A row missing from the
+    list is asked for on its own, so a 404 is always confirmed before a row is failed.
+    """
+
+    def __init__(self, client, *, threshold: int, max_age: float = 5.0) -> None:
+        self.client = client
+        self.threshold = threshold
+        self.max_age = max_age
+        self._listed: dict[str, lucidlink.RemoteFilespace] | None = None
+        self._listed_at = 0.0
+
+    def status_of(self, filespace: Filespace, batch_size: int) -> lucidlink.RemoteFilespace:
+        if batch_size >= self.threshold:
+            if self._listed is None or time.monotonic() - self._listed_at > self.max_age:
+                # Reference: README "Endpoints", GET /filespaces.
+                self._listed = {r.id: r for r in self.client.list_filespaces()}
+                self._listed_at = time.monotonic()
+            remote = self._listed.get(filespace.remote_id)
+            if remote is not None:
+                return remote
+        # Reference: README "Endpoints", GET /filespaces/{id}.
+        return self.client.get_filespace(filespace.remote_id)
+
+
 def filespaces_poll_due(
-    *, client, limit: int | None = None, budget: float | None = None
+    *,
+    client,
+    limit: int | None = None,
+    budget: float | None = None,
+    fan_out: Callable[[], None] | None = None,
 ) -> SweepResult:
-    """Check the status of every row whose poll is due, batch by batch, within a time budget."""
+    """Check the status of every row whose poll is due, batch by batch, within a time budget.
+
+    When a batch comes back full, more rows are probably due: `fan_out` (once per sweep) starts
+    another sweep on another worker, which claims disjoint batches, so a large backlog is
+    worked through in parallel rather than one row at a time.
+    """
     limit = limit or settings.PROVISIONING_POLL_BATCH
     budget = budget if budget is not None else max(settings.PROVISIONING_POLL_INTERVAL * 0.8, 5)
+    source = _StatusSource(client, threshold=settings.PROVISIONING_LIST_THRESHOLD)
     started = time.monotonic()
     result = SweepResult()
     while time.monotonic() - started < budget:
         batch = filespaces_claim_due_polls(limit=limit)
         if not batch:
             break
+        if fan_out is not None and len(batch) == limit:
+            fan_out()
+            fan_out = None
         for index, filespace in enumerate(batch):
             try:
-                remote = client.get_filespace(filespace.remote_id)
+                remote = source.status_of(filespace, len(batch))
             except lucidlink.NotFound as exc:
                 filespace_mark_failed(
                     filespace=filespace,

@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from provisioning import lucidlink, services
+from provisioning import emails, lucidlink, services
 from provisioning.models import Filespace
 
 logger = logging.getLogger(__name__)
@@ -63,9 +63,12 @@ def poll_filespaces() -> dict:
     """Periodic sweep: check the status of every filespace whose poll is due.
 
     Idempotent: each row is leased before its GET and written with a conditional UPDATE, so two
-    sweeps (a slow one and the next beat) never check or write the same row at once.
+    sweeps (a slow one, the next beat, or a helper started for a backlog) never check or write
+    the same row at once.
     """
-    result = services.filespaces_poll_due(client=lucidlink.get_client())
+    result = services.filespaces_poll_due(
+        client=lucidlink.get_client(), fan_out=lambda: poll_filespaces.delay()
+    )
     return {"checked": result.checked, "changed": result.changed, "stopped": result.stopped}
 
 
@@ -117,3 +120,12 @@ def delete_filespace(self, filespace_id: int) -> None:
 
 # Managed CLI operations live in their own module; importing it registers their tasks.
 from provisioning import managed_tasks  # noqa: E402, F401
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_filespace_email(filespace_id: int, kind: str) -> None:
+    """Mail the customer that a filespace is ready or failed; a redelivery sends nothing twice.
+
+    Sent from its own task so a slow mail server never holds up a status sweep.
+    """
+    emails.send(filespace_id=filespace_id, kind=kind)

@@ -12,6 +12,18 @@ def fake_client(monkeypatch) -> FakeClient:
     return client
 
 
+@pytest.fixture(autouse=True)
+def emails_sent_in_process(monkeypatch):
+    """Unit tests run the email task's body in place of sending it to a broker."""
+    from provisioning import emails, tasks
+
+    monkeypatch.setattr(
+        tasks.send_filespace_email,
+        "delay",
+        lambda filespace_id, kind: emails.send(filespace_id=filespace_id, kind=kind),
+    )
+
+
 @pytest.fixture
 def no_enqueue(monkeypatch) -> list[tuple[str, tuple]]:
     """Record task sends instead of reaching a broker; unit tests run tasks directly."""

@@ -83,6 +83,10 @@ class FakeClient:
             raise lucidlink.Conflict("Filespace name already exists.", status=409)
         return self.add(name, status=self.create_status, provider=provider, region=region)
 
+    def list_filespaces(self) -> list[lucidlink.RemoteFilespace]:
+        self._call("list_filespaces")
+        return list(self.filespaces.values())
+
     def get_filespace(self, remote_id: str) -> lucidlink.RemoteFilespace:
         self._call("get_filespace")
         if remote_id not in self.filespaces:

@@ -152,6 +152,21 @@ def test_many_due_rows_are_checked_in_batches(fake_client, polled, settings):
     assert {Filespace.objects.get(pk=r.pk).state for r in rows} == {State.PROVISIONED}
 
 
+def test_a_large_batch_is_answered_by_one_list_call(fake_client, polled, settings):
+    settings.PROVISIONING_LIST_THRESHOLD = 3
+    rows = [polled(f"fs{i}", status="provisioned") for i in range(4)]
+    gone = polled("gone")
+    del fake_client.filespaces[gone.remote_id]
+
+    result = tasks.poll_filespaces()
+
+    assert result["checked"] == 5
+    assert fake_client.calls["list_filespaces"] == 1
+    assert fake_client.calls["get_filespace"] == 1  # only to confirm the missing one is gone
+    assert {Filespace.objects.get(pk=r.pk).state for r in rows} == {State.PROVISIONED}
+    assert Filespace.objects.get(pk=gone.pk).state == State.ERROR
+
+
 def test_the_reconciler_resends_lost_creates_and_deletes(
     fake_client, filespace_factory, no_enqueue, settings
 ):
