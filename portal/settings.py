@@ -249,6 +249,8 @@ PROVISIONING_RETRY_BASE = env_int("PROVISIONING_RETRY_BASE", 2, minimum=1)
 PROVISIONING_RETRY_CAP = env_int("PROVISIONING_RETRY_CAP", 300, minimum=1)
 PROVISIONING_RECONCILE_GRACE = env_int("PROVISIONING_RECONCILE_GRACE", 60, minimum=1)
 PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 100, minimum=1)
+# From this many due rows on, one GET /filespaces answers a whole sweep batch.
+PROVISIONING_LIST_THRESHOLD = env_int("PROVISIONING_LIST_THRESHOLD", 10, minimum=1)
 PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 60, minimum=1)
 
 # Celery. With no CELERY_BROKER_URL a filesystem broker under var/ needs no server.
