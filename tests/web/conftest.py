@@ -18,3 +18,31 @@ def owner(member_factory):
 def owner_client(client, owner):
     client.force_login(owner.user)
     return client
+
+
+@pytest.fixture
+def isolated_cache(settings):
+    """allauth's rate limits counted in a private cache, so runs never see each other's counts."""
+    import os
+
+    from django.core.cache import cache
+
+    url = os.environ.get("REDIS_URL")
+    if url:
+        location = url.rsplit("/", 1)[0] + "/8"
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": location,
+            }
+        }
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "web",
+            }
+        }
+    cache.clear()
+    yield
+    cache.clear()
