@@ -8,6 +8,9 @@ from lucidsim.http import BadJson, Request, Response, json_response, route
 from lucidsim.observe import FaultBook, Ledger
 from lucidsim.validation import PROVIDERS
 
+# Five years: enough for any demo, small enough for dates and the month-by-month invoice loop.
+MAX_CLOCK_JUMP = 5 * 366 * 86_400
+
 
 class Controls:
     def __init__(self, sim: state.Simulator, faults: FaultBook, ledger: Ledger) -> None:
@@ -50,12 +53,18 @@ class Controls:
         return body
 
     @staticmethod
-    def _number(body: dict, key: str, *, minimum: float = 0) -> float | None:
+    def _number(
+        body: dict, key: str, *, minimum: float = 0, maximum: float = 10**15
+    ) -> float | None:
         value = body.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise ApiError(400, f"{key} must be a number of at least {minimum}.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not minimum <= value <= maximum
+        ):
+            raise ApiError(400, f"{key} must be a number from {minimum} to {maximum}.")
         return value
 
     def reset(self, request: Request) -> Response:
@@ -81,8 +90,8 @@ class Controls:
 
     def patch_config(self, request: Request) -> Response:
         body = self._body(request)
-        delay = self._number(body, "provisioning_delay")
-        ttl = self._number(body, "token_ttl", minimum=1)
+        delay = self._number(body, "provisioning_delay", maximum=MAX_CLOCK_JUMP)
+        ttl = self._number(body, "token_ttl", minimum=1, maximum=MAX_CLOCK_JUMP)
         self.sim.set_settings(delay, None if ttl is None else int(ttl))
         return json_response(200, self._config())
 
@@ -90,7 +99,7 @@ class Controls:
         return json_response(200, {"now_ms": self.sim.now_ms()})
 
     def advance(self, request: Request) -> Response:
-        seconds = self._number(self._body(request), "seconds")
+        seconds = self._number(self._body(request), "seconds", maximum=MAX_CLOCK_JUMP)
         if seconds is None:
             raise ApiError(400, "seconds is required.")
         return json_response(200, {"now_ms": self.sim.advance_clock(seconds)})
@@ -153,8 +162,8 @@ class Controls:
             method=body.get("method"),
             path_prefix=body.get("path_prefix"),
             status=status,
-            retry_after=self._number(body, "retry_after"),
-            delay_seconds=float(self._number(body, "delay_seconds") or 0),
+            retry_after=self._number(body, "retry_after", maximum=86_400),
+            delay_seconds=float(self._number(body, "delay_seconds", maximum=600) or 0),
             body=body.get("body"),
             times=times,
         )

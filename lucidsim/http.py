@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,18 @@ from lucidsim.errors import ApiError
 
 class BadJson(ValueError):
     pass
+
+
+def _refuse(constant: str) -> float:
+    # Python's json accepts NaN and Infinity; JSON does not, and they break number rules.
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
 
 
 @dataclass
@@ -27,8 +40,8 @@ class Request:
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, ValueError):
+            return json.loads(self.body, parse_constant=_refuse, parse_float=_finite)
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise BadJson("the body is not valid JSON") from None
 
     def param(self, name: str) -> str | None:

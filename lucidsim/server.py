@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import socket
 import sys
@@ -132,7 +131,7 @@ class App:
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError.
                 return None, None, True
             client_id, _, secret = decoded.partition(":")
             return unquote(client_id), unquote(secret), True

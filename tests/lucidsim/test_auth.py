@@ -141,3 +141,15 @@ def test_a_token_only_sees_its_own_accounts_domain(lucidsim):
 
     assert [d["name"] for d in theirs] == ["other-domain"]
     assert ours == []
+
+
+def test_a_garbled_basic_header_is_invalid_client(lucidsim):
+    for header in ("Basic ***", "Basic zé", "Basic " + "QQ=="):
+        response = requests.post(
+            lucidsim.token_url,
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": header.encode()},
+            timeout=10,
+        )
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"

@@ -132,22 +132,19 @@ def test_reset_clears_state_and_restores_configured_values(lucidsim, create_fs):
 
 
 def test_control_answers_clear_errors_for_bad_input(lucidsim):
-    session = requests.Session()
-    assert (
-        session.post(lucidsim.url + "/_sim/clock/advance", json={}, timeout=10).status_code == 400
-    )
-    assert (
-        session.post(lucidsim.url + "/_sim/clock/advance", data="{", timeout=10).status_code == 400
-    )
-    assert session.get(lucidsim.url + "/_sim/nothing", timeout=10).status_code == 404
-    assert (
-        session.patch(lucidsim.url + "/_sim/config", json={"token_ttl": 0}, timeout=10).ok is False
-    )
-    assert (
-        session.post(
-            lucidsim.url + "/_sim/filespaces/xyz/status", json={"status": "error"}, timeout=10
-        )
-    ).status_code == 400
+    def status(method: str, path: str, **kwargs) -> int:
+        return requests.request(method, lucidsim.url + path, timeout=10, **kwargs).status_code
+
+    assert status("POST", "/_sim/clock/advance", json={}) == 400
+    assert status("POST", "/_sim/clock/advance", data="{") == 400
+    assert status("POST", "/_sim/clock/advance", json={"seconds": 10**12}) == 400
+    assert status("POST", "/_sim/faults", json={"delay_seconds": 1e9}) == 400
+    assert status("GET", "/_sim/nothing") == 404
+    assert status("PUT", "/_sim/reset") == 405
+    assert status("PATCH", "/_sim/config", json={"token_ttl": 0}) == 400
+    assert status("POST", "/_sim/filespaces/xyz/status", json={"status": "error"}) == 400
+    assert status("POST", "/_sim/billing/close-period", json={"client_id": "nobody"}) == 404
+    assert status("POST", "/_sim/cli/format-disk", json={}) == 404
 
 
 def test_a_restart_keeps_domains_filespaces_tokens_and_invoices(tmp_path):

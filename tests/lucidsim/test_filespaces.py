@@ -246,3 +246,30 @@ def test_a_filespace_in_error_can_be_deleted(lucidsim, create_fs):
 
     assert lucidsim.api("GET", f"/filespaces/{fs['id']}").json()["status"] == "error"
     assert lucidsim.api("DELETE", f"/filespaces/{fs['id']}").status_code == 204
+
+
+def test_non_json_numbers_and_absurd_nesting_are_a_400_not_a_crash(lucidsim, domain):
+    token = lucidsim.token()
+    bodies = [
+        b'{"name": "media", "version": NaN}',
+        b'{"name": "media", "version": Infinity}',
+        b'{"name": "media", "version": 1e400}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ]
+    for data in bodies:
+        response = requests.post(
+            lucidsim.api_url + "/filespaces",
+            data=data,
+            headers={"Authorization": token},
+            timeout=10,
+        )
+        assert response.status_code == 400
+        assert response.json() == INVALID
+    card = b'{"card": {"numberLast4": "1234", "expiryMonth": Infinity, "expiryYear": 2030}}'
+    payment = requests.patch(
+        lucidsim.api_url + "/billing/payment",
+        data=card,
+        headers={"Authorization": token},
+        timeout=10,
+    )
+    assert payment.status_code == 400
