@@ -1,4 +1,5 @@
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -273,3 +274,23 @@ def test_non_json_numbers_and_absurd_nesting_are_a_400_not_a_crash(lucidsim, dom
         timeout=10,
     )
     assert payment.status_code == 400
+
+
+def test_concurrent_creates_of_one_name_make_exactly_one_filespace(lucidsim, fs_body):
+    token = lucidsim.token()
+    body = fs_body("race")
+
+    def create(_: int) -> int:
+        return requests.post(
+            lucidsim.api_url + "/filespaces",
+            json=body,
+            headers={"Authorization": token},
+            timeout=10,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(create, range(16)))
+
+    assert statuses == [201] + [409] * 15
+    assert len(lucidsim.api("GET", "/filespaces").json()) == 1
+    assert lucidsim.count("createFilespace", "race") == 16
