@@ -393,6 +393,9 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
     if updated != 1:
         raise BillingError("Someone else finalized this invoice first.")
     invoice.refresh_from_db()
+    from portal.webhooks.receivers import invoice_finalized  # emits invoice.finalized on commit
+
+    invoice_finalized(invoice_id=invoice.pk)
     return invoice
 
 

@@ -1,0 +1,128 @@
+"""API keys: hashed, shown once, revocable, last-used, MSP vs customer, rate limited."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from portal.apikeys.models import ApiKey
+from portal.apikeys.services import apikey_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_is_stored_only_as_a_hash(api_key_factory):
+    key, raw = api_key_factory()
+    row = ApiKey.objects.get(pk=key.pk)
+    stored = " ".join(str(getattr(row, f.attname)) for f in ApiKey._meta.fields)
+    assert raw.startswith("fsp_")
+    assert raw not in stored
+    assert raw[len("fsp_") + 9 :] not in stored
+    assert raw not in repr(row) and raw not in str(row)
+
+
+def test_a_request_without_a_key_gets_401_in_the_error_shape(client):
+    response = client.get("/api/v1/plans/")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_unknown_key_gets_401(api_client_for, api_key_factory):
+    _key, raw = api_key_factory()
+    response = api_client_for(raw[:-2] + "xx").get("/api/v1/plans/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_a_revoked_key_gets_401(api_key_factory, api_client_for, staff_user):
+    key, raw = api_key_factory()
+    api = api_client_for(raw)
+    assert api.get("/api/v1/plans/").status_code == 200
+    apikey_revoke(apikey=key, acting_user=staff_user)
+    response = api.get("/api/v1/plans/")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]["message"]
+
+
+def test_an_msp_key_stops_working_when_its_creator_is_no_longer_staff(
+    api_key_factory, api_client_for, staff_user
+):
+    _key, raw = api_key_factory()
+    staff_user.is_staff = False
+    staff_user.save(update_fields=["is_staff"])
+    assert api_client_for(raw).get("/api/v1/plans/").status_code == 401
+
+
+def test_a_customer_key_stops_working_when_the_customer_is_terminated(
+    api_key_factory, api_client_for, customer_factory
+):
+    customer = customer_factory()
+    _key, raw = api_key_factory(customer=customer)
+    customer.status = "terminated"
+    customer.save(update_fields=["status"])
+    assert api_client_for(raw).get("/api/v1/plans/").status_code == 401
+
+
+def test_using_a_key_records_its_last_use(api_key_factory, api_client_for):
+    key, raw = api_key_factory()
+    assert key.last_used_at is None
+    api_client_for(raw).get("/api/v1/plans/")
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    assert timezone.now() - key.last_used_at < timedelta(seconds=30)
+
+
+def test_a_member_without_a_manager_role_cannot_create_a_customer_key(
+    api_key_factory, member_factory
+):
+    from django.core.exceptions import ValidationError
+
+    member = member_factory(role="member")
+    with pytest.raises(ValidationError, match="owners and admins"):
+        api_key_factory(customer=member.customer, created_by=member.user)
+
+
+def test_createapikey_prints_the_key_once_for_a_staff_member(staff_user, api_client_for):
+    out, err = StringIO(), StringIO()
+    call_command("createapikey", "--email", staff_user.email, stdout=out, stderr=err)
+    raw = out.getvalue().strip()
+    assert raw.startswith("fsp_")
+    assert raw not in err.getvalue()
+    key = ApiKey.objects.get()
+    assert key.is_msp and key.created_by == staff_user
+    assert api_client_for(raw).get("/api/v1/customers/").status_code == 200
+
+
+def test_createapikey_refuses_someone_who_is_not_staff(user_factory):
+    user = user_factory(email="plain@example.com")
+    with pytest.raises(CommandError, match="not active staff"):
+        call_command("createapikey", "--email", user.email, stdout=StringIO())
+    with pytest.raises(CommandError, match="No user"):
+        call_command("createapikey", "--email", "nobody@example.com", stdout=StringIO())
+    assert not ApiKey.objects.exists()
+
+
+def test_too_many_requests_get_429_with_retry_after(api_key_factory, api_client_for, monkeypatch):
+    from portal.api.throttling import ApiKeyRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"apikey": "3/min", "anon": "3/min"})
+    api = api_client_for(api_key_factory()[1])
+    codes = [api.get("/api/v1/plans/").status_code for _ in range(3)]
+    last = api.get("/api/v1/plans/")
+    assert codes == [200, 200, 200]
+    assert last.status_code == 429
+    assert 0 < int(last.headers["Retry-After"]) <= 60
+    assert last.json()["error"]["code"] == "throttled"
+
+
+def test_rate_limits_are_counted_per_key(api_key_factory, api_client_for, monkeypatch):
+    from portal.api.throttling import ApiKeyRateThrottle
+
+    first = api_client_for(api_key_factory(name="one")[1])
+    second = api_client_for(api_key_factory(name="two")[1])
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"apikey": "2/min", "anon": "2/min"})
+    assert [first.get("/api/v1/plans/").status_code for _ in range(3)] == [200, 200, 429]
+    assert second.get("/api/v1/plans/").status_code == 200
