@@ -1,0 +1,274 @@
+"""The live stack for browser journeys: Debian's Chromium, a live server, lucidsim, a real worker.
+
+Chromium is the system binary (`chromium` on PATH, `apt-get install chromium`); Playwright never
+downloads a browser. Journeys that need a real Celery worker skip, saying why, without Redis and
+PostgreSQL (tests/fixtures/worker.py).
+
+Playwright's sync API keeps an asyncio loop running on the main thread while a browser is open,
+and Django refuses ORM calls from a thread with a running loop. The pytest-playwright fixtures
+are therefore overridden here with package scope: the loop (and DJANGO_ALLOW_ASYNC_UNSAFE, which
+only the test code here needs) lives exactly as long as the journeys run, and the rest of the
+suite, run in the same session by `make test`, never sees either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Rate limits, the cached LucidLink domain and the worker's cache live in this Redis database,
+# shared by the live server and the worker and cleared before each journey.
+E2E_REDIS_DB = 9
+PASSWORD = "a-long-enough-passphrase-42"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+# allauth's labels end with a colon: "Password:" and "Password (again):".
+PASSWORD_LABEL = re.compile(r"^Password:?$")
+
+
+def artifacts_dir() -> Path:
+    base = os.environ.get("ARTIFACTS")
+    return Path(base) if base else PROJECT_ROOT / "var"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep the screenshot and trace of a failed journey unless the command line says otherwise.
+    option = config.option
+    if getattr(option, "screenshot", None) == "off":
+        option.screenshot = "only-on-failure"
+    if getattr(option, "tracing", None) == "off":
+        option.tracing = "retain-on-failure"
+    if getattr(option, "output", None) == "test-results":
+        option.output = str(artifacts_dir() / "e2e-results")
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium")
+
+
+# -- Playwright, scoped to this package (see the module docstring) ---------------------------
+
+
+@pytest.fixture(scope="package")
+def browser_type_launch_args() -> dict:
+    path = chromium_path()
+    if path is None:
+        pytest.skip("browser journeys skipped: no `chromium` on PATH (apt-get install chromium)")
+    return {"executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="package")
+def playwright(_pw_api_request_contexts, browser_type_launch_args) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        pw = sync_playwright().start()
+        if _pw_api_request_contexts:
+            _pw_api_request_contexts.instrument(pw)
+        try:
+            yield pw
+        finally:
+            pw.stop()
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="package")
+def launch_browser(browser_type_launch_args, browser_type) -> Callable:
+    def launch(**kwargs):
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser) -> Iterator:
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args(_pw_artifacts_folder) -> dict:
+    return {
+        "viewport": {"width": 1280, "height": 860},
+        "accept_downloads": True,
+        "locale": "en-GB",
+        "timezone_id": "UTC",
+    }
+
+
+@pytest.fixture
+def context(new_context):
+    """A fresh browser context per person; a missing element fails in 10 s, not 30."""
+    from playwright.sync_api import expect
+
+    context = new_context()
+    context.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)
+    return context
+
+
+# -- The portal ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _e2e_cache(settings) -> Iterator[None]:
+    """A cache of the journeys' own (Redis database E2E_REDIS_DB when REDIS_URL is set)."""
+    from django.core.cache import cache
+
+    url = os.environ.get("REDIS_URL")
+    if url:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": e2e_redis_url(),
+            }
+        }
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "e2e-journeys",
+            }
+        }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def e2e_redis_url() -> str:
+    return os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{E2E_REDIS_DB}"
+
+
+@pytest.fixture
+def sim(lucidsim, settings) -> Iterator:
+    """lucidsim with the MSP's domain and a 2 s provisioning delay; the portal points at it."""
+    from provisioning import lucidlink
+
+    lucidsim.create_domain("msp-e2e")
+    lucidsim.set_delay(2)
+    settings.LUCIDLINK_API_URL = lucidsim.api_url
+    settings.LUCIDLINK_TOKEN_URL = lucidsim.token_url
+    settings.LUCIDLINK_CLIENT_ID = lucidsim.client_id
+    settings.LUCIDLINK_CLIENT_SECRET = lucidsim.client_secret
+    lucidlink.forget_tokens()
+    yield lucidsim
+    lucidlink.forget_tokens()
+
+
+@pytest.fixture
+def portal(live_server, sim, transactional_db, settings) -> str:
+    """The live server's base URL, its settings pointing at lucidsim, mail in the locmem outbox."""
+    settings.PORTAL_BASE_URL = live_server.url
+    return live_server.url
+
+
+def worker_env(sim) -> dict[str, str]:
+    env = {
+        "LUCIDLINK_API_URL": sim.api_url,
+        "LUCIDLINK_TOKEN_URL": sim.token_url,
+        "LUCIDLINK_CLIENT_ID": sim.client_id,
+        "LUCIDLINK_CLIENT_SECRET": sim.client_secret,
+        "LUCIDLINK_READ_TIMEOUT": "5",
+        "PROVISIONING_POLL_INTERVAL": "1",
+        "PROVISIONING_FIRST_POLL_DELAY": "1",
+        "PROVISIONING_RECONCILE_INTERVAL": "5",
+        "PROVISIONING_RETRY_BASE": "1",
+        "EMAIL_URL": "console://",
+    }
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = e2e_redis_url()
+    return env
+
+
+@pytest.fixture
+def worker(celery_worker_factory, sim):
+    """A real Celery worker with embedded beat (1 s provisioning polls) talking to lucidsim."""
+    return celery_worker_factory(env=worker_env(sim), beat=True)
+
+
+# -- Helpers shared by the journeys -------------------------------------------------------------
+
+
+@dataclass
+class Shots:
+    """Screenshots of the main pages, saved under $ARTIFACTS/screenshots or var/screenshots."""
+
+    journey: str
+    directory: Path = field(default_factory=lambda: artifacts_dir() / "screenshots")
+    taken: list[Path] = field(default_factory=list)
+
+    def __call__(self, page, name: str) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{self.journey}-{len(self.taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        return path
+
+
+@pytest.fixture
+def shots(request) -> Shots:
+    name = request.node.name.removeprefix("test_")[:40]
+    return Shots(journey=re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+
+
+@pytest.fixture
+def plan(plan_factory):
+    return plan_factory(
+        name="Teams Standard",
+        slug="teams-standard",
+        description="A LucidLink Teams filespace on IBM Cloud storage.",
+        allowed_regions=["us-east", "eu-de"],
+    )
+
+
+@pytest.fixture
+def staff(user_factory):
+    """MSP staff with TOTP set up (the secret is TOTP_SECRET)."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    user = user_factory("ops@msp.example", is_staff=True)
+    TOTP.activate(user, TOTP_SECRET)
+    return user
+
+
+def totp_code(secret: str = TOTP_SECRET) -> str:
+    """The current code, computed with allauth's own TOTP helpers (as an authenticator app does)."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def sign_in(page, base_url: str, email: str, password: str) -> None:
+    page.goto(base_url + "/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label(PASSWORD_LABEL).fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def mail_link(message, path_pattern: str) -> str:
+    """The first link in an email whose path matches `path_pattern`."""
+    match = re.search(r"https?://\S*?(" + path_pattern + r"\S*)", message.body)
+    assert match, f"no link matching {path_pattern!r} in:\n{message.body}"
+    return match.group(1)
