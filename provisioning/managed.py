@@ -595,3 +595,24 @@ def snapshot_schedule_delete(*, schedule: SnapshotSchedule, actor) -> None:
             before={"name": schedule.name, "interval": schedule.interval,
                     "retention": schedule.retention},
         )  # fmt: skip
+
+
+# --- Selectors (always scoped to the customer first) -----------------------------------------
+
+
+def filespace_user_get_for(*, customer, pk: int) -> FilespaceUser | None:
+    return (
+        FilespaceUser.objects.filter(filespace__customer=customer, pk=pk)
+        .exclude(filespace__state=State.DELETED)
+        .select_related("filespace__customer")
+        .first()
+    )
+
+
+def snapshot_schedule_get_for(*, customer, pk: int) -> SnapshotSchedule | None:
+    return (
+        SnapshotSchedule.objects.filter(filespace__customer=customer, pk=pk)
+        .exclude(filespace__state=State.DELETED)
+        .select_related("filespace__customer")
+        .first()
+    )

@@ -86,6 +86,24 @@ def _invoice(b, filespace_factory):
     return _invoice_and_line(b, filespace_factory)[:1]
 
 
+def _fs_user(b, filespace_factory):
+    from provisioning.managed_models import FilespaceUser
+
+    filespace = filespace_factory(customer=b.customer, state="active")
+    return [FilespaceUser.objects.create(filespace=filespace, name="b-user").pk]
+
+
+def _fs_schedule(b, filespace_factory):
+    from provisioning.managed_models import SnapshotSchedule
+
+    filespace = filespace_factory(customer=b.customer, state="active")
+    return [
+        SnapshotSchedule.objects.create(
+            filespace=filespace, name="b", interval="1d", retention=1
+        ).pk
+    ]
+
+
 # url name -> (HTTP method the view accepts, builder of the URL args for customer B's object)
 COVERED = {
     "filespaces:detail": ("get", _fs),
@@ -99,6 +117,15 @@ COVERED = {
     "billing:invoice_detail": ("get", _invoice),
     "billing:invoice_csv": ("get", _invoice),
     "billing:line_detail": ("get", _invoice_and_line),
+    # Managed operations (tests/managed/test_pages.py checks every role and method too).
+    "filespaces:manage": ("get", _fs),
+    "filespaces:initialize": ("post", _fs),
+    "filespaces:user_create": ("post", _fs),
+    "filespaces:user_delete": ("post", _fs_user),
+    "filespaces:snapshot_create": ("post", _fs),
+    "filespaces:snapshot_delete": ("post", _fs),
+    "filespaces:schedule_create": ("post", _fs),
+    "filespaces:schedule_delete": ("post", _fs_schedule),
 }
 
 EXEMPT = {

@@ -1,0 +1,47 @@
+"""Forms for managed filespace operations; the name rules live in provisioning.managed."""
+
+from django import forms
+
+from provisioning import managed
+
+
+class UserCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=128,
+        help_text="Letters, digits, '-', '_', '.' and '@'; not case-sensitive.",
+    )
+    email = forms.EmailField(required=False, help_text="Optional.")
+
+    def clean_name(self) -> str:
+        return managed.validate_user_name(self.cleaned_data["name"])
+
+
+class SnapshotCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=128,
+        required=False,
+        help_text="Optional. Letters, digits, spaces, '-', '_', '(' and ')'.",
+    )
+
+    def clean_name(self) -> str:
+        return managed.validate_snapshot_name(self.cleaned_data["name"])
+
+
+class SnapshotDeleteForm(forms.Form):
+    snapshot_id = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class ScheduleCreateForm(forms.Form):
+    name = forms.CharField(max_length=40, help_text="Up to 40 letters, digits, spaces, - _ ( ).")
+    interval = forms.CharField(
+        max_length=8, help_text="How often: a number and m, h, d, w, mo or y (6h, 1d, 1w)."
+    )
+    retention = forms.IntegerField(
+        min_value=1, max_value=managed.MAX_RETENTION, help_text="How many snapshots to keep."
+    )
+
+    def clean_name(self) -> str:
+        return managed.validate_schedule_name(self.cleaned_data["name"])
+
+    def clean_interval(self) -> str:
+        return managed.validate_interval(self.cleaned_data["interval"])
