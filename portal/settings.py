@@ -372,6 +372,8 @@ WEBHOOK_CONNECT_TIMEOUT = env_int("WEBHOOK_CONNECT_TIMEOUT", 5, minimum=1)
 WEBHOOK_READ_TIMEOUT = env_int("WEBHOOK_READ_TIMEOUT", 10, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE = env_int("WEBHOOK_RETRY_BASE", 30, minimum=1)
+# Plain http to loopback receivers, for development and the tests; production needs public https.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {

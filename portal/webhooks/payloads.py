@@ -38,11 +38,14 @@ def invoice_payload(invoice_id: int):
     return invoice.customer, {"invoice": InvoiceSerializer(invoice).data}
 
 
-def customer_payload(customer_id: int):
+def customer_suspended_payload(customer_id: int, suspended_at):
+    """The customer as it was suspended (a resume committed since does not change the fact)."""
     from portal.api.serializers import CustomerSerializer
     from portal.customers.models import Customer
 
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
         return None
-    return customer, {"customer": CustomerSerializer(customer).data}
+    data = dict(CustomerSerializer(customer).data)
+    data["status"] = Customer.Status.SUSPENDED.value
+    return customer, {"customer": data, "suspended_at": suspended_at}

@@ -78,11 +78,11 @@ def customer_suspended(
     after = instance.after if isinstance(instance.after, dict) else {}
     if after.get("status") != "suspended" or before.get("status") == "suspended":
         return
-    customer_id = instance.customer_id
+    customer_id, at = instance.customer_id, instance.created_at
     emit_on_commit(
         event_type=EventType.CUSTOMER_SUSPENDED,
         dedupe_key=f"customer.suspended:{instance.pk}",
-        build=lambda: payloads.customer_payload(customer_id),
+        build=lambda: payloads.customer_suspended_payload(customer_id, at),
     )
 
 

@@ -1,9 +1,9 @@
 """Which URLs a webhook may be sent to.
 
 Production sends only to public https endpoints. Loopback (and plain http to loopback) is
-allowed only when DEBUG is on, which is how development and the tests run. A URL is checked
-when a subscription is saved and again before each delivery, so a host that later resolves
-to a private address is not reached.
+allowed only with WEBHOOK_ALLOW_LOOPBACK, which defaults to DEBUG (development and the tests).
+A URL is checked when a subscription is saved and again before each delivery, so a host that
+later resolves to a private address is not reached.
 """
 
 import ipaddress
@@ -29,7 +29,7 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
 def validate_webhook_url(url: str, *, allow_loopback: bool | None = None) -> str:
     """Return the URL when deliveries may go there; raise ValidationError on `url` otherwise."""
     if allow_loopback is None:
-        allow_loopback = settings.DEBUG
+        allow_loopback = settings.WEBHOOK_ALLOW_LOOPBACK
     url = (url or "").strip()
     if not url:
         raise ValidationError({"url": "Enter the URL that should receive the events."})
