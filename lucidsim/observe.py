@@ -38,12 +38,14 @@ class Fault:
     body: str | None
     times: int
 
-    def matches(self, operation: str, method: str, path: str) -> bool:
+    def matches(self, operation: str, method: str, path: str, full_path: str) -> bool:
+        """``path`` is relative to the API base (``/filespaces/...``); a full path also matches."""
         if self.operation is not None and self.operation != operation:
             return False
         if self.method is not None and self.method.upper() != method:
             return False
-        return self.path_prefix is None or path.startswith(self.path_prefix)
+        prefix = self.path_prefix
+        return prefix is None or path.startswith(prefix) or full_path.startswith(prefix)
 
     def describe(self) -> dict:
         return {key: value for key, value in vars(self).items()}
@@ -70,13 +72,13 @@ class FaultBook:
         with self._lock:
             return [fault.describe() for fault in self._faults]
 
-    def take(self, operation: str, method: str, path: str) -> Fault | None:
+    def take(self, operation: str, method: str, path: str, full_path: str) -> Fault | None:
         """Consume one use of the first matching fault, if any."""
         if not self._faults:
             return None
         with self._lock:
             for fault in self._faults:
-                if fault.matches(operation, method, path):
+                if fault.matches(operation, method, path, full_path):
                     if fault.times > 0:
                         fault.times -= 1
                         if fault.times == 0:

@@ -83,7 +83,7 @@ class App:
         client_id = (
             self._client_for(request) if operation != "token" else self._token_client(request)
         )
-        response = self._fault(operation, request.method, relative)
+        response = self._fault(operation, request.method, relative, request.path)
         if response is None:
             try:
                 response = run(client_id)
@@ -100,8 +100,8 @@ class App:
         )
         return response
 
-    def _fault(self, operation: str, method: str, relative: str) -> Response | None:
-        fault = self.faults.take(operation, method, relative)
+    def _fault(self, operation: str, method: str, relative: str, path: str) -> Response | None:
+        fault = self.faults.take(operation, method, relative, path)
         if fault is None:
             return None
         if fault.delay_seconds:

@@ -17,11 +17,21 @@ def test_a_fault_answers_429_with_retry_after_then_clears(lucidsim):
     assert second.status_code == 200
 
 
+def test_a_full_path_prefix_matches_too(lucidsim):
+    lucidsim.add_fault(path_prefix="/api/v1/billing/inv", status=502)
+
+    assert lucidsim.api("GET", "/billing/payment").status_code == 200
+    assert lucidsim.api("GET", "/billing/invoices").status_code == 502
+
+
 def test_a_fault_can_repeat_a_number_of_times_or_forever(lucidsim):
     lucidsim.add_fault(operation="getDomains", status=503, times=2)
     statuses = [lucidsim.api("GET", "/domains").status_code for _ in range(3)]
     assert statuses == [503, 503, 200]
 
+    lucidsim.add_fault(method="POST", path_prefix="/api/v1/billing", status=502)
+    assert lucidsim.api("GET", "/billing/invoices").status_code == 200
+    lucidsim.clear_faults()
     lucidsim.add_fault(method="GET", path_prefix="/billing", status=500, times=-1)
     for _ in range(3):
         assert lucidsim.api("GET", "/billing/invoices").status_code == 500
