@@ -50,6 +50,11 @@ def remote_name_for(*, prefix: str, name: str) -> str:
     return f"{prefix}-{name}"
 
 
+def qualified_name_for(*, prefix: str, name: str, domain_name: str) -> str:
+    """`<prefix>-<name>.<domain>`: what the customer will pass to `lucid --fs`."""
+    return f"{remote_name_for(prefix=prefix, name=name)}.{domain_name}"
+
+
 def max_name_length(*, prefix: str) -> int:
     return NAME_MAX - len(prefix) - 1
 

@@ -135,6 +135,20 @@ def reason_unreachable(*, attempts: int) -> str:
 # --- Placement -------------------------------------------------------------------------------
 
 
+def qualified_name_preview(*, customer, name: str, client=None) -> str:
+    """The final `name.domain` to show before ordering; raises ValidationError on a bad name.
+
+    Asks LucidLink for the MSP's domain only when it is not cached (provisioning.domain), and
+    raises lucidlink.LucidLinkError when that is impossible, so a page can fall back to
+    showing the name alone.
+    """
+    from provisioning import rules
+
+    rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
+    domain = _domain_for(client or lucidlink.get_client())
+    return rules.qualified_name_for(prefix=customer.name_prefix, name=name, domain_name=domain.name)
+
+
 def filespace_request(*, order: Order, actor=None) -> Filespace:
     """Create the requested row for an order and enqueue its create task after commit.
 
@@ -195,7 +209,7 @@ def filespace_claim_for_create(*, filespace_id: int) -> Filespace | None:
     )
     if claimed != 1:
         return None
-    return Filespace.objects.select_related("customer", "order").get(pk=filespace_id)
+    return Filespace.objects.get(pk=filespace_id)
 
 
 def _remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, domain) -> str:
@@ -321,8 +335,9 @@ def filespace_record_created(
             api_status=200 if adopted else 201,
             api_answer=f"status={remote.status}",
         )
-    filespace.refresh_from_db()
+    filespace.state, filespace.remote_id, filespace.polls = State.PROVISIONING, remote.id, 0
     if remote.status != "provisioning":
+        filespace.refresh_from_db()
         filespace_apply_remote_status(filespace=filespace, remote=remote)
     return True
 

@@ -289,3 +289,15 @@ def test_deleting_waits_for_provisioning_then_ends_deleted(sim, order, django_us
 
     assert Filespace.objects.get(pk=filespace.pk).state == State.DELETED
     assert remote_count(sim, "acme-media") == 0
+
+
+def test_the_qualified_name_shown_before_ordering_uses_the_msp_domain(sim, customer_factory):
+    from django.core.exceptions import ValidationError
+
+    from provisioning.services import qualified_name_preview
+
+    customer = customer_factory(name_prefix="acme")
+
+    assert qualified_name_preview(customer=customer, name="media") == "acme-media.msp"
+    with pytest.raises(ValidationError):
+        qualified_name_preview(customer=customer, name="Bad Name")
