@@ -53,8 +53,11 @@ run: install
 test: install
 	$(VENV)/bin/pytest
 
+# Browser journeys in Debian's Chromium (apt-get install chromium); a failure keeps its
+# screenshot and trace under $(E2E_OUTPUT), every run its page screenshots next to it.
+E2E_OUTPUT ?= $(if $(ARTIFACTS),$(ARTIFACTS),var)/e2e-results
 e2e: install
-	$(VENV)/bin/pytest tests/e2e
+	$(VENV)/bin/pytest tests/e2e --screenshot only-on-failure --tracing retain-on-failure --output $(E2E_OUTPUT)
 
 lint: install
 	$(VENV)/bin/ruff check .
