@@ -198,9 +198,8 @@ def filespace_claim_for_create(*, filespace_id: int) -> Filespace | None:
     duplicate message can never call LucidLink before a Retry-After has passed.
     """
     now = timezone.now()
-    claimable = Q(state=State.REQUESTED, next_poll_at__lte=now) | Q(
-        state=State.CREATING, lease_until__lt=now
-    )
+    due = Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+    claimable = (Q(state=State.REQUESTED) & due) | Q(state=State.CREATING, lease_until__lt=now)
     claimed = Filespace.objects.filter(claimable, pk=filespace_id).update(
         state=State.CREATING,
         lease_until=now + _seconds(settings.PROVISIONING_LEASE),

@@ -283,3 +283,11 @@ def test_a_filespace_provisioned_at_once_goes_straight_to_ready(fake_client, req
     requested.refresh_from_db()
     assert requested.state == State.PROVISIONED
     assert Order.objects.get(pk=requested.order_id).state == Order.State.FULFILLED
+
+
+def test_a_requested_row_without_a_due_time_is_still_created(fake_client, filespace_factory):
+    undated = filespace_factory(name="undated", next_poll_at=None)
+
+    tasks.create_filespace(undated.pk)
+
+    assert Filespace.objects.get(pk=undated.pk).state == State.PROVISIONING
