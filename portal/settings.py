@@ -265,6 +265,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
+        # Broadcasts (worker control, pings) would otherwise land in ./control of the cwd.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -328,8 +330,6 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
-LOGGING = {
-    "version": 1,
 # REST API (docs/api.md): bearer API keys, one error shape, cursor pages, per-key rate limits
 # counted in the default cache (Redis when REDIS_URL is set, so every web process shares them).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
@@ -372,15 +372,17 @@ WEBHOOK_CONNECT_TIMEOUT = env_int("WEBHOOK_CONNECT_TIMEOUT", 5, minimum=1)
 WEBHOOK_READ_TIMEOUT = env_int("WEBHOOK_READ_TIMEOUT", 10, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE = env_int("WEBHOOK_RETRY_BASE", 30, minimum=1)
-# Plain http to loopback receivers, for development and the tests; production needs public https.
-WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
+# Plain http to loopback receivers, for development and the tests; production needs public https.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,
 }
 
+LOGGING = {
+    "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
