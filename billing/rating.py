@@ -9,9 +9,10 @@ test suite runs, in ``docs/billing.md``.
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 QUANTITY_PLACES = Decimal("0.000001")
@@ -172,9 +173,58 @@ def split_by_plan(
     return pieces
 
 
+SampleSeries = dict[int, int]  # slot start in epoch seconds -> used bytes
+
+
+def series_of(samples: Iterable[Sample] | SampleSeries) -> SampleSeries:
+    """Samples as a mapping of slot start (epoch seconds) to bytes; a mapping passes through."""
+    if isinstance(samples, dict):
+        return samples
+    return {int(sample.slot.timestamp()): sample.used_bytes for sample in samples}
+
+
+def _epoch(moment: datetime) -> int:
+    """Whole seconds since the epoch: every window edge is taken to the second."""
+    return int(moment.timestamp() // 1)
+
+
+def _slot_rows(
+    series: SampleSeries, start: int, end: int, slot_seconds: int
+) -> list[tuple[int, int, int, bool]]:
+    """(slot start, seconds in window, bytes, filled) for every slot overlapping [start, end).
+
+    Integers throughout: this loop runs once per slot per filespace per month.
+    """
+    known = sorted(series)
+    count = len(known)
+    rows = []
+    cursor = start - start % slot_seconds
+    before = bisect_right(known, cursor) - 1
+    get = series.get
+    while cursor < end:
+        seconds = min(cursor + slot_seconds, end) - max(cursor, start)
+        value = get(cursor)
+        if value is not None:
+            rows.append((cursor, seconds, value, False))
+        else:
+            while before + 1 < count and known[before + 1] <= cursor:
+                before += 1
+            if before >= 0 and before + 1 < count:
+                fill = min(series[known[before]], series[known[before + 1]])
+            elif before >= 0:
+                fill = series[known[before]]
+            elif count:
+                fill = series[known[0]]
+            else:
+                fill = 0
+            rows.append((cursor, seconds, fill, True))
+        cursor += slot_seconds
+    return rows
+
+
 def slot_values(
     *,
-    samples: Iterable[Sample],
+    samples: Iterable[Sample] | SampleSeries,
     window_start: datetime,
     window_end: datetime,
     slot_seconds: int,
@@ -185,43 +235,25 @@ def slot_values(
     the nearest measured values before and after it (either one alone if only one exists; zero
     if the filespace has no sample at all).
     """
-    by_slot = {sample.slot: sample.used_bytes for sample in samples}
-    known = sorted(by_slot)
-    values: list[SlotValue] = []
-    cursor = slot_start(window_start, slot_seconds)
-    step = timedelta(seconds=slot_seconds)
-    before_index = -1
-    while cursor < window_end:
-        overlap_start = max(cursor, window_start)
-        overlap_end = min(cursor + step, window_end)
-        seconds = int((overlap_end - overlap_start).total_seconds())
-        while before_index + 1 < len(known) and known[before_index + 1] <= cursor:
-            before_index += 1
-        if cursor in by_slot:
-            values.append(SlotValue(cursor, seconds, by_slot[cursor], False))
-        else:
-            neighbours = []
-            if before_index >= 0:
-                neighbours.append(by_slot[known[before_index]])
-            if before_index + 1 < len(known):
-                neighbours.append(by_slot[known[before_index + 1]])
-            values.append(SlotValue(cursor, seconds, min(neighbours, default=0), True))
-        cursor += step
-    return values
+    rows = _slot_rows(series_of(samples), _epoch(window_start), _epoch(window_end), slot_seconds)
+    return [
+        SlotValue(datetime.fromtimestamp(start, tz=UTC), seconds, value, filled)
+        for start, seconds, value, filled in rows
+    ]
 
 
-def _level_bytes(values: list[SlotValue], rule: str) -> Decimal:
-    if not values:
+def _level_bytes(rows: list[tuple[int, int, int, bool]], rule: str) -> Decimal:
+    if not rows:
         return ZERO
     if rule == QuantityRule.PEAK:
-        return Decimal(max(value.used_bytes for value in values))
+        return Decimal(max(row[2] for row in rows))
     if rule == QuantityRule.LAST:
-        return Decimal(values[-1].used_bytes)
+        return Decimal(rows[-1][2])
     if rule == QuantityRule.AVERAGE_DAILY_PEAK:
-        peaks: dict[date, int] = {}
-        for value in values:
-            day = value.start.date()
-            peaks[day] = max(peaks.get(day, 0), value.used_bytes)
+        peaks: dict[int, int] = {}
+        for start, _seconds, value, _filled in rows:
+            day = start // 86400
+            peaks[day] = max(peaks.get(day, 0), value)
         return Decimal(sum(peaks.values())) / Decimal(len(peaks))
     raise RatingError(f"Unknown quantity rule {rule!r}.")
 
@@ -257,7 +289,7 @@ def _tiered_amount(
 def rate_usage(
     *,
     terms: PlanTerms,
-    samples: Iterable[Sample],
+    samples: Iterable[Sample] | SampleSeries,
     window_start: datetime,
     window_end: datetime,
     month_start: datetime,
@@ -281,22 +313,22 @@ def rate_usage(
         raise RatingError("The window must lie inside its month.")
     unit_bytes = UNIT_BYTES[terms.unit]
     month_seconds = int((month_end - month_start).total_seconds())
-    values = slot_values(
-        samples=samples, window_start=window_start, window_end=window_end, slot_seconds=slot_seconds
-    )
-    active_seconds = sum(value.seconds for value in values)
-    projected = [v for v in values if v.filled and as_of is not None and v.start >= as_of]
-    gaps = [v for v in values if v.filled and (as_of is None or v.start < as_of)]
+    rows = _slot_rows(series_of(samples), _epoch(window_start), _epoch(window_end), slot_seconds)
+    active_seconds = sum(row[1] for row in rows)
+    horizon = _epoch(as_of) if as_of is not None else None
+    filled = [row[0] for row in rows if row[3]]
+    gap_slots = sum(1 for start in filled if horizon is None or start < horizon)
+    projected_slots = len(filled) - gap_slots
     fraction = Decimal(active_seconds) / Decimal(month_seconds)
     if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
-        byte_seconds = sum(value.used_bytes * value.seconds for value in values)
+        byte_seconds = sum(row[1] * row[2] for row in rows)
         raw_quantity = Decimal(byte_seconds) / (Decimal(unit_bytes) * Decimal(month_seconds))
         how = (
             f"Σ(bytes {TIMES} seconds) {byte_seconds} / ({unit_bytes} B/{terms.unit} {TIMES} "
             f"{month_seconds} s in month)"
         )
     else:
-        level = _level_bytes(values, terms.quantity_rule)
+        level = _level_bytes(rows, terms.quantity_rule)
         raw_quantity = level / Decimal(unit_bytes) * fraction
         how = (
             f"{terms.quantity_rule.replace('_', ' ')} {level.normalize():f} B / {unit_bytes} B/"
@@ -321,9 +353,9 @@ def rate_usage(
         f"→ {amount} {terms.currency} (half-up)"
     )
     gap_note = ""
-    if gaps:
+    if gap_slots:
         gap_note = (
-            f"{len(gaps)} of {len(values)} sampling slots had no measurement; each was filled "
+            f"{gap_slots} of {len(rows)} sampling slots had no measurement; each was filled "
             "with the lower neighbouring measurement, in your favour."
         )
     return LineRating(
@@ -339,11 +371,11 @@ def rate_usage(
         billable=billable,
         amount=amount,
         minimum_prorated=minimum,
-        slot_count=len(values),
-        gap_slots=len(gaps),
+        slot_count=len(rows),
+        gap_slots=gap_slots,
         gap_note=gap_note,
         formula=formula,
-        projected_slots=len(projected),
+        projected_slots=projected_slots,
         tier_breakdown=breakdown,
     )
 

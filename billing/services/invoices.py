@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing import rating
+from billing.db import EpochSeconds
 from billing.models import (
     FilespacePlanPeriod,
     Invoice,
@@ -113,7 +114,7 @@ class RatingInputs:
     """Plan history and samples of some filespaces for one month, loaded in two queries."""
 
     history: dict[int, list[tuple[datetime, object]]]
-    samples: dict[int, list[rating.Sample]]
+    samples: dict[int, rating.SampleSeries]
 
 
 def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
@@ -121,12 +122,14 @@ def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetim
     history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
     for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):
         history[period.filespace_id].append((period.starts_at, period.plan))
-    samples: dict[int, list[rating.Sample]] = defaultdict(list)
-    sample_rows = UsageSample.objects.filter(
-        filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end
-    ).values_list("filespace_id", "slot", "used_storage")
-    for filespace_id, slot, used in sample_rows.iterator(chunk_size=10_000):
-        samples[filespace_id].append(rating.Sample(slot, used))
+    samples: dict[int, rating.SampleSeries] = defaultdict(dict)
+    sample_rows = (
+        UsageSample.objects.filter(filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end)
+        .annotate(epoch=EpochSeconds("slot"))
+        .values_list("filespace_id", "epoch", "used_storage")
+    )
+    for filespace_id, epoch, used in sample_rows:
+        samples[filespace_id][epoch] = used
     return RatingInputs(history=dict(history), samples=dict(samples))
 
 
@@ -174,7 +177,7 @@ def rate_filespaces(
             terms = plan_terms(plan)
             rated = rating.rate_usage(
                 terms=terms,
-                samples=samples.get(filespace.pk, ()),
+                samples=samples.get(filespace.pk, {}),
                 window_start=piece_start,
                 window_end=piece_end,
                 month_start=month_start,

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from billing import rating
+from billing.db import EpochSeconds
 from billing.models import BillingFlag, UsageSample
 from billing.services.invoices import rate_filespaces, ready_at
 
@@ -43,14 +44,18 @@ def upstream_check(*, client, now: datetime) -> list[BillingFlag]:
         fs.remote_id: fs
         for fs in Filespace.objects.filter(remote_id__in=remote_ids).select_related("plan")
     }
-    samples: dict[int, list[rating.Sample]] = defaultdict(list)
-    rows = UsageSample.objects.filter(
-        filespace_id__in=[fs.pk for fs in filespaces.values()],
-        slot__gte=period.start,
-        slot__lt=until,
-    ).values_list("filespace_id", "slot", "used_storage")
-    for filespace_id, slot, used in rows.iterator(chunk_size=10_000):
-        samples[filespace_id].append(rating.Sample(slot, used))
+    samples: dict[int, rating.SampleSeries] = defaultdict(dict)
+    rows = (
+        UsageSample.objects.filter(
+            filespace_id__in=[fs.pk for fs in filespaces.values()],
+            slot__gte=period.start,
+            slot__lt=until,
+        )
+        .annotate(epoch=EpochSeconds("slot"))
+        .values_list("filespace_id", "epoch", "used_storage")
+    )
+    for filespace_id, epoch, used in rows:
+        samples[filespace_id][epoch] = used
 
     period_start = period.start.date()
     seen: list[BillingFlag] = []
@@ -85,7 +90,7 @@ def upstream_check(*, client, now: datetime) -> list[BillingFlag]:
                 continue
             ours = rating.rate_usage(
                 terms=GB_TERMS,
-                samples=samples.get(filespace.pk, ()),
+                samples=samples.get(filespace.pk, {}),
                 window_start=window[0],
                 window_end=window[1],
                 month_start=period.start,

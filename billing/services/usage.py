@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from billing import rating
+from billing.db import EpochSeconds
 from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
 
 logger = logging.getLogger(__name__)
@@ -157,13 +158,15 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
     for day in sorted(set(days)):
         start = datetime.combine(day, time.min, tzinfo=UTC)
         end = start + timedelta(days=1)
+        day_epoch = int(start.timestamp())
         rows = (
             UsageSample.objects.filter(slot__gte=start - timedelta(seconds=interval), slot__lt=end)
+            .annotate(epoch=EpochSeconds("slot"))
             .order_by("filespace_id", "slot")
             .values_list(
                 "filespace_id",
                 "customer_id",
-                "slot",
+                "epoch",
                 "used_storage",
                 "users_count",
                 "get_data_size",
@@ -172,18 +175,21 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
         )
         baseline: dict[int, tuple[int, int]] = {}
         per_filespace: dict[int, list[tuple]] = defaultdict(list)
-        sampled_slots: set[tuple[int, datetime]] = set()
-        for row in rows.iterator(chunk_size=5000):
-            if row[2] < start:
+        sampled_slots: set[tuple[int, int]] = set()
+        for row in rows:
+            if row[2] < day_epoch:
                 baseline[row[0]] = (row[5], row[6])
             else:
                 per_filespace[row[0]].append(row)
                 sampled_slots.add((row[0], row[2]))
         gap_counts: dict[int, int] = defaultdict(int)
         gap_customers: dict[int, int] = {}
-        for filespace_id, customer_id, slot in UsageGap.objects.filter(
-            slot__gte=start, slot__lt=end
-        ).values_list("filespace_id", "customer_id", "slot"):
+        gap_rows = (
+            UsageGap.objects.filter(slot__gte=start, slot__lt=end)
+            .annotate(epoch=EpochSeconds("slot"))
+            .values_list("filespace_id", "customer_id", "epoch")
+        )
+        for filespace_id, customer_id, slot in gap_rows:
             if (filespace_id, slot) not in sampled_slots:
                 gap_counts[filespace_id] += 1
                 gap_customers[filespace_id] = customer_id

@@ -106,3 +106,15 @@ def test_pruning_removes_old_raw_samples_and_keeps_rollups(live_filespace, setti
     assert deleted == 24
     assert UsageSample.objects.count() == 3
     assert DailyUsage.objects.get().sample_count == 24
+
+
+def test_sample_slots_are_read_back_as_exact_epoch_seconds(live_filespace):
+    from billing.db import EpochSeconds
+
+    fs = live_filespace()
+    write_samples(fs, "2026-06-01T00:00", "2026-06-01T02:00", 10**9)
+
+    rows = UsageSample.objects.annotate(epoch=EpochSeconds("slot"))
+    epochs = rows.values_list("epoch", flat=True)
+
+    assert sorted(epochs) == [int(at("2026-06-01T00:00").timestamp()) + n * 3600 for n in (0, 1)]
