@@ -306,6 +306,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "provisioning.tasks.reconcile_filespaces",
         "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
     },
+    "reconcile-initializations": {
+        "task": "provisioning.managed_tasks.reconcile_initializations",
+        "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
+    },
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "collect-usage": {
         "task": "billing.tasks.collect_usage",

@@ -258,3 +258,55 @@ def test_a_real_worker_initializes_the_filespace_and_it_becomes_active(
     assert FilespaceInit.objects.get(pk=init.pk).state == FilespaceInit.State.DONE
     assert remote_get(sim, filespace.remote_id)["status"] == "initialized"
     assert sim.count("cli.init-s3") == 1
+
+
+def test_the_reconciler_resends_only_inits_whose_message_may_be_lost(provisioned, sent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(hours=1)
+    stale, running_dead, running_live, done = (
+        request_init(provisioned(name=f"fs{i}")) for i in range(4)
+    )
+    FilespaceInit.objects.filter(pk=stale.pk).update(next_attempt_at=long_ago)
+    FilespaceInit.objects.filter(pk=running_dead.pk).update(
+        state=FilespaceInit.State.RUNNING, lease_until=long_ago
+    )
+    FilespaceInit.objects.filter(pk=running_live.pk).update(
+        state=FilespaceInit.State.RUNNING, lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    FilespaceInit.objects.filter(pk=done.pk).update(
+        state=FilespaceInit.State.DONE, next_attempt_at=long_ago
+    )
+    sent.clear()
+
+    assert managed_tasks.reconcile_initializations() == {"inits": 2}
+    assert sorted(sent) == sorted([stale.pk, running_dead.pk])
+
+
+@pytest.mark.worker
+def test_a_lost_init_message_is_recovered_by_the_beat_reconciler(
+    sim, provisioned, celery_worker_factory, tmp_path, monkeypatch
+):
+    filespace = provisioned()
+    monkeypatch.setattr(managed_tasks.initialize_filespace, "delay", lambda pk: None)
+    init = request_init(filespace)  # The message never leaves.
+    celery_worker_factory(
+        env={
+            "LUCIDLINK_API_URL": sim.api_url,
+            "LUCIDLINK_TOKEN_URL": sim.token_url,
+            "LUCIDLINK_CLIENT_ID": sim.client_id,
+            "LUCIDLINK_CLIENT_SECRET": sim.client_secret,
+            "LUCID_CLI_PATH": sim.cli_path,
+            "LUCID_CLI_STATE_DIR": str(tmp_path / "worker-cli"),
+            "LUCIDSIM_URL": sim.url,
+            "PROVISIONING_RECONCILE_INTERVAL": "1",
+            "PROVISIONING_RECONCILE_GRACE": "1",
+        },
+        beat=True,
+    )
+
+    wait_until(lambda: Filespace.objects.get(pk=filespace.pk).state == State.ACTIVE, timeout=60)
+    assert FilespaceInit.objects.get(pk=init.pk).state == FilespaceInit.State.DONE
+    assert sim.count("cli.init-s3") == 1
