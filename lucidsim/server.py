@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import socket
+import sqlite3
 import sys
 import time
 import traceback
@@ -292,8 +294,8 @@ class Handler(BaseHTTPRequestHandler):
         return
 
 
-def make_server(config: Config) -> ThreadingHTTPServer:
-    app = App(config)
+def make_server(config: Config, app: App | None = None) -> ThreadingHTTPServer:
+    app = app or App(config)
     handler = type("BoundHandler", (Handler,), {"app": app, "verbose": config.verbose})
     server = ThreadingHTTPServer((config.host, config.port), handler)
     server.daemon_threads = True
@@ -307,10 +309,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lucidsim: {exc}", file=sys.stderr)
         return 2
     try:
-        server = make_server(config)
+        app = App(config)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"lucidsim: cannot use the state file {config.state}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server = make_server(config, app)
     except OSError as exc:
         print(f"lucidsim: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1
+    # SIGTERM (honcho, the test fixtures) stops the loop like Ctrl-C, so the socket and the
+    # state file are closed cleanly.
+    signal.signal(signal.SIGTERM, _stop)
     host, port = server.server_address[:2]
     print(f"lucidsim listening on http://{host}:{port}", flush=True)
     try:
@@ -319,4 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
+        app.sim.store.close()
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

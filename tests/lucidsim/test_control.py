@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import time
 
 import requests
@@ -212,9 +214,6 @@ def test_the_state_file_holds_no_token_or_secret(tmp_path):
 
 
 def test_bad_start_up_options_stop_with_a_message(tmp_path):
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "lucidsim", "--accounts", "nocolon", "--state", str(tmp_path / "s")],
         capture_output=True,
@@ -242,3 +241,42 @@ def test_the_control_listing_shows_every_accounts_filespaces(lucidsim, create_fs
     assert listed["status"] == "initialized"
     assert "root-pass-1" not in str(listed)
     assert "root_password" not in listed
+
+
+def test_an_unusable_state_file_stops_with_a_message(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "lucidsim", "--port", "0", "--state", str(blocker / "s.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 1
+    assert "cannot use the state file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path):
+    process, _ = start_server(tmp_path / "sim.sqlite3")
+
+    process.terminate()
+
+    assert process.wait(timeout=10) == 0
+
+
+def test_the_simulator_never_imports_django_or_the_portal():
+    code = (
+        "import sys, lucidsim.server, lucidsim.cli, lucidsim.cliops\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('django', 'portal', 'provisioning', 'billing')]\n"
+        "print(bad)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20
+    )
+
+    assert result.stdout.strip() == "[]", result.stderr
