@@ -67,7 +67,9 @@ def _failed(request, filespace, exc, **bound) -> HttpResponse:
             form.add_error(field if field in form.fields else None, errors)
     elif form is not None:
         form.add_error(None, message)
-    return _page(request, filespace, status=400, error=message, **bound)
+    # With a form the message sits on the form; without one it heads the page.
+    error = "" if form is not None else message
+    return _page(request, filespace, status=400, error=error, **bound)
 
 
 @require_GET
