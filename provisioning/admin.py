@@ -60,3 +60,7 @@ class ProvisioningEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Managed CLI operation records (docs/managed-operations.md).
+from provisioning import managed_admin  # noqa: E402, F401
