@@ -202,7 +202,10 @@ def _slot_rows(
     before = bisect_right(known, cursor) - 1
     get = series.get
     while cursor < end:
-        seconds = min(cursor + slot_seconds, end) - max(cursor, start)
+        seconds = slot_seconds
+        if cursor < start or cursor + slot_seconds > end:
+            # Only the first and last slot can be cut by the window.
+            seconds = min(cursor + slot_seconds, end) - max(cursor, start)
         value = get(cursor)
         if value is not None:
             rows.append((cursor, seconds, value, False))

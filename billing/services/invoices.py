@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -128,8 +128,12 @@ def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetim
         .annotate(epoch=EpochSeconds("slot"))
         .values_list("filespace_id", "epoch", "used_storage")
     )
-    for filespace_id, epoch, used in sample_rows:
-        samples[filespace_id][epoch] = used
+    # Read through a plain cursor: the rows are three integers, Django's converters add nothing.
+    sql, params = sample_rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for filespace_id, epoch, used in cursor.fetchall():
+            samples[filespace_id][epoch] = used
     return RatingInputs(history=dict(history), samples=dict(samples))
 
 
