@@ -233,7 +233,7 @@ def test_work_queued_when_redis_restarts_is_not_stuck_after_the_reconciler_runs(
     broker_url, restart_redis = private_redis
     queue = celery_app.conf.task_default_queue  # the worker fixture's private queue
     filespaces = [place(f"media{i}", send=False) for i in range(3)]
-    sender = Celery("sender", broker=broker_url)
+    sender = Celery("sender", broker=broker_url, set_as_current=False)
     for filespace in filespaces:
         sender.send_task("provisioning.tasks.create_filespace", args=[filespace.pk], queue=queue)
     sender.close()
