@@ -122,6 +122,8 @@ def plan_save_by_staff(*, plan: Plan, acting_user, before: dict | None = None) -
     with transaction.atomic():
         plan.full_clean()
         plan.save()
+        # Read back so the record shows the stored values (decimal places as the column keeps).
+        plan.refresh_from_db()
         after = _plan_values(plan)
         if created:
             audit_record(actor=acting_user, action="plan.created", target=plan, after=after)

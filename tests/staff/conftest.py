@@ -4,6 +4,12 @@ from allauth.mfa.totp.internal.auth import TOTP
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Pages tests create up to a hundred users; Argon2 would make each cost half a second."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def staff_factory(user_factory):
     """A staff user with TOTP set up (so StaffMFAMiddleware lets them through)."""
