@@ -162,11 +162,16 @@ def e2e_redis_url() -> str:
 
 
 @pytest.fixture
-def sim(lucidsim, settings) -> Iterator:
+def msp_domain(lucidsim) -> dict:
+    """The MSP's one LucidLink domain, created in the freshly reset simulator."""
+    return lucidsim.create_domain("msp-e2e")
+
+
+@pytest.fixture
+def sim(lucidsim, msp_domain, settings) -> Iterator:
     """lucidsim with the MSP's domain and a 2 s provisioning delay; the portal points at it."""
     from provisioning import lucidlink
 
-    lucidsim.create_domain("msp-e2e")
     lucidsim.set_delay(2)
     settings.LUCIDLINK_API_URL = lucidsim.api_url
     settings.LUCIDLINK_TOKEN_URL = lucidsim.token_url
