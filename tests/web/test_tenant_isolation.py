@@ -104,6 +104,22 @@ def _fs_schedule(b, filespace_factory):
     ]
 
 
+def _apikey(b, filespace_factory):
+    from portal.apikeys.services import apikey_create
+
+    key, _raw = apikey_create(name="B's key", created_by=b.user, customer=b.customer)
+    return [key.pk]
+
+
+def _webhook(b, filespace_factory):
+    from portal.webhooks.models import Subscription
+
+    subscription = Subscription.objects.create(
+        customer=b.customer, url="https://hooks.example.com/b", event_types=[], created_by=b.user
+    )
+    return [subscription.pk]
+
+
 # url name -> (HTTP method the view accepts, builder of the URL args for customer B's object)
 COVERED = {
     "filespaces:detail": ("get", _fs),
@@ -117,6 +133,8 @@ COVERED = {
     "billing:invoice_detail": ("get", _invoice),
     "billing:invoice_csv": ("get", _invoice),
     "billing:line_detail": ("get", _invoice_and_line),
+    "apikeys:customer_key_revoke": ("post", _apikey),
+    "apikeys:customer_webhook_delete": ("post", _webhook),
     # Managed operations (tests/managed/test_pages.py checks every role and method too).
     "filespaces:manage": ("get", _fs),
     "filespaces:initialize": ("post", _fs),
@@ -140,6 +158,8 @@ EXEMPT_PREFIXES = {
     "mfa_": "allauth MFA pages of the signed-in person",
     "billing:staff_": "MSP staff pages across customers, behind the staff MFA guard",
     "staff:": "MSP staff console under /staff/, behind the staff MFA guard",
+    "apikeys:msp_": "MSP staff key and webhook pages under /api-keys/msp/, behind the MFA guard",
+    "api:": "token-authenticated REST API; isolation proven in tests/api/test_isolation.py",
 }
 
 
@@ -175,6 +195,12 @@ def test_a_member_of_one_customer_gets_404_for_another_customers_object(
     # Nothing of B's changed.
     assert Membership.objects.get(pk=b.pk).role == "owner"
     assert not Invitation.objects.filter(customer=b.customer, revoked_at__isnull=False).exists()
+    from portal.apikeys.models import ApiKey
+    from portal.webhooks.models import Subscription
+
+    assert not ApiKey.objects.filter(customer=b.customer, revoked_at__isnull=False).exists()
+    if name == "apikeys:customer_webhook_delete":
+        assert Subscription.objects.filter(customer=b.customer).exists()
 
 
 def test_the_same_urls_work_for_the_objects_own_customer(client, member_factory, filespace_factory):
