@@ -125,8 +125,11 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
             )
         )
     UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
+    by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for row, reason in gaps:
-        _record_gaps([row], slot, now, reason)
+        by_reason[reason].append(row)
+    for reason, rows in by_reason.items():
+        _record_gaps(rows, slot, now, reason)
     if gaps:
         logger.warning("Usage collection for %s: %d filespaces without a sample.", slot, len(gaps))
     return CollectResult(slot, len(live), len(samples), len(gaps), len(done))
