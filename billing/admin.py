@@ -10,6 +10,7 @@ from billing.models import (
     FilespacePlanPeriod,
     Invoice,
     InvoiceLine,
+    InvoiceSequence,
     UsageGap,
     UsageSample,
 )
@@ -106,3 +107,18 @@ class DailyUsageAdmin(ReadOnlyAdmin):
 @admin.register(FilespacePlanPeriod)
 class FilespacePlanPeriodAdmin(ReadOnlyAdmin):
     list_display = ["filespace", "plan", "starts_at", "created_by"]
+
+
+@admin.register(InvoiceSequence)
+class InvoiceSequenceAdmin(ReadOnlyAdmin):
+    """Gapless numbering state; changing it by hand would break the sequence."""
+
+    list_display = ["name", "next_value"]
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(ReadOnlyAdmin):
+    list_display = ["invoice", "position", "kind", "description", "amount"]
+    list_filter = ["kind"]
+    search_fields = ["description", "invoice__number", "invoice__customer__name"]
+    list_select_related = ["invoice"]

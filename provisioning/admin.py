@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from provisioning.models import Filespace, ProvisioningEvent
 
@@ -38,12 +39,27 @@ class FilespaceAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     fields = readonly_fields
     inlines = [ProvisioningEventInline]
+    list_select_related = ["customer"]
+    actions = ["retry"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.action(description="Retry selected failed filespaces")
+    def retry(self, request, queryset) -> None:
+        from portal.staff.services import filespace_retry_by_staff
+
+        done = 0
+        for filespace in queryset.filter(state=Filespace.State.ERROR).select_related("customer"):
+            try:
+                filespace_retry_by_staff(filespace=filespace, acting_user=request.user)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{filespace}: {' '.join(exc.messages)}", messages.ERROR)
+        self.message_user(request, f"Retried {done} filespace(s).", messages.SUCCESS)
 
 
 @admin.register(ProvisioningEvent)

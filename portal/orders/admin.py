@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from portal.orders.models import Order
 
@@ -20,6 +21,23 @@ class OrderAdmin(admin.ModelAdmin):
         "state", "decision_reason",
     ]  # fmt: skip
     fields = readonly_fields
+    list_select_related = ["customer", "plan", "decided_by"]
+    actions = ["approve"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.action(description="Approve selected orders (starts provisioning)")
+    def approve(self, request, queryset) -> None:
+        from portal.staff.services import order_approve_by_staff
+
+        done = 0
+        for order in queryset.filter(state=Order.State.AWAITING_APPROVAL).select_related(
+            "customer"
+        ):
+            try:
+                order_approve_by_staff(order=order, acting_user=request.user)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{order}: {' '.join(exc.messages)}", messages.ERROR)
+        self.message_user(request, f"Approved {done} order(s).", messages.SUCCESS)

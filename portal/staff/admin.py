@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from portal.staff.models import CustomerTermination
+
+
+@admin.register(CustomerTermination)
+class CustomerTerminationAdmin(admin.ModelAdmin):
+    """Read-only: requests, approvals and cancellations happen in the staff console, where the
+    two-person rule and the audit log apply."""
+
+    list_display = ["customer", "state", "requested_by", "requested_at", "approved_by",
+                    "delete_after", "carried_out_at"]  # fmt: skip
+    list_filter = ["state"]
+    search_fields = ["customer__name", "reason"]
+    list_select_related = ["customer", "requested_by", "approved_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
