@@ -65,5 +65,5 @@ def progress_for(filespace) -> Progress:
         steps.append(Step(title, status, at if status == DONE else None, detail))
     if state == "active":
         steps.append(Step("Initialized and in use", DONE, filespace.active_at))
-    settled = state in ("provisioned", "active", "error", "deleting", "deleted")
+    settled = state in ("provisioned", "active", "error", "deleted")
     return Progress(tuple(steps), settled, failed, filespace.last_error if failed else "", state)

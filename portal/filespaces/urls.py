@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/progress/", views.progress, name="progress"),
     path("<int:pk>/connect.sh", views.script, {"shell": "sh"}, name="script_sh"),
     path("<int:pk>/connect.ps1", views.script, {"shell": "ps1"}, name="script_ps1"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
 ]
 
 # Users, snapshots, schedules and managed init-s3 (docs/managed-operations.md).

@@ -1,12 +1,16 @@
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
+from portal.customers.models import MANAGER_ROLES
 from portal.filespaces import kit as kits
 from portal.filespaces.progress import progress_for
+from provisioning.services import filespace_delete
 
 # The connection kit is offered once LucidLink reports the filespace ready.
 READY_STATES = ("provisioned", "active")
@@ -54,3 +58,20 @@ def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@customer_required(MANAGER_ROLES, denied="Only owners and admins of your organisation can delete.")
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete after the person types the filespace's name, so one stray click cannot."""
+    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    if request.POST.get("confirm", "").strip() != filespace.remote_name:
+        messages.error(request, f"Type {filespace.remote_name} to confirm the deletion.")
+        return redirect("filespaces:detail", pk=pk)
+    try:
+        filespace_delete(filespace=filespace, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{filespace.qualified_name} is being deleted.")
+    return redirect("filespaces:detail", pk=pk)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("review/<str:key>/", views.review, name="review"),
     path("place/", views.place, name="place"),
     path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/cancel/", views.cancel, name="cancel"),
 ]

@@ -167,3 +167,19 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     if filespace is not None:
         return redirect("filespaces:detail", pk=filespace.pk)
     return render(request, "orders/detail.html", {"order": order})
+
+
+@require_POST
+@customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw an order that is still waiting for approval."""
+    from portal.orders.services import order_cancel
+
+    order = selectors.order_get(customer=request.customer, pk=pk)
+    try:
+        order_cancel(order=order, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The order for {order.remote_name} is cancelled.")
+    return redirect("orders:detail", pk=pk)

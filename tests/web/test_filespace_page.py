@@ -180,3 +180,49 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
 
 # Session, user, current membership, the switcher's memberships, then the page's own queries.
 QUERIES = {"dashboard": 6, "orders:list": 5}
+
+
+def test_an_owner_deletes_a_filespace_after_typing_its_name(
+    owner_client, owner, filespace_factory, django_capture_on_commit_callbacks
+):
+    filespace = filespace_factory(customer=owner.customer, state="active", remote_id="fs-1")
+    url = reverse("filespaces:delete", args=[filespace.pk])
+    page = owner_client.post(url, {"confirm": "wrong"}, follow=True).content.decode()
+    assert f"Type {filespace.remote_name} to confirm" in page
+    filespace.refresh_from_db()
+    assert filespace.state == "active"
+    with django_capture_on_commit_callbacks() as callbacks:
+        owner_client.post(url, {"confirm": filespace.remote_name})
+    filespace.refresh_from_db()
+    assert filespace.state == "deleting"
+    assert len(callbacks) == 1  # the delete task is sent once the change is committed
+    assert "being deleted" in _page(owner_client, filespace)
+
+
+def test_a_member_cannot_delete_a_filespace(client, member_factory, filespace_factory):
+    member = member_factory(role="member")
+    filespace = filespace_factory(customer=member.customer, state="active")
+    client.force_login(member.user)
+    assert "Delete this filespace" not in _page(client, filespace)
+    client.post(
+        reverse("filespaces:delete", args=[filespace.pk]), {"confirm": filespace.remote_name}
+    )
+    filespace.refresh_from_db()
+    assert filespace.state == "active"
+
+
+def test_an_order_awaiting_approval_can_be_withdrawn(owner_client, owner, plan_factory):
+    from portal.orders.services import order_place
+
+    plan = plan_factory(requires_approval=True)
+    order = order_place(
+        customer=owner.customer,
+        plan=plan,
+        name="later",
+        provider="IBM",
+        region="us-east",
+        idempotency_key="w" * 32,
+    )
+    owner_client.post(reverse("orders:cancel", args=[order.pk]))
+    order.refresh_from_db()
+    assert order.state == "cancelled"

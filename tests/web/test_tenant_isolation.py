@@ -126,6 +126,8 @@ COVERED = {
     "filespaces:progress": ("get", _fs),
     "filespaces:script_sh": ("get", _fs),
     "filespaces:script_ps1": ("get", _fs),
+    "filespaces:delete": ("post", _fs),
+    "orders:cancel": ("post", _order),
     "orders:detail": ("get", _order),
     "customers:invitation_revoke": ("post", _invitation),
     "customers:member_remove": ("post", _membership),
@@ -250,6 +252,35 @@ def test_members_and_billing_cannot_order_invite_or_remove(
     from portal.orders.models import Order
 
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["member", "billing"])
+def test_members_and_billing_cannot_delete_filespaces_or_withdraw_orders(
+    client, member_factory, filespace_factory, plan_factory, role
+):
+    from portal.orders.services import order_place
+
+    member = member_factory(role=role)
+    filespace = filespace_factory(customer=member.customer, state="active")
+    waiting = order_place(
+        customer=member.customer,
+        plan=plan_factory(requires_approval=True),
+        name="waiting",
+        provider="IBM",
+        region="us-east",
+        idempotency_key="q" * 32,
+    )
+    client.force_login(member.user)
+    for url, data in (
+        (reverse("filespaces:delete", args=[filespace.pk]), {"confirm": filespace.remote_name}),
+        (reverse("orders:cancel", args=[waiting.pk]), {}),
+    ):
+        response = client.post(url, data)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("dashboard")
+    filespace.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (filespace.state, waiting.state) == ("active", "awaiting_approval")
 
 
 def test_a_role_refusal_over_htmx_is_a_403(client, member_factory):
