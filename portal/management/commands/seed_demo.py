@@ -11,6 +11,11 @@ from portal.plans.models import BillingUnit, Plan, StorageOwner, SubscriptionTyp
 
 DEMO_STAFF_EMAIL = "staff@example.com"
 DEMO_STAFF_PASSWORD = "demo-staff-passphrase-2026"  # noqa: S105 - printed demo credential
+# A fixed TOTP secret so the demo staff login works with any authenticator app; demo only.
+DEMO_STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXPDEMOSTAFFTOTP234"  # noqa: S105 - printed demo credential
+DEMO_CUSTOMER_NAME = "Demo Media Ltd"
+DEMO_OWNER_EMAIL = "owner@example.com"
+DEMO_OWNER_PASSWORD = "demo-owner-passphrase-2026"  # noqa: S105 - printed demo credential
 
 DEMO_PLANS = [
     {
@@ -70,6 +75,20 @@ class Command(BaseCommand):
             self.stdout.write(f"MSP staff password: {staff_password}")
         else:
             self.stdout.write("MSP staff password: unchanged (set on first run; see README)")
+        self._ensure_staff_mfa()
+        self.stdout.write(
+            f"MSP staff TOTP secret (add it to an authenticator app): {DEMO_STAFF_TOTP_SECRET}"
+        )
+        self.stdout.write(
+            f"  otpauth://totp/{DEMO_STAFF_EMAIL}?secret={DEMO_STAFF_TOTP_SECRET}&issuer=Portal%20demo"
+        )
+        owner_password = os.environ.get("DEMO_OWNER_PASSWORD", DEMO_OWNER_PASSWORD)
+        owner_created = self._ensure_customer_owner(owner_password)
+        self.stdout.write(f"Demo customer: {DEMO_CUSTOMER_NAME}, owner login: {DEMO_OWNER_EMAIL}")
+        if owner_created:
+            self.stdout.write(f"Demo owner password: {owner_password}")
+        else:
+            self.stdout.write("Demo owner password: unchanged (set on first run)")
 
     def _ensure_plan(self, fields: dict) -> bool:
         fields = dict(fields)
@@ -85,4 +104,39 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save(update_fields=["password"])
+        return created
+
+    def _verified(self, user) -> None:
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+
+    def _ensure_staff_mfa(self) -> None:
+        """Staff must use TOTP; the demo staff user gets the printed, fixed secret."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP
+
+        user = get_user_model().objects.get(username=DEMO_STAFF_EMAIL)
+        self._verified(user)
+        if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(user, DEMO_STAFF_TOTP_SECRET)
+
+    def _ensure_customer_owner(self, password: str) -> bool:
+        from portal.customers.models import Membership
+        from portal.customers.services import customer_create
+
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=DEMO_OWNER_EMAIL, defaults={"email": DEMO_OWNER_EMAIL}
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        self._verified(user)
+        if not Membership.objects.filter(user=user).exists():
+            customer_create(
+                user=user, name=DEMO_CUSTOMER_NAME, billing_email=DEMO_OWNER_EMAIL, country="GB"
+            )
         return created
