@@ -239,6 +239,12 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     attempt won the race; it is adopted only when it is provably ours (same name, same domain,
     same provider and region), otherwise the order fails with the reason.
 
+    The look-up is skipped on a row's first attempt (`attempts == 1` right after the claim):
+    the claim increments `attempts` atomically, so no earlier attempt of this row can have sent
+    a POST. Anything else holding the name (made outside the portal, or by an attempt before a
+    staff retry reset the count) answers the POST with 409 and goes through the same
+    provably-ours check. This halves the calls of the common case.
+
     Raises lucidlink.Unavailable (retry later) or lucidlink.Rejected (give up); returns None
     when the row was not ours to write any more (force-failed meanwhile).
     """
@@ -246,7 +252,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     filespace.domain_id, filespace.domain_name = domain.id, domain.name
     qualified_name = f"{filespace.remote_name}.{domain.name}"
 
-    remote = client.find_filespace(qualified_name)
+    remote = client.find_filespace(qualified_name) if filespace.attempts > 1 else None
     adopted = remote is not None
     if remote is None:
         with transaction.atomic():

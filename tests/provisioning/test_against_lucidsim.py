@@ -252,7 +252,8 @@ def test_a_filespace_with_our_name_that_is_not_ours_fails_with_a_clear_reason(si
     assert filespace.remote_id is None
     assert "already used by another filespace at LucidLink" in filespace.last_error
     assert "IBM jp-tok" in filespace.last_error
-    assert sim.count("createFilespace") == 1  # only the setup's own create
+    assert remote_count(sim, "acme-media") == 1  # still only the one made elsewhere
+    assert filespace.events.get(kind=Kind.FAILED).api_status == 409
 
 
 def test_a_409_for_a_name_the_portal_cannot_see_fails_with_a_clear_reason(sim, order):
