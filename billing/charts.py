@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 WIDTH = 640
@@ -40,34 +41,49 @@ def _nice_ceiling(value: Decimal) -> Decimal:
     return Decimal(10).scaleb(exponent)
 
 
+def _label(level: Decimal) -> str:
+    text = f"{level.normalize():,f}"
+    return text if "." not in text else text.rstrip("0").rstrip(".")
+
+
 def usage_chart(
-    *, title: str, unit: str, labels: list[str], averages: list[Decimal], peaks: list[Decimal]
+    *,
+    title: str,
+    unit: str,
+    days: list[date],
+    averages: dict[date, Decimal],
+    peaks: dict[date, Decimal],
 ) -> Chart:
-    """Daily average and peak storage (in the plan's unit) across the days of a month."""
+    """Daily average and peak storage (in the plan's unit) across every day of a month.
+
+    The x axis always spans the whole month, so a month in progress shows how far it has got;
+    days without data are simply not drawn.
+    """
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
-    top = _nice_ceiling(max([*peaks, *averages], default=Decimal(0)))
-    count = max(len(labels), 1)
+    top = _nice_ceiling(max([*peaks.values(), *averages.values()], default=Decimal(0)))
+    count = max(len(days), 1)
+    index = {day: position for position, day in enumerate(days)}
 
-    def x(index: int) -> float:
-        return round(LEFT + plot_width * (index + 0.5) / count, 1)
+    def x(position: int) -> float:
+        return round(LEFT + plot_width * (position + 0.5) / count, 1)
 
     def y(value: Decimal) -> float:
         return round(TOP + plot_height * float(1 - value / top), 1)
 
-    def points(values: list[Decimal]) -> str:
-        return " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
+    def points(values: dict[date, Decimal]) -> str:
+        return " ".join(f"{x(index[day])},{y(value)}" for day, value in sorted(values.items()))
 
     levels = [top * Decimal(step) / 4 for step in range(5)]
-    y_ticks = [(y(level), f"{level:,.6g} {unit}") for level in levels]
-    every = max(1, count // 6)
-    x_ticks = [(x(i), label) for i, label in enumerate(labels) if i % every == 0]
-    latest = f"{averages[-1]:,.2f} {unit}" if averages else "no data"
+    y_ticks = [(y(level), f"{_label(level)} {unit}") for level in levels]
+    x_ticks = [(x(i), f"{day:%-d %b}") for i, day in enumerate(days) if i % 5 == 0]
+    latest = averages[max(averages)] if averages else None
+    latest_text = f"{_label(latest.quantize(Decimal('0.01')))} {unit}" if latest is not None else ""
     return Chart(
         title=title,
         description=(
-            f"Daily average and peak stored data in {unit} over {len(labels)} days; "
-            f"latest daily average {latest}."
+            f"Daily average and peak stored data in {unit}, {len(averages)} of {len(days)} days "
+            f"measured; latest daily average {latest_text or 'not measured'}."
         ),
         width=WIDTH,
         height=HEIGHT,
@@ -77,5 +93,5 @@ def usage_chart(
         x_ticks=x_ticks,
         baseline=TOP + plot_height,
         right=WIDTH - RIGHT,
-        empty=not labels,
+        empty=not averages,
     )

@@ -112,6 +112,10 @@ def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now:
         customer=customer, day__gte=month_start.date(), day__lt=month_end.date()
     ).order_by("day"):
         daily[rollup.filespace_id].append(rollup)
+    month_days = [
+        month_start.date() + timedelta(days=offset)
+        for offset in range((month_end - month_start).days)
+    ]
     rows = []
     for filespace in sorted(filespaces, key=lambda fs: fs.remote_name):
         unit = filespace.plan.billing_unit
@@ -130,9 +134,15 @@ def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now:
                 chart=charts.usage_chart(
                     title=f"Stored data in {filespace.qualified_name}, {month_start:%B %Y}",
                     unit=unit,
-                    labels=[f"{d.day:%-d %b}" for d in days],
-                    averages=[d.used_storage_average / unit_bytes for d in days],
-                    peaks=[Decimal(d.used_storage_max) / unit_bytes for d in days],
+                    days=month_days,
+                    averages={
+                        d.day: d.used_storage_average / unit_bytes for d in days if d.sample_count
+                    },
+                    peaks={
+                        d.day: Decimal(d.used_storage_max) / unit_bytes
+                        for d in days
+                        if d.sample_count
+                    },
                 ),
             )
         )
