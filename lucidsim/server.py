@@ -269,7 +269,7 @@ class Handler(BaseHTTPRequestHandler):
         if response.status != 204:
             self.send_header("Content-Length", str(len(response.body)))
         for key, value in response.headers.items():
-            self.send_header(key, value)
+            self.send_header(key, _header_safe(value))
         if self.request_version == "HTTP/1.0" and not self.close_connection:
             self.send_header("Connection", "keep-alive")
         elif self.close_connection:
@@ -292,6 +292,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         # Request lines can carry tokens in odd clients; the verbose log above prints paths only.
         return
+
+
+def _header_safe(value: str) -> str:
+    """Header values can quote user input: keep them ASCII and on one line."""
+    text = value.encode("ascii", "backslashreplace").decode("ascii")
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def make_server(config: Config, app: App | None = None) -> ThreadingHTTPServer:

@@ -294,3 +294,14 @@ def test_concurrent_creates_of_one_name_make_exactly_one_filespace(lucidsim, fs_
     assert statuses == [201] + [409] * 15
     assert len(lucidsim.api("GET", "/filespaces").json()) == 1
     assert lucidsim.count("createFilespace", "race") == 16
+
+
+def test_odd_characters_in_a_rejected_body_do_not_break_the_answer(lucidsim, fs_body):
+    body = fs_body(storage={"provider": "IBM", "region": "é中\r\nX-Injected: 1"})
+
+    response = lucidsim.api("POST", "/filespaces", body)
+
+    assert response.status_code == 400
+    assert response.json() == INVALID
+    assert "X-Injected" not in response.headers
+    assert "\\u4e2d" in response.headers["X-Lucidsim-Reason"]
