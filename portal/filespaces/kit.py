@@ -185,7 +185,13 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
     return Kit(qualified_name=fs, steps=tuple(steps), needs_init=own_storage)
 
 
+def _one_line(text: str) -> str:
+    """Text safe inside a script comment: no line breaks to escape the comment with."""
+    return " ".join(text.split())
+
+
 def bash_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
+    msp_name = _one_line(msp_name)
     lines = [
         "#!/usr/bin/env bash",
         f"# Connect this computer to the filespace {kit.qualified_name} ({msp_name}).",
@@ -225,6 +231,7 @@ def bash_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
 
 
 def powershell_script(kit: Kit, *, msp_name: str, run_init: bool) -> str:
+    msp_name = _one_line(msp_name)
     lines = [
         f"# Connect this computer to the filespace {kit.qualified_name} ({msp_name}).",
         "# Secrets are never stored in this file: set them in the environment first,",

@@ -147,11 +147,12 @@ DRAFTS_SESSION_KEY = "order_drafts"
 MAX_DRAFTS = 5
 
 
-def draft_save(request, *, plan: Plan, data: dict) -> str:
+def draft_save(request, *, customer: Customer, plan: Plan, data: dict) -> str:
     from portal import fields
 
     key = uuid.uuid4().hex
     draft = {
+        "customer_id": customer.pk,
         "plan_id": plan.pk,
         "name": data["name"],
         "provider": data["provider"],
@@ -175,8 +176,12 @@ def draft_save(request, *, plan: Plan, data: dict) -> str:
     return key
 
 
-def draft_get(request, key: str) -> dict | None:
-    return request.session.get(DRAFTS_SESSION_KEY, {}).get(key)
+def draft_get(request, key: str, *, customer: Customer) -> dict | None:
+    """The draft, if it belongs to the customer the person now acts for (they may have switched)."""
+    draft = request.session.get(DRAFTS_SESSION_KEY, {}).get(key)
+    if draft is None or draft.get("customer_id") != customer.pk:
+        return None
+    return draft
 
 
 def draft_mark_placed(request, key: str, *, order_id: int) -> None:

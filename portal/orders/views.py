@@ -1,6 +1,7 @@
 import logging
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,14 +19,26 @@ logger = logging.getLogger(__name__)
 ORDER_DENIED = "Only owners and admins of your organisation can order filespaces."
 
 
-def domain_name() -> str | None:
-    """The MSP's LucidLink domain, or None while it cannot be read."""
-    try:
-        from provisioning.domain import msp_domain
+DOMAIN_DOWN_KEY = "orders:msp-domain-unavailable"
+DOMAIN_DOWN_SECONDS = 60
 
+
+def domain_name() -> str | None:
+    """The MSP's LucidLink domain, or None while it cannot be read.
+
+    A failed lookup is remembered for a minute, so typing in the name field does not wait for
+    a LucidLink timeout on every keystroke while the service is down. Any failure (network,
+    no domain yet, bad credentials) only hides the domain; the page still renders.
+    """
+    from provisioning.domain import msp_domain
+
+    if cache.get(DOMAIN_DOWN_KEY):
+        return None
+    try:
         return msp_domain().name
     except Exception:
         logger.warning("The MSP domain could not be read for the order form.")
+        cache.set(DOMAIN_DOWN_KEY, True, DOMAIN_DOWN_SECONDS)
         return None
 
 
@@ -43,7 +56,9 @@ def new(request: HttpRequest, plan: str) -> HttpResponse:
         return refused
     form = OrderForm(request.POST or None, plan=plan, customer=request.customer)
     if request.method == "POST" and form.is_valid():
-        key = drafts.draft_save(request, plan=plan, data=form.cleaned_data)
+        key = drafts.draft_save(
+            request, customer=request.customer, plan=plan, data=form.cleaned_data
+        )
         return redirect("orders:review", key=key)
     return render(request, "orders/new.html", {"form": form, "plan": plan, "domain": domain_name()})
 
@@ -80,7 +95,7 @@ def regions(request: HttpRequest) -> HttpResponse:
 
 @customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
 def review(request: HttpRequest, key: str) -> HttpResponse:
-    draft = drafts.draft_get(request, key)
+    draft = drafts.draft_get(request, key, customer=request.customer)
     if draft is None:
         messages.error(request, "This order form has expired. Please start again.")
         return redirect("plans:list")
@@ -104,13 +119,13 @@ def place(request: HttpRequest) -> HttpResponse:
     from portal.orders.services import order_place
 
     form = PlaceForm(request.POST)
-    draft = (
-        drafts.draft_get(request, form.data.get("idempotency_key", "")) if form.is_valid() else None
-    )
+    draft = key = None
+    if form.is_valid():
+        key = form.cleaned_data["idempotency_key"]
+        draft = drafts.draft_get(request, key, customer=request.customer)
     if draft is None:
         messages.error(request, "This order form has expired. Please start again.")
         return redirect("plans:list")
-    key = form.cleaned_data["idempotency_key"]
     if draft.get("order_id"):
         # The same review submitted twice: the first submit placed it.
         return redirect("orders:detail", pk=draft["order_id"])

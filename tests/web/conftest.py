@@ -4,9 +4,14 @@ import pytest
 @pytest.fixture(autouse=True)
 def _no_lucidlink_for_pages(monkeypatch, request):
     """Pages read the MSP domain from LucidLink; tests that do not run lucidsim get a fixed one."""
-    if "lucidsim" in request.fixturenames:
+    if "lucidsim" in request.fixturenames or "real_domain_lookup" in request.fixturenames:
         return
     monkeypatch.setattr("portal.orders.views.domain_name", lambda: "msp-demo")
+
+
+@pytest.fixture
+def real_domain_lookup():
+    """Ask for this to keep the order pages' real LucidLink domain lookup."""
 
 
 @pytest.fixture

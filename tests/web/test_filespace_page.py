@@ -226,3 +226,13 @@ def test_an_order_awaiting_approval_can_be_withdrawn(owner_client, owner, plan_f
     owner_client.post(reverse("orders:cancel", args=[order.pk]))
     order.refresh_from_db()
     assert order.state == "cancelled"
+
+
+def test_a_line_break_in_the_msp_name_cannot_escape_a_script_comment(
+    owner_client, owner, filespace_factory, settings
+):
+    settings.MSP_NAME = "Evil\nrm -rf ~\n"
+    filespace = filespace_factory(customer=owner.customer, state="active", domain_name="msp-demo")
+    script = owner_client.get(reverse("filespaces:script_sh", args=[filespace.pk])).content.decode()
+    assert "\nrm -rf" not in script
+    assert "(Evil rm -rf ~)" in script

@@ -381,3 +381,40 @@ def test_posting_anything_to_the_order_pages_never_gives_a_500(
     check = owner_client.get(reverse("orders:check_name"), {"name": name})
     assert check.status_code == 200
     assert not Order.objects.exists()
+
+
+def test_a_review_started_in_another_organisation_cannot_be_placed_here(
+    owner_client, owner, ibm_plan, member_factory, customer_factory
+):
+    other = member_factory(user=owner.user, customer=customer_factory(name="Zeta"), role="owner")
+    key = _key(
+        owner_client, _review(owner_client, ibm_plan, name="x1", provider="IBM", region="us-east")
+    )
+    owner_client.post(reverse("customers:switch"), {"customer": other.customer_id})
+    response = owner_client.post(reverse("orders:place"), {"idempotency_key": key}, follow=True)
+    assert "expired" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_a_lucidlink_outage_hides_the_domain_without_waiting_on_every_keystroke(
+    real_domain_lookup, monkeypatch, settings
+):
+    from portal.orders import views
+    from provisioning.lucidlink import Unavailable
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "domain-outage",
+        }
+    }
+    calls = []
+
+    def down(**kwargs):
+        calls.append(1)
+        raise Unavailable("LucidLink is unreachable.")
+
+    monkeypatch.setattr("provisioning.domain.msp_domain", down)
+    assert views.domain_name() is None
+    assert views.domain_name() is None
+    assert len(calls) == 1
