@@ -198,6 +198,9 @@ class App:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lucidsim/1.0"
+    # A client that stalls mid-request, or leaves a keep-alive connection idle this long, is
+    # dropped so it cannot hold a thread forever.
+    timeout = 300
     app: App
     verbose = False
 
