@@ -74,8 +74,8 @@ class AuditEntry(models.Model):
 
     @property
     def changes(self) -> list[tuple[str, object, object]]:
-        """(field, before, after) for every key present in either side, in a stable order."""
+        """(field, before, after) for every key in either side, sorted by key (PostgreSQL's
+        jsonb does not keep the order keys were written in)."""
         before = self.before or {}
         after = self.after or {}
-        keys = list(dict.fromkeys([*before, *after]))
-        return [(key, before.get(key), after.get(key)) for key in keys]
+        return [(key, before.get(key), after.get(key)) for key in sorted({*before, *after})]

@@ -33,7 +33,7 @@ def test_an_entry_records_who_what_on_which_object_before_and_after(
     assert entry.target_id == str(filespace.pk)
     assert entry.target_label == str(filespace)
     assert entry.before == {"state": "error", "price": "1.50"}
-    assert entry.changes == [("state", "error", "requested"), ("price", "1.50", None)]
+    assert entry.changes == [("price", "1.50", None), ("state", "error", "requested")]
     assert entry.note == "Customer asked"
     assert entry.created_at is not None
 
