@@ -1,12 +1,16 @@
 """Query-string filters for the list endpoints, validated like any other input (400 on junk)."""
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from billing.models import Invoice
+from billing.selectors import PeriodError, parse_period
 from portal.customers.models import Customer
 from portal.orders.models import Order
 from portal.plans.models import StorageOwner
 from provisioning.models import Filespace
+
+MAX_ID = 2**63 - 1
 
 
 class PlanFilter(serializers.Serializer):
@@ -20,16 +24,16 @@ class CustomerFilter(serializers.Serializer):
 
 
 class OrderFilter(serializers.Serializer):
-    customer = serializers.IntegerField(required=False, min_value=1)
-    plan = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    plan = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     state = serializers.ChoiceField(choices=Order.State.choices, required=False)
     placed_after = serializers.DateTimeField(required=False)
     placed_before = serializers.DateTimeField(required=False)
 
 
 class FilespaceFilter(serializers.Serializer):
-    customer = serializers.IntegerField(required=False, min_value=1)
-    plan = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    plan = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     state = serializers.ChoiceField(
         choices=Filespace.State.choices,
         required=False,
@@ -49,19 +53,24 @@ class DailyFilter(serializers.Serializer):
 
 
 class InvoiceFilter(serializers.Serializer):
-    customer = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     status = serializers.ChoiceField(choices=Invoice.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Invoice.Kind.choices, required=False)
-    period = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$",
-        required=False,
-        help_text="A month, such as 2026-06.",
-        error_messages={"invalid": "Use a month such as 2026-06."},
+    period = serializers.CharField(
+        required=False, max_length=7, help_text="A month, such as 2026-06."
     )
+
+    def validate_period(self, value: str):
+        """The month's first day, parsed by the same rule as the billing pages."""
+        try:
+            start, _end = parse_period(value, now=timezone.now())
+        except PeriodError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return start.date()
 
 
 class AuditFilter(serializers.Serializer):
-    customer = serializers.IntegerField(required=False, min_value=1)
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     action = serializers.CharField(required=False, max_length=80, help_text="Action prefix.")
     since = serializers.DateTimeField(required=False)
 

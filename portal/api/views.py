@@ -23,12 +23,18 @@ from portal.plans.models import Plan
 from provisioning import services as provisioning_services
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Sub-resource lists page like the top-level ones; spectacular only adds these to `list` itself.
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="The pagination cursor value."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="Results per page (max 200)."),
+]
 IDEMPOTENCY_KEY_MAX = 60  # the order keeps "api:" + key in its 64-character column
 
 
 class ApiViewSet(viewsets.GenericViewSet):
     permission_classes = [HasApiKey]
-    lookup_value_regex = r"[0-9]+"
+    # Ids beyond 64 bits would overflow the database: no such object, so the URL does not match.
+    lookup_value_regex = r"[0-9]{1,18}"
     filter_class: type | None = None
 
     @property
@@ -375,7 +381,11 @@ class FilespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(parameters=[filters.SampleFilter], filters=False)
+    @extend_schema(
+        parameters=[filters.SampleFilter, *PAGE_PARAMETERS],
+        responses=serializers.UsageSampleSerializer(many=True),
+        filters=False,
+    )
     @action(detail=True, methods=["get"], url_path="usage/samples")
     def samples(self, request, pk=None):
         """Raw usage samples of this filespace, one per sampling slot."""
@@ -388,7 +398,11 @@ class FilespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
             samples = samples.filter(slot__lt=params["end"])
         return self._usage_page(samples)
 
-    @extend_schema(parameters=[filters.DailyFilter], filters=False)
+    @extend_schema(
+        parameters=[filters.DailyFilter, *PAGE_PARAMETERS],
+        responses=serializers.DailyUsageSerializer(many=True),
+        filters=False,
+    )
     @action(detail=True, methods=["get"], url_path="usage/daily")
     def daily(self, request, pk=None):
         """Daily rollups of this filespace's usage (UTC days)."""
@@ -437,8 +451,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
             if field in params:
                 queryset = queryset.filter(**{field: params[field]})
         if "period" in params:
-            year, month = params["period"].split("-")
-            queryset = queryset.filter(period_start__year=year, period_start__month=month)
+            queryset = queryset.filter(period_start=params["period"])
         return queryset
 
     @extend_schema(parameters=[filters.InvoiceFilter])

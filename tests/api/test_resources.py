@@ -171,10 +171,12 @@ def test_plans_list_filters_by_provider_and_customers_see_only_active_plans(
 
 
 def test_unknown_ids_and_non_numeric_ids_are_404_in_the_error_shape(msp_api):
-    for url in ("/api/v1/orders/999999/", "/api/v1/orders/abc/"):
+    for url in ("/api/v1/orders/999999/", "/api/v1/orders/abc/", "/api/v1/nothing/here"):
         response = msp_api.get(url)
-        assert response.status_code == 404
-    assert msp_api.get("/api/v1/orders/999999/").json()["error"]["code"] == "not_found"
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found", url
+    huge = msp_api.get("/api/v1/orders/", {"customer": str(2**70)})
+    assert huge.status_code == 400
 
 
 def test_the_schema_and_the_docs_page_are_served_without_a_cdn(client):
