@@ -1,7 +1,8 @@
 """The order form: plan -> name -> provider and region -> own storage -> review -> place."""
 
 import uuid
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -13,13 +14,38 @@ from provisioning import rules
 MAX_EXPECTED_UNITS = Decimal(10_000_000)
 
 
+# Any 30-day month: a steady level costs the same under every quantity rule.
+_ESTIMATE_MONTH = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
+
+
 def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal | None:
-    """A month's charge for `expected_units`: above the included units, at least the minimum."""
+    """A month's charge for a steady `expected_units`, rated by billing's own rules.
+
+    The estimate goes through `billing.rating.rate_usage` (included units, price tiers,
+    rounding) and the plan's minimum, so it agrees with what an invoice would say.
+    """
+    from billing import rating
+    from billing.services.invoices import BillingError, plan_terms
+
     if expected_units is None:
         return None
-    billable = max(expected_units - plan.included_units, Decimal(0))
-    charge = max(billable * plan.price_per_unit_month, plan.minimum_monthly_charge)
-    return charge.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    try:
+        terms = plan_terms(plan)
+    except BillingError:
+        return None  # Staff must fix the plan's tiers; the review says "depends on usage".
+    start, end = _ESTIMATE_MONTH
+    used = int(expected_units * rating.UNIT_BYTES[plan.billing_unit])
+    samples = [rating.Sample(start + timedelta(days=day), used) for day in range(30)]
+    line = rating.rate_usage(
+        terms=terms,
+        samples=samples,
+        window_start=start,
+        window_end=end,
+        month_start=start,
+        month_end=end,
+        slot_seconds=86400,
+    )
+    return max(line.amount, line.minimum_prorated)
 
 
 def providers_for(plan: Plan) -> tuple[str, ...]:

@@ -418,3 +418,12 @@ def test_a_lucidlink_outage_hides_the_domain_without_waiting_on_every_keystroke(
     assert views.domain_name() is None
     assert views.domain_name() is None
     assert len(calls) == 1
+
+
+def test_the_estimate_follows_the_plans_price_tiers(plan_factory):
+    plan = plan_factory(
+        price_per_unit_month=Decimal("0.02"),
+        price_tiers=[{"up_to": "1000", "price": "0.03"}, {"up_to": None, "price": "0.01"}],
+    )
+    # 1000 GB at 0.03 and 500 GB at 0.01.
+    assert estimate_monthly(plan=plan, expected_units=Decimal(1500)) == Decimal("35.00")
