@@ -252,3 +252,28 @@ def test_staff_drill_down_shows_drafts_usage_and_a_matching_recompute(
     assert "draft" in drill.content.decode() and "<svg" not in drill.content.decode()
     assert "same figures" in detail
     assert draft.total == Decimal("20.00")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_finalize_drafts_from_the_admin_in_number_order(
+    client, user_factory, live_filespace, customer_factory
+):
+    admin_user = user_factory("admin@example.com", is_staff=True, is_superuser=True)
+    TOTP.activate(admin_user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    for name in ("Bravo", "Acme"):
+        give_filespaces(live_filespace, customer_factory(name=name), 1, month="2026-05",
+                        upto="2026-05-02")  # fmt: skip
+    services.invoice_run(year=2026, month=5)
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:billing_invoice_changelist"),
+        {
+            "action": "finalize",
+            "_selected_action": list(Invoice.objects.values_list("pk", flat=True)),
+        },
+    )
+
+    assert response.status_code == 302
+    numbers = dict(Invoice.objects.values_list("customer__name", "number"))
+    assert numbers == {"Acme": "INV-000001", "Bravo": "INV-000002"}
