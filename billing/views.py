@@ -50,9 +50,13 @@ def _period(request: HttpRequest):
 @billing_member_required
 def usage(request: HttpRequest) -> HttpResponse:
     (month_start, month_end), now = _period(request)
-    page = selectors.usage_page_for(
-        customer=request.customer, month_start=month_start, month_end=month_end, now=now
-    )
+    try:
+        page = selectors.usage_page_for(
+            customer=request.customer, month_start=month_start, month_end=month_end, now=now
+        )
+    except services.BillingError as exc:
+        messages.error(request, f"Usage cannot be priced right now: {exc.message}")
+        page = selectors.UsagePage(month_start, month_end, [])
     context = {"page": page, "periods": selectors.recent_periods(now=now)}
     return render(request, "billing/usage.html", {**context, "period": f"{month_start:%Y-%m}"})
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -21,6 +22,8 @@ from billing.models import (
     InvoiceSequence,
     UsageSample,
 )
+
+logger = logging.getLogger(__name__)
 
 SERIES = {Invoice.Kind.INVOICE: "INV", Invoice.Kind.CREDIT_NOTE: "CN"}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -272,6 +275,7 @@ class RunResult:
     updated: int = 0
     unchanged: int = 0
     finalized_skipped: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
 
 
 def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunResult:
@@ -288,9 +292,15 @@ def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunRes
     for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
         by_customer[filespace.customer_id].append(filespace)
     for customer_id in sorted(by_customer):
-        specs = rate_filespaces(
-            filespaces=by_customer[customer_id], month_start=month_start, month_end=month_end
-        )
+        try:
+            specs = rate_filespaces(
+                filespaces=by_customer[customer_id], month_start=month_start, month_end=month_end
+            )
+        except BillingError as exc:
+            # One customer's broken plan must not stop everyone else's invoices.
+            logger.error("Invoice run: customer %s not rated: %s", customer_id, exc.message)
+            result.failed.append((customer_id, exc.message))
+            continue
         for currency, lines in sorted(specs.items()):
             outcome = _store_draft(
                 customer_id=customer_id,

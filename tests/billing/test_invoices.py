@@ -302,3 +302,18 @@ def test_an_adjustment_on_a_draft_survives_a_rerun(live_filespace):
         services.invoice_add_adjustment(
             invoice_id=draft.pk, description="x", amount="abc", reason="y"
         )
+
+
+def test_a_plan_with_broken_tiers_stops_only_its_own_customer(live_filespace, plan_factory):
+    broken = plan_factory(price_tiers=[{"up_to": "1000"}])
+    bad = live_filespace(ready="2026-01-01T00:00", plan=broken)
+    good = live_filespace(ready="2026-01-01T00:00")
+    for fs in (bad, good):
+        write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", TB)
+
+    result = services.invoice_run(year=2026, month=6)
+
+    assert result.created == 1
+    assert result.failed == [(bad.customer_id, f"Plan {broken.name!r} has a malformed price tier: "
+                                                "{'up_to': '1000'}.")]  # fmt: skip
+    assert the_invoice(good.customer).total == Decimal("20.00")
