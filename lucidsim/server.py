@@ -331,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     # state file are closed cleanly.
     signal.signal(signal.SIGTERM, _stop)
     host, port = server.server_address[:2]
-    print(f"lucidsim listening on http://{host}:{port}", flush=True)
     try:
+        # Inside the try: a SIGTERM right after this line must still end in a clean stop.
+        print(f"lucidsim listening on http://{host}:{port}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
