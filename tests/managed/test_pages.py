@@ -302,6 +302,7 @@ def test_the_filespace_page_offers_init_to_managers_and_starts_it(
     assert sent == [init.pk]
     page = client.get(response["Location"]).content.decode()
     assert "is initializing this filespace" in page
+    assert 'hx-select="#managed-section"' in page  # the section polls until init is done
     filespace.refresh_from_db()
     assert filespace.root_password and filespace.root_password not in page
 
@@ -350,3 +351,12 @@ def test_every_managed_url_is_a_404_for_another_customers_people(
     assert not called.exists()
     assert FilespaceUser.objects.count() == 1 and SnapshotSchedule.objects.count() == 1
     assert not FilespaceInit.objects.exists()
+
+
+def test_an_active_filespace_page_links_to_management_and_does_not_poll(active, owner_on):
+    filespace = active()
+
+    page = owner_on(filespace, role="member").get(url("detail", filespace.pk)).content.decode()
+
+    assert url("manage", filespace.pk) in page
+    assert 'hx-select="#managed-section"' not in page
