@@ -43,10 +43,11 @@ def scratch_database(base_url: str, name: str, *, drop: bool = False) -> str:
 
 
 def timed(label: str, fn, results: dict):
-    started = time.perf_counter()
+    """Wall time, and this process's CPU time (the rest is waiting for PostgreSQL or the CPU)."""
+    started, cpu = time.perf_counter(), time.process_time()
     value = fn()
     results[label] = time.perf_counter() - started
-    print(f"{label:<44} {results[label]:8.3f} s")
+    print(f"{label:<44} {results[label]:8.3f} s  (cpu {time.process_time() - cpu:7.3f} s)")
     return value
 
 
@@ -195,6 +196,7 @@ def main() -> int:
         assert len(groups) == len(filespaces)
         ratio = results["invoice run (first)"] / results["plain SQL GROUP BY"]
         print(f"ratio invoice run / GROUP BY: {ratio:.1f}x")
+        print(f"load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         days = [date(2026, 6, d) for d in range(1, 31)]
         timed("daily rollups for the month", lambda: services.usage_rollup_days(days=days), results)
         print(f"  rollup rows {DailyUsage.objects.count()}")
