@@ -92,15 +92,16 @@ def seed(customers: int, per_customer: int, gap_rate: float) -> tuple[list, obje
         "get_request_count, get_data_size, put_request_count, put_data_size, "
         "list_request_count, delete_request_count"
     )
-    with connection.cursor() as cursor, cursor.copy(
-        f"COPY billing_usagesample ({columns}) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY billing_usagesample ({columns}) FROM STDIN") as copy,
+    ):
         for fs in filespaces:
             level = rng.randrange(10**10, 5 * 10**12)
             for hour in range(720):
                 if rng.random() < gap_rate:
                     continue
-                level = max(0, level + rng.randrange(-10**9, 2 * 10**9))
+                level = max(0, level + rng.randrange(-(10**9), 2 * 10**9))
                 slot = start + timedelta(hours=hour)
                 copy.write_row((fs.pk, fs.customer_id, slot, slot, level, level, 3,
                                 hour, hour * 10**6, hour, hour * 10**6, hour, 0))  # fmt: skip
@@ -188,15 +189,19 @@ def main() -> int:
 
         timed("plain SQL GROUP BY (warm-up)", group_by, results)
         groups = timed("plain SQL GROUP BY", group_by, results)
-        run = timed("invoice run (first)", lambda: services.invoice_run(year=2026, month=6), results)
+
+        def invoice_run():
+            return services.invoice_run(year=2026, month=6)
+
+        run = timed("invoice run (first)", invoice_run, results)
         print(f"  {run}; invoices {Invoice.objects.count()}, lines {InvoiceLine.objects.count()}")
-        again = timed("invoice run (rerun, nothing to write)",
-                      lambda: services.invoice_run(year=2026, month=6), results)  # fmt: skip
+        again = timed("invoice run (rerun, nothing to write)", invoice_run, results)
         print(f"  {again}")
         assert len(groups) == len(filespaces)
         ratio = results["invoice run (first)"] / results["plain SQL GROUP BY"]
         print(f"ratio invoice run / GROUP BY: {ratio:.1f}x")
-        print(f"load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        load = os.getloadavg()[0]
+        print(f"load average at the end of the run: {load:.1f} on {os.cpu_count()} CPUs")
         days = [date(2026, 6, d) for d in range(1, 31)]
         timed("daily rollups for the month", lambda: services.usage_rollup_days(days=days), results)
         print(f"  rollup rows {DailyUsage.objects.count()}")
