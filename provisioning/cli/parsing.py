@@ -64,15 +64,24 @@ class Call:
     env: dict[str, str] = field(default_factory=dict)
 
     def shown(self) -> str:
-        """The command as it may appear in a log line: every secret replaced."""
-        return scrub(" ".join(self.args), self.secrets)
+        """The command as it may appear in a log line: every secret argument replaced whole."""
+        secret = set(filter(None, self.secrets))
+        shown = [REDACTED if arg in secret else arg for arg in self.args]
+        return scrub(" ".join(shown), self.secrets)
+
+
+# Secrets shorter than this are not hunted for inside free text: replacing every "a" of a
+# message would mangle it and hint at the secret. Generated passwords are 24 characters; the
+# CLI refuses root passwords under 8.
+MIN_SCRUB_LENGTH = 4
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every (non-empty) secret replaced by [redacted], longest first."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every secret replaced by [redacted], in one pass, longest match first."""
+    wanted = sorted({s for s in secrets if len(s) >= MIN_SCRUB_LENGTH}, key=len, reverse=True)
+    if not wanted:
+        return text
+    return re.sub("|".join(map(re.escape, wanted)), REDACTED, text)
 
 
 # --- Output parsing ------------------------------------------------------------------------

@@ -205,7 +205,8 @@ class LucidCli:
         if block_size:
             args += ["--block-size", str(block_size)]
         args += ["--provider", provider]
-        call = self._with_password(Call(args, secrets=[secret_key, access_key]), root_password)
+        # The access key is not a secret (the connection kit shows it); the secret key is.
+        call = self._with_password(Call(args, secrets=[secret_key]), root_password)
         self._parsed(call, lambda out: _need(_INITIALIZED, out, "'... initialized successfully.'"))
 
     def user_create(

@@ -198,3 +198,17 @@ def test_any_listed_snapshot_table_parses_back_to_its_rows(rows):
     parsed = cli.parse_snapshot_list("\n".join(lines) + "\n")
 
     assert [(s.id, s.name) for s in parsed] == [(i, n) for i, n in rows]
+
+
+def test_scrubbing_replaces_whole_secret_arguments_and_leaves_other_text_readable():
+    call = cli.Call(
+        ["lucid", "init-s3", "--fs", "bench.msp", "--secret-key", "s", "--password", "Root-pw-9"],
+        secrets=["s", "Root-pw-9"],
+    )
+
+    assert call.shown() == (
+        "lucid init-s3 --fs bench.msp --secret-key [redacted] --password [redacted]"
+    )
+    assert cli.scrub("Error: Root-pw-9Root-pw-9 is wrong", ["Root-pw-9", "Root"]) == (
+        "Error: [redacted][redacted] is wrong"
+    )
