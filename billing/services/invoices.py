@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 SERIES = {Invoice.Kind.INVOICE: "INV", Invoice.Kind.CREDIT_NOTE: "CN"}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+INPUT_CHUNK_FILESPACES = 500
 
 
 class BillingError(Exception):
@@ -291,10 +292,31 @@ def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunRes
     by_customer: dict[int, list] = defaultdict(list)
     for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
         by_customer[filespace.customer_id].append(filespace)
-    for customer_id in sorted(by_customer):
+    inputs: RatingInputs | None = None
+    loaded: set[int] = set()
+    customer_ids = sorted(by_customer)
+    for position, customer_id in enumerate(customer_ids):
+        if customer_id not in loaded:
+            # Samples and plan history for the next customers, up to ~500 filespaces, in one
+            # pair of queries rather than a pair per customer.
+            chunk, size = [], 0
+            for later in customer_ids[position:]:
+                if chunk and size + len(by_customer[later]) > INPUT_CHUNK_FILESPACES:
+                    break
+                chunk.append(later)
+                size += len(by_customer[later])
+            inputs = rating_inputs(
+                filespaces=[fs for later in chunk for fs in by_customer[later]],
+                month_start=month_start,
+                month_end=month_end,
+            )
+            loaded = set(chunk)
         try:
             specs = rate_filespaces(
-                filespaces=by_customer[customer_id], month_start=month_start, month_end=month_end
+                filespaces=by_customer[customer_id],
+                month_start=month_start,
+                month_end=month_end,
+                inputs=inputs,
             )
         except BillingError as exc:
             # One customer's broken plan must not stop everyone else's invoices.
@@ -338,7 +360,8 @@ def _store_draft(
         stored = invoice.lines.filter(kind__in=InvoiceLine.COMPUTED_KINDS).order_by("position")
         if [_line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
             return "created" if created else "unchanged"
-        stored.delete()
+        if not created:
+            stored.delete()
         InvoiceLine.objects.bulk_create(
             [
                 InvoiceLine(invoice=invoice, position=index, **spec.__dict__)

@@ -317,3 +317,21 @@ def test_a_plan_with_broken_tiers_stops_only_its_own_customer(live_filespace, pl
     assert result.failed == [(bad.customer_id, f"Plan {broken.name!r} has a malformed price tier: "
                                                 "{'up_to': '1000'}.")]  # fmt: skip
     assert the_invoice(good.customer).total == Decimal("20.00")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 500])
+def test_loading_samples_in_chunks_of_customers_gives_the_same_invoices(
+    live_filespace, customer_factory, monkeypatch, chunk
+):
+    monkeypatch.setattr("billing.services.invoices.INPUT_CHUNK_FILESPACES", chunk)
+    customers = [customer_factory() for _ in range(3)]
+    for index, customer in enumerate(customers):
+        for _ in range(index + 1):
+            fs = live_filespace(ready="2026-01-01T00:00", customer=customer)
+            write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", (index + 1) * TB)
+
+    services.invoice_run(year=2026, month=6)
+
+    assert [the_invoice(c).total for c in customers] == [
+        Decimal("20.00"), Decimal("80.00"), Decimal("180.00"),
+    ]  # fmt: skip
