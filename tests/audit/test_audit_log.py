@@ -145,3 +145,13 @@ def test_deleting_the_actor_keeps_the_entry_and_its_label(user_factory, customer
     staff.delete()
     entry = AuditEntry.objects.get(pk=entry.pk)
     assert entry.actor is None and entry.actor_label == "gone@msp.example"
+
+
+@pytest.mark.parametrize(("role", "shown"), [("owner", True), ("admin", True), ("member", False)])
+def test_the_activity_link_is_in_the_nav_for_owners_and_admins_only(
+    client, member_factory, role, shown
+):
+    member = member_factory(role=role)
+    client.force_login(member.user)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert (f'href="{reverse("audit:activity")}"' in body) is shown
