@@ -280,3 +280,20 @@ def test_the_simulator_never_imports_django_or_the_portal():
     )
 
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_verbose_log_names_calls_but_never_credentials(tmp_path):
+    state = tmp_path / "sim.sqlite3"
+    process, url = start_server(state, "a:log-secret-value", "--verbose")
+    try:
+        sim = SimHandle(url, "a", "log-secret-value")
+        token = sim.token()
+        assert sim.api("GET", "/domains").status_code == 200
+    finally:
+        stop_server(process)
+
+    log = (tmp_path / "sim.sqlite3.stderr").read_text()
+    assert "POST /oauth2/token 200" in log
+    assert "GET /api/v1/domains 200" in log
+    assert token not in log
+    assert "log-secret-value" not in log
