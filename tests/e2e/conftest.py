@@ -262,6 +262,9 @@ def totp_code(secret: str = TOTP_SECRET) -> str:
     """The current code, computed with allauth's own TOTP helpers (as an authenticator app does)."""
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
+    # allauth accepts only the current period by default: never type a code about to expire.
+    if 30 - time.time() % 30 < 3:
+        time.sleep(30 - time.time() % 30 + 0.1)
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
