@@ -52,6 +52,13 @@ def order_reject_by_staff(*, order: Order, acting_user, reason: str) -> Order:
 
 
 def filespace_retry_by_staff(*, filespace: Filespace, acting_user) -> Filespace:
+    """Send a failed filespace round again; refused while the customer is not active, because
+    a retry may create a filespace at LucidLink."""
+    if not filespace.customer.is_active:
+        raise ValidationError(
+            f"{filespace.customer} is {filespace.customer.get_status_display().lower()}; "
+            "resume the customer before retrying its filespaces."
+        )
     before = filespace.state
     with transaction.atomic():
         filespace = provisioning.filespace_retry(filespace=filespace, acting_user=acting_user)

@@ -187,3 +187,19 @@ def test_the_next_parameter_never_redirects_off_the_console(staff_client, filesp
         reverse("staff:filespace_retry", args=[filespace.pk]), {"next": "//evil.example/"}
     )
     assert response["Location"] == reverse("staff:filespaces")
+
+
+def test_a_filespace_of_a_suspended_customer_is_not_retried(
+    staff_client, staff_user, filespace_factory, monkeypatch
+):
+    from portal.customers.lifecycle import customer_suspend
+
+    sent = []
+    monkeypatch.setattr(tasks.create_filespace, "delay", lambda *a: sent.append(a))
+    filespace = filespace_factory(state="error")
+    customer_suspend(customer=filespace.customer, acting_user=staff_user, reason="Unpaid")
+    response = staff_client.post(reverse("staff:filespace_retry", args=[filespace.pk]), follow=True)
+    assert "resume the customer" in response.content.decode()
+    assert Filespace.objects.get(pk=filespace.pk).state == Filespace.State.ERROR
+    assert sent == []
+    assert not AuditEntry.objects.filter(action="filespace.retry").exists()
