@@ -1,6 +1,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -10,7 +11,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return getattr(settings, "ACCOUNT_ALLOW_SIGNUP", True)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        # Staff land on the admin (which sends them to set up TOTP first if they have none).
+        # Staff land on the staff console (which sends them to set up TOTP first if needed).
         if request.user.is_staff and not request.user.memberships.exists():
-            return "/admin/"
+            return reverse("staff:dashboard")
         return super().get_login_redirect_url(request)
