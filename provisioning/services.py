@@ -220,6 +220,8 @@ def _remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, 
         return "LucidLink did not say where its storage is"
     if storage.provider != filespace.provider or storage.region != filespace.region:
         return f"its storage is {storage.provider} {storage.region}"
+    if filespace.bucket and (storage.bucket or "") != filespace.bucket:
+        return "its storage is another bucket"
     return ""
 
 

@@ -31,6 +31,7 @@ class FakeClient:
         provider: str = "IBM",
         region: str = "us-east",
         domain_id: str | None = None,
+        bucket: str | None = None,
     ) -> lucidlink.RemoteFilespace:
         remote = lucidlink.RemoteFilespace(
             id=f"fs-{next(self._ids)}",
@@ -41,7 +42,7 @@ class FakeClient:
             version=3,
             users_count=0,
             storage=lucidlink.FilespaceStorage(
-                owner="lucidlink", provider=provider, region=region, endpoint=None, bucket=None
+                owner="lucidlink", provider=provider, region=region, endpoint=None, bucket=bucket
             ),
             stats=None,
         )
@@ -76,12 +77,18 @@ class FakeClient:
         return None
 
     def create_filespace(
-        self, *, domain_id, name, subscription_type, owner, provider, region, **_
+        self, *, domain_id, name, subscription_type, owner, provider, region, bucket=None, **_
     ) -> lucidlink.RemoteFilespace:
         self._call("create_filespace")
         if any(r.name == name and r.domain_id == domain_id for r in self.filespaces.values()):
             raise lucidlink.Conflict("Filespace name already exists.", status=409)
-        return self.add(name, status=self.create_status, provider=provider, region=region)
+        return self.add(
+            name,
+            status=self.create_status,
+            provider=provider,
+            region=region,
+            bucket=bucket,
+        )
 
     def list_filespaces(self) -> list[lucidlink.RemoteFilespace]:
         self._call("list_filespaces")

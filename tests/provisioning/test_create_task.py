@@ -305,3 +305,23 @@ def test_a_requested_row_without_a_due_time_is_still_created(fake_client, filesp
     tasks.create_filespace(undated.pk)
 
     assert Filespace.objects.get(pk=undated.pk).state == State.PROVISIONING
+
+
+def test_a_filespace_with_our_name_on_another_bucket_is_not_adopted(fake_client, filespace_factory):
+    own = filespace_factory(name="media", bucket="acme-media", attempts=1)
+    fake_client.add("cust1-media", bucket="someone-elses")
+
+    tasks.create_filespace(own.pk)
+
+    own.refresh_from_db()
+    assert own.state == State.ERROR
+    assert "another bucket" in own.last_error
+
+
+def test_a_filespace_with_our_name_and_bucket_is_adopted(fake_client, filespace_factory):
+    own = filespace_factory(name="media", bucket="acme-media", attempts=1)
+    fake_client.add("cust1-media", bucket="acme-media")
+
+    tasks.create_filespace(own.pk)
+
+    assert Filespace.objects.get(pk=own.pk).state == State.PROVISIONING
