@@ -159,3 +159,19 @@ def test_a_doubled_task_delivery_stores_one_sample(live_filespace, fake_lucidlin
 
     assert (first["sampled"], second["sampled"]) == (1, 0)
     assert UsageSample.objects.count() == 1
+
+
+def test_a_filespace_without_stats_yet_gets_a_gap_not_a_zero(live_filespace, fake_lucidlink):
+    import dataclasses
+
+    fs = live_filespace()
+    fake_lucidlink.set_usage(fs.remote_id, 10**9)
+    fake_lucidlink.remote[fs.remote_id] = dataclasses.replace(
+        fake_lucidlink.remote[fs.remote_id], stats=None
+    )
+
+    result = services.usage_collect(client=fake_lucidlink, now=at("2026-03-05T10:00"))
+
+    assert (result.sampled, result.gaps) == (0, 1)
+    assert not UsageSample.objects.exists()
+    assert UsageGap.objects.get().reason == "LucidLink returned no stats for this filespace"
