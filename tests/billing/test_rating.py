@@ -149,3 +149,29 @@ def test_rating_a_month_in_two_parts_adds_up_to_rating_it_whole(values, cut_hour
     assert abs(first.quantity + second.quantity - whole.quantity) <= Decimal("0.000001")
     assert first.active_seconds + second.active_seconds == whole.active_seconds
     assert first.gap_slots + second.gap_slots >= whole.gap_slots
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    truth=st.lists(st.integers(min_value=0, max_value=10**13), min_size=48, max_size=48),
+    holes=st.sets(st.integers(min_value=1, max_value=46), max_size=30),
+    extra=st.lists(st.integers(min_value=0, max_value=10**12), min_size=48, max_size=48),
+)
+def test_filled_gaps_never_charge_more_than_any_truth_at_or_above_the_lower_neighbour(
+    truth, holes, extra
+):
+    start = JUNE[0]
+    end = start + timedelta(hours=48)
+    measured = {i: v for i, v in enumerate(truth) if i not in holes}
+    # Whatever really happened in a gap, as long as it never fell below both neighbours...
+    real = list(truth)
+    for i in sorted(holes):
+        before = max(k for k in measured if k < i)
+        after = min(k for k in measured if k > i)
+        real[i] = min(measured[before], measured[after]) + extra[i]
+    billed = rate([rating.Sample(start + timedelta(hours=i), v) for i, v in measured.items()],
+                  end=end)  # fmt: skip
+    actual = rate(hourly(start, real), end=end)
+    # ... the filled figure is never above it.
+    assert billed.quantity <= actual.quantity
+    assert billed.gap_slots == len(holes)
