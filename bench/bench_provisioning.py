@@ -223,6 +223,16 @@ def main() -> int:
         total_calls = sum(by_op.values())
         published = sum(counts[k] - baseline[k] for k in ("lpush", "rpush", "publish"))
 
+        latencies = sorted(
+            (fs.provisioned_at - fs.requested_at).total_seconds()
+            for fs in Filespace.objects.exclude(provisioned_at=None).only(
+                "provisioned_at", "requested_at"
+            )
+        )
+
+        def pct(q: float) -> float:
+            return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0
+
         elapsed = finished - started
         after_last = finished - placed
         target = args.delay + 2 * args.poll_interval
@@ -233,6 +243,10 @@ def main() -> int:
             f"time until all provisioned: {elapsed:.1f} s from the first order "
             f"({elapsed / args.delay:.1f} x the {args.delay:g} s delay); "
             f"{after_last:.1f} s after the last order"
+        )
+        print(
+            f"per order, placed -> provisioned: p50 {pct(0.5):.1f} s, p95 {pct(0.95):.1f} s, "
+            f"max {pct(1):.1f} s (p50 {pct(0.5) / args.delay:.1f} x delay)"
         )
         print(
             f"aim: within delay + 2 poll intervals = {target:g} s after the last order: "

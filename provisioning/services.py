@@ -614,20 +614,22 @@ def filespaces_poll_due(
 
     When a batch comes back full, more rows are probably due: `fan_out` (once per sweep) starts
     another sweep on another worker, which claims disjoint batches, so a large backlog is
-    worked through in parallel rather than one row at a time.
+    worked through in parallel rather than one row at a time. A sweep that runs out of budget
+    with rows still due hands over the same way instead of leaving them for the next beat.
     """
     limit = limit or settings.PROVISIONING_POLL_BATCH
     budget = budget if budget is not None else max(settings.PROVISIONING_POLL_INTERVAL * 0.8, 5)
     source = _StatusSource(client, threshold=settings.PROVISIONING_LIST_THRESHOLD)
     started = time.monotonic()
     result = SweepResult()
-    while time.monotonic() - started < budget:
+    handed_over = False
+    while True:  # at least one batch, then more while the budget lasts
         batch = filespaces_claim_due_polls(limit=limit)
         if not batch:
-            break
-        if fan_out is not None and len(batch) == limit:
+            return result
+        if fan_out is not None and not handed_over and len(batch) == limit:
             fan_out()
-            fan_out = None
+            handed_over = True
         for index, filespace in enumerate(batch):
             try:
                 remote = source.status_of(filespace, len(batch))
@@ -669,7 +671,11 @@ def filespaces_poll_due(
             if filespace_apply_remote_status(filespace=filespace, remote=remote) != filespace.state:
                 result.changed += 1
         if len(batch) < limit:
+            return result
+        if time.monotonic() - started >= budget:
             break
+    if fan_out is not None:
+        fan_out()  # out of budget with rows still due: continue on another worker now
     return result
 
 

@@ -214,3 +214,25 @@ def test_a_reconciled_create_of_a_crashed_row_completes(fake_client, filespace_f
     crashed.refresh_from_db()
     assert crashed.state == State.PROVISIONING
     assert fake_client.calls["create_filespace"] == 1
+
+
+def test_a_backlog_starts_a_helper_sweep_and_hands_over_when_out_of_time(
+    fake_client, polled, settings
+):
+    from provisioning import services
+
+    settings.PROVISIONING_POLL_BATCH = 2
+    for i in range(5):
+        polled(f"fs{i}")
+    helpers = []
+
+    first = services.filespaces_poll_due(
+        client=fake_client, budget=0, fan_out=lambda: helpers.append(1)
+    )
+    assert first.checked == 2
+    assert len(helpers) == 2  # one for the full batch, one for the rows left when out of time
+
+    helpers.clear()
+    rest = services.filespaces_poll_due(client=fake_client, fan_out=lambda: helpers.append(1))
+    assert rest.checked == 3
+    assert len(helpers) == 1  # the first full batch; the last one was short: nothing left
