@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
 from django.http import Http404
 
 from billing import charts, rating
@@ -200,6 +200,60 @@ class Overview:
     invoices: list[Invoice]
     totals: list[dict]
     open_flags: list[BillingFlag]
+    metered: list[dict] = field(default_factory=list)
+
+
+def metered_estimates(*, month_start: datetime, month_end: datetime) -> list[dict]:
+    """Staff only: every customer's metered storage this month from the daily rollups.
+
+    One aggregate query. Each day counts with its average sample, priced at the filespace's
+    current plan without allowance, tiers or minimum: an estimate for customers who have no
+    invoice yet, never an invoice figure.
+    """
+    days_in_month = Decimal((month_end - month_start).days)
+    daily_average = ExpressionWrapper(
+        F("used_storage_sum") / F("sample_count"),
+        output_field=DecimalField(max_digits=30, decimal_places=6),
+    )
+    rows = (
+        DailyUsage.objects.filter(
+            day__gte=month_start.date(), day__lt=month_end.date(), sample_count__gt=0
+        )
+        .values(
+            "customer_id",
+            "customer__name",
+            "filespace__plan__currency",
+            "filespace__plan__billing_unit",
+            "filespace__plan__price_per_unit_month",
+        )
+        .annotate(byte_days=Sum(daily_average), filespaces=Count("filespace", distinct=True))
+        .order_by("customer__name", "customer_id")
+    )
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        unit = row["filespace__plan__billing_unit"]
+        currency = row["filespace__plan__currency"]
+        quantity = Decimal(row["byte_days"]) / rating.UNIT_BYTES.get(unit, 10**9) / days_in_month
+        key = (row["customer_id"], currency, unit)
+        entry = merged.setdefault(
+            key,
+            {
+                "customer_id": row["customer_id"],
+                "customer_name": row["customer__name"],
+                "currency": currency,
+                "unit": unit,
+                "filespaces": 0,
+                "quantity": Decimal(0),
+                "estimate": Decimal(0),
+            },
+        )
+        entry["filespaces"] += row["filespaces"]
+        entry["quantity"] += quantity
+        entry["estimate"] += quantity * row["filespace__plan__price_per_unit_month"]
+    for entry in merged.values():
+        entry["quantity"] = rating.quantize_quantity(entry["quantity"])
+        entry["estimate"] = rating.round_money(entry["estimate"], entry["currency"])
+    return list(merged.values())
 
 
 def staff_overview(*, month_start: datetime) -> Overview:
@@ -220,7 +274,8 @@ def staff_overview(*, month_start: datetime) -> Overview:
         .select_related("customer", "filespace")
         .order_by("-last_seen_at")[:100]
     )
-    return Overview(month_start, invoices, totals, flags)
+    metered = metered_estimates(month_start=month_start, month_end=rating.month_of(month_start)[1])
+    return Overview(month_start, invoices, totals, flags, metered)
 
 
 def staff_customer_documents(*, customer) -> list[Invoice]:

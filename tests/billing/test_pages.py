@@ -277,3 +277,24 @@ def test_staff_finalize_drafts_from_the_admin_in_number_order(
     assert response.status_code == 302
     numbers = dict(Invoice.objects.values_list("customer__name", "number"))
     assert numbers == {"Acme": "INV-000001", "Bravo": "INV-000002"}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_overview_estimates_every_customers_usage_in_constant_queries(
+    client, staff, live_filespace, customer_factory, django_assert_num_queries
+):
+    give_filespaces(live_filespace, customer_factory(name="Acme"), 1)
+    rollup_june()
+    client.force_login(staff)
+    baseline = queries_for(client, reverse("billing:staff_overview"))
+    for index in range(20):
+        give_filespaces(live_filespace, customer_factory(name=f"Zulu {index:02d}"), 2)
+    rollup_june()
+
+    with django_assert_num_queries(baseline):
+        body = client.get(reverse("billing:staff_overview")).content.decode()
+
+    # Acme: 1 TB on each of 16 days measured so far (16 June counts with its 12 hours' average),
+    # over the 30 days of June: 533.333333 GB-month, 10.67 USD before allowance or minimum.
+    assert "533.333333 GB-month" in body and "10.67 USD" in body
+    assert body.count("Zulu ") == 20
