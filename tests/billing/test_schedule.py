@@ -1,0 +1,24 @@
+"""Beat runs every billing job, by names that resolve to real tasks."""
+
+from django.conf import settings
+
+import billing.tasks  # noqa: F401 - registers the tasks as a worker's autodiscovery would
+from portal.celery import app
+
+
+def test_every_billing_job_is_scheduled_under_a_registered_task_name():
+    scheduled = {
+        entry["task"]: entry["schedule"]
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"].startswith("billing.")
+    }
+
+    assert set(scheduled) == {
+        "billing.tasks.collect_usage",
+        "billing.tasks.rollup_usage",
+        "billing.tasks.prune_usage_samples",
+        "billing.tasks.check_upstream_billing",
+        "billing.tasks.run_invoices",
+    }
+    assert all(name in app.tasks for name in scheduled)
+    assert scheduled["billing.tasks.collect_usage"] == float(settings.USAGE_SAMPLE_INTERVAL_SECONDS)
