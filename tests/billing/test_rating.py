@@ -175,3 +175,21 @@ def test_filled_gaps_never_charge_more_than_any_truth_at_or_above_the_lower_neig
     # ... the filled figure is never above it.
     assert billed.quantity <= actual.quantity
     assert billed.gap_slots == len(holes)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.integers(min_value=0, max_value=10**14), min_size=1, max_size=80),
+    start_offset=st.integers(min_value=0, max_value=3599),
+    end_cut=st.integers(min_value=0, max_value=3599),
+)
+def test_the_no_gap_shortcut_equals_slot_by_slot_rating(values, start_offset, end_cut):
+    series = {int(JUNE[0].timestamp()) + 3600 * i: v for i, v in enumerate(values)}
+    start = int(JUNE[0].timestamp()) + start_offset
+    end = max(start + 1, int(JUNE[0].timestamp()) + 3600 * len(values) - end_cut)
+
+    shortcut = rating._complete_byte_seconds(series, start, end, 3600)
+    rows = rating._slot_rows(series, start, end, 3600)
+
+    assert shortcut == (sum(s * v for _, s, v, _ in rows), len(rows), sum(s for _, s, _, _ in rows))
+    assert not any(filled for *_, filled in rows)
