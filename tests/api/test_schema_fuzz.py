@@ -7,6 +7,8 @@ type, and any response body or header that does not match the schema.
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -34,11 +36,18 @@ def seeded(db, monkeypatch, customer_factory, filespace_factory, api_key_factory
 
     # The run sends thousands of requests; rate limiting is tested on its own elsewhere.
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"apikey": None, "anon": None})
+    # Schemathesis calls the WSGI app directly, not through Django's test client, so the
+    # request signals would close the test's connection mid-transaction; keep it, as the
+    # test client does.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     customer = customer_factory()
     filespace_factory(customer=customer, state="active", remote_id="fs-1")
     filespace_factory(customer=customer, state="provisioned")
     make_invoice(customer)
-    return api_key_factory()[1]
+    yield api_key_factory()[1]
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _load_schema():
