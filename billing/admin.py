@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -14,6 +15,7 @@ from billing.models import (
     UsageGap,
     UsageSample,
 )
+from portal.audit.services import audit_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,7 +60,18 @@ class InvoiceAdmin(ReadOnlyAdmin):
         drafts = queryset.filter(status=Invoice.Status.DRAFT).order_by("customer__name", "id")
         for invoice in drafts:
             try:
-                services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+                # The audit entry commits with the finalization or not at all.
+                with transaction.atomic():
+                    final = services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+                    audit_record(
+                        actor=request.user,
+                        action="invoice.finalized",
+                        customer=final.customer,
+                        target=final,
+                        before={"status": Invoice.Status.DRAFT},
+                        after={"status": final.status, "number": final.number,
+                               "total": final.total},
+                    )  # fmt: skip
                 done += 1
             except services.BillingError as exc:
                 self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
@@ -82,7 +95,21 @@ class BillingFlagAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark selected flags resolved")
     def resolve(self, request: HttpRequest, queryset: QuerySet[BillingFlag]) -> None:
-        count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        count = 0
+        for flag in queryset.filter(resolved_at__isnull=True).select_related("customer"):
+            with transaction.atomic():
+                if BillingFlag.objects.filter(pk=flag.pk, resolved_at__isnull=True).update(
+                    resolved_at=timezone.now()
+                ):
+                    count += 1
+                    audit_record(
+                        actor=request.user,
+                        action="billing_flag.resolved",
+                        customer=flag.customer,
+                        target=flag,
+                        before={"resolved": False},
+                        after={"resolved": True},
+                    )
         self.message_user(request, f"Resolved {count} flag(s).", messages.SUCCESS)
 
 

@@ -140,3 +140,42 @@ def test_saving_a_plan_in_the_admin_is_audited(admin_client, plan_factory):
     plan.refresh_from_db()
     assert plan.is_active is False
     assert AuditEntry.objects.filter(action="plan.deactivated").count() == 1
+
+
+def test_finalizing_an_invoice_in_the_admin_is_audited(admin_client, customer_factory):
+    from decimal import Decimal
+
+    from billing.models import Invoice, InvoiceLine
+
+    customer = customer_factory()
+    invoice = Invoice.objects.create(customer=customer, period_start="2026-06-01", currency="USD")
+    InvoiceLine.objects.create(
+        invoice=invoice, position=1, kind="adjustment", description="Setup", amount=Decimal("5")
+    )
+    admin_client.post(
+        reverse("admin:billing_invoice_changelist"),
+        {"action": "finalize", "_selected_action": [invoice.pk]},
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.FINALIZED
+    entry = AuditEntry.objects.get(action="invoice.finalized")
+    assert entry.customer == customer
+    assert entry.after["number"] == invoice.number
+
+
+def test_resolving_a_billing_flag_in_the_admin_is_audited(admin_client, customer_factory):
+    from billing.models import BillingFlag
+
+    customer = customer_factory()
+    flag = BillingFlag.objects.create(
+        kind="below_cost", subject=f"customer:{customer.pk}", customer=customer,
+        period_start="2026-06-01", message="Below cost",
+    )  # fmt: skip
+    for _ in range(2):
+        admin_client.post(
+            reverse("admin:billing_billingflag_changelist"),
+            {"action": "resolve", "_selected_action": [flag.pk]},
+        )
+    flag.refresh_from_db()
+    assert flag.resolved_at is not None
+    assert AuditEntry.objects.filter(action="billing_flag.resolved", customer=customer).count() == 1

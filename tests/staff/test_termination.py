@@ -239,3 +239,13 @@ def test_the_console_hides_approve_from_the_requester_and_offers_it_to_another(
     termination.refresh_from_db()
     assert termination.state == CustomerTermination.State.APPROVED
     assert termination.approved_by == bob
+
+    client.post(reverse("staff:termination_cancel", args=[termination.pk]), {"reason": "Renewed"})
+    termination.refresh_from_db()
+    assert termination.state == CustomerTermination.State.CANCELLED
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", "actor_label", "note"))
+    assert actions == [
+        ("customer.termination_requested", "alice@msp.example", "Ended"),
+        ("customer.termination_approved", "bob@msp.example", ""),
+        ("customer.termination_cancelled", "bob@msp.example", "Renewed"),
+    ]
