@@ -249,3 +249,11 @@ def test_the_console_hides_approve_from_the_requester_and_offers_it_to_another(
         ("customer.termination_approved", "bob@msp.example", ""),
         ("customer.termination_cancelled", "bob@msp.example", "Renewed"),
     ]
+
+
+def test_the_beat_schedule_names_a_registered_task(settings):
+    from portal.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["carry-out-terminations"]
+    assert entry["task"] in app.tasks
