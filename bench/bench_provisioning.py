@@ -219,6 +219,7 @@ def main() -> int:
 
         ledger = requests.get(f"{sim_url}/_sim/ledger", timeout=30).json()
         per_fs = [sum(ops.values()) for ops in ledger["by_filespace"].values()]
+        creates = [ops.get("createFilespace", 0) for ops in ledger["by_filespace"].values()]
         by_op = ledger["by_operation"]
         total_calls = sum(by_op.values())
         published = sum(counts[k] - baseline[k] for k in ("lpush", "rpush", "publish"))
@@ -254,7 +255,8 @@ def main() -> int:
         )
         print(
             f"API calls: {total_calls} total, per filespace mean "
-            f"{statistics.mean(per_fs) if per_fs else 0:.2f} max {max(per_fs, default=0)}; "
+            f"{statistics.mean(per_fs) if per_fs else 0:.2f} max {max(per_fs, default=0)} "
+            f"(creates per filespace max {max(creates, default=0)}); "
             f"by operation {by_op}"
         )
         print(
