@@ -9,7 +9,7 @@ def audit_entries_for(*, customer) -> QuerySet[AuditEntry]:
     """Entries about this customer's organisation, newest first."""
     return (
         AuditEntry.objects.filter(customer=customer)
-        .select_related("target_type")
+        .select_related("target_type", "actor")
         .order_by("-created_at", "-id")
     )
 

@@ -155,3 +155,17 @@ def test_the_activity_link_is_in_the_nav_for_owners_and_admins_only(
     client.force_login(member.user)
     body = client.get(reverse("dashboard")).content.decode()
     assert (f'href="{reverse("audit:activity")}"' in body) is shown
+
+
+def test_customers_see_staff_as_the_msp_not_by_email(
+    client, member_factory, user_factory, settings
+):
+    owner = member_factory(role="owner")
+    staff = user_factory("alice@msp.example", is_staff=True)
+    audit_record(actor=staff, action="customer.suspended", customer=owner.customer)
+    audit_record(actor=owner.user, action="filespace.user_created", customer=owner.customer)
+    client.force_login(owner.user)
+    body = client.get(reverse("audit:activity")).content.decode()
+    assert "alice@msp.example" not in body
+    assert f"{settings.MSP_NAME} staff" in body
+    assert owner.user.email in body
