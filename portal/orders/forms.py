@@ -107,6 +107,8 @@ class OrderForm(forms.Form):
         else:
             for field in ("bucket", "access_key", "secret_key"):
                 self.fields[field].required = True
+        # Shown only where the provider takes one; a posted endpoint is still checked (refused).
+        self.endpoint_allowed = self._provider() in rules.ENDPOINT_PROVIDERS
         self.region_choices = regions_for(plan, self._provider())
         if self.region_choices:
             self.fields["region"] = forms.ChoiceField(

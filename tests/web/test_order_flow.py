@@ -427,3 +427,24 @@ def test_the_estimate_follows_the_plans_price_tiers(plan_factory):
     )
     # 1000 GB at 0.03 and 500 GB at 0.01.
     assert estimate_monthly(plan=plan, expected_units=Decimal(1500)) == Decimal("35.00")
+
+
+def test_the_endpoint_field_is_offered_only_where_the_provider_takes_one(
+    owner_client, plan_factory
+):
+    aws = plan_factory(slug="byo", **OWN)
+    other = plan_factory(
+        slug="byo-other",
+        storage_owner="customer",
+        subscription_type="custom",
+        provider="Other",
+        allowed_regions=[],
+    )
+    assert (
+        'name="endpoint"'
+        not in owner_client.get(reverse("orders:new", args=[aws.slug])).content.decode()
+    )
+    assert (
+        'name="endpoint"'
+        in owner_client.get(reverse("orders:new", args=[other.slug])).content.decode()
+    )
