@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.apikeys.models import ApiKey
+from portal.audit.services import audit_record
+from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import MANAGER_ROLES, Customer, Membership
 
 KEY_PREFIX = "fsp_"
@@ -36,31 +38,56 @@ def _check_name(name: str) -> str:
 def apikey_create(*, name: str, created_by, customer: Customer | None = None) -> tuple[ApiKey, str]:
     """Create a key; return the row and the key itself, which is never shown again.
 
-    MSP keys (no customer) need an active staff member; customer keys need an owner or admin.
+    MSP keys (no customer) need an active staff member; customer keys need an owner or admin of
+    an active organisation. The creation is written to the audit log (never the key).
     """
     name = _check_name(name)
     if customer is None:
         if not (created_by and created_by.is_active and created_by.is_staff):
             raise ValidationError("Only MSP staff can create MSP keys.")
-    elif not Membership.objects.filter(
-        customer=customer, user=created_by, role__in=MANAGER_ROLES
-    ).exists():
-        raise ValidationError("Only owners and admins can create keys for their organisation.")
+    else:
+        if not _is_manager(customer_id=customer.pk, user=created_by):
+            raise ValidationError("Only owners and admins can create keys for their organisation.")
+        customer_ensure_manageable(customer=customer)
     prefix = secrets.token_hex(4)
     raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
         name=name, customer=customer, prefix=prefix, key_hash=hash_key(raw), created_by=created_by
     )
+    audit_record(
+        actor=created_by,
+        action="apikey.created",
+        customer=customer,
+        target=key,
+        after={"name": key.name, "prefix": key.prefix, "kind": "msp" if key.is_msp else "customer"},
+    )
     return key, raw
+
+
+def _is_manager(*, customer_id: int, user) -> bool:
+    if user is None or not user.is_active:
+        return False
+    return Membership.objects.filter(
+        customer_id=customer_id, user=user, role__in=MANAGER_ROLES
+    ).exists()
 
 
 @transaction.atomic
 def apikey_revoke(*, apikey: ApiKey, acting_user) -> ApiKey:
     """Revoke a key at once; the next request made with it gets a 401."""
-    ApiKey.objects.filter(pk=apikey.pk, revoked_at__isnull=True).update(
+    revoked = ApiKey.objects.filter(pk=apikey.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=acting_user
     )
     apikey.refresh_from_db()
+    if revoked:
+        audit_record(
+            actor=acting_user,
+            action="apikey.revoked",
+            customer=apikey.customer,
+            target=apikey,
+            before={"revoked": False},
+            after={"revoked": True},
+        )
     return apikey
 
 
@@ -68,7 +95,8 @@ def apikey_authenticate(*, raw: str) -> ApiKey | None:
     """The live key this bearer string belongs to, or None; records when it was last used.
 
     An MSP key stops working when its creator is no longer active staff; a customer key stops
-    working when its organisation is terminated.
+    working when its creator is no longer an owner or admin there, or the organisation is
+    terminated.
     """
     raw = (raw or "").strip()
     if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
@@ -85,7 +113,9 @@ def apikey_authenticate(*, raw: str) -> ApiKey | None:
         creator = key.created_by
         if creator is None or not (creator.is_active and creator.is_staff):
             return None
-    elif key.customer.status == Customer.Status.TERMINATED:
+    elif key.customer.status == Customer.Status.TERMINATED or not _is_manager(
+        customer_id=key.customer_id, user=key.created_by
+    ):
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:

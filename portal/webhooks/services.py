@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from portal.audit.services import audit_record
+from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import Customer
 from portal.webhooks import signing
 from portal.webhooks.models import Attempt, Delivery, Event, EventType, Subscription
@@ -63,6 +65,8 @@ def subscription_create(
         errors["description"] = ["Keep the description under 200 characters."]
     if errors:
         raise ValidationError(errors)
+    if customer is not None:
+        customer_ensure_manageable(customer=customer)
     secret = "whsec_" + secrets.token_urlsafe(32)
     subscription = Subscription.objects.create(
         customer=customer,
@@ -72,19 +76,26 @@ def subscription_create(
         description=(description or "").strip(),
         created_by=created_by,
     )
+    audit_record(
+        actor=created_by,
+        action="webhook.subscribed",
+        customer=customer,
+        target=subscription,
+        after={"url": subscription.url, "event_types": subscription.event_types},
+    )
     return subscription, secret
 
 
 @transaction.atomic
-def subscription_delete(*, subscription: Subscription) -> None:
+def subscription_delete(*, subscription: Subscription, acting_user=None) -> None:
+    audit_record(
+        actor=acting_user,
+        action="webhook.unsubscribed",
+        customer=subscription.customer,
+        target=subscription,
+        before={"url": subscription.url, "event_types": subscription.event_types},
+    )
     Subscription.objects.filter(pk=subscription.pk).delete()
-
-
-@transaction.atomic
-def subscription_set_active(*, subscription: Subscription, active: bool) -> Subscription:
-    Subscription.objects.filter(pk=subscription.pk).update(is_active=active)
-    subscription.refresh_from_db()
-    return subscription
 
 
 # --- Emission --------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def customer_webhooks(request: HttpRequest) -> HttpResponse:
 @manager_required
 def customer_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = selectors.subscription_get_for(customer=request.customer, pk=pk)
-    services.subscription_delete(subscription=subscription)
+    services.subscription_delete(subscription=subscription, acting_user=request.user)
     messages.success(request, f"Deliveries to {subscription.url} have stopped.")
     return redirect("apikeys:customer_webhooks")
 
@@ -77,7 +77,7 @@ def msp_webhooks(request: HttpRequest) -> HttpResponse:
 @staff_required
 def msp_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = selectors.msp_subscription_get(pk=pk)
-    services.subscription_delete(subscription=subscription)
+    services.subscription_delete(subscription=subscription, acting_user=request.user)
     messages.success(request, f"Deliveries to {subscription.url} have stopped.")
     return redirect("apikeys:msp_webhooks")
 

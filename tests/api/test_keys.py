@@ -126,3 +126,39 @@ def test_rate_limits_are_counted_per_key(api_key_factory, api_client_for, monkey
     monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"apikey": "2/min", "anon": "2/min"})
     assert [first.get("/api/v1/plans/").status_code for _ in range(3)] == [200, 200, 429]
     assert second.get("/api/v1/plans/").status_code == 200
+
+
+def test_a_customer_key_stops_working_when_its_creator_is_no_longer_a_manager(
+    api_key_factory, api_client_for, member_factory, customer_factory
+):
+    customer = customer_factory()
+    admin = member_factory(role="admin", customer=customer)
+    _key, raw = api_key_factory(customer=customer, created_by=admin.user)
+    api = api_client_for(raw)
+    assert api.get("/api/v1/orders/").status_code == 200
+    admin.role = "member"
+    admin.save(update_fields=["role"])
+    assert api.get("/api/v1/orders/").status_code == 401
+
+
+def test_a_suspended_organisation_cannot_create_keys(member_factory, customer_factory):
+    from django.core.exceptions import ValidationError
+
+    from portal.apikeys.services import apikey_create
+
+    owner = member_factory(role="owner", customer=customer_factory(status="suspended"))
+    with pytest.raises(ValidationError, match="suspended"):
+        apikey_create(name="x", created_by=owner.user, customer=owner.customer)
+    assert not ApiKey.objects.exists()
+
+
+def test_creating_and_revoking_keys_is_audited_without_the_key(api_key_factory, staff_user):
+    from portal.audit.models import AuditEntry
+
+    key, raw = api_key_factory()
+    apikey_revoke(apikey=key, acting_user=staff_user)
+    apikey_revoke(apikey=key, acting_user=staff_user)  # a second revoke changes nothing
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [e.action for e in entries] == ["apikey.created", "apikey.revoked"]
+    assert all(e.actor == staff_user for e in entries)
+    assert raw not in str([(e.before, e.after, e.note, e.target_label) for e in entries])

@@ -188,3 +188,17 @@ def test_the_schema_and_the_docs_page_are_served_without_a_cdn(client):
     html = docs.content.decode()
     assert "swagger-ui" in html
     assert "cdn" not in html.lower() and "unpkg" not in html.lower()
+
+
+def test_listing_orders_and_filespaces_costs_the_same_queries_for_one_or_many(
+    msp_api, filespace_factory, django_assert_max_num_queries
+):
+    filespace_factory(state="active")
+    with django_assert_max_num_queries(6) as one:
+        msp_api.get("/api/v1/orders/")
+    for _ in range(6):
+        filespace_factory(state="active")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(msp_api.get("/api/v1/orders/").json()["results"]) == 7
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(msp_api.get("/api/v1/filespaces/").json()["results"]) == 7

@@ -167,3 +167,17 @@ def test_creating_a_subscription_checks_url_and_event_types(staff):
     with pytest.raises(ValidationError) as caught:
         subscription_create(url="ftp://x", event_types=["nope"], created_by=staff)
     assert set(caught.value.message_dict) == {"url", "event_types"}
+
+
+def test_a_suspended_organisation_cannot_add_a_subscription(
+    receiver, member_factory, customer_factory
+):
+    from django.core.exceptions import ValidationError
+
+    from portal.webhooks.models import Subscription
+
+    owner = member_factory(role="owner", customer=customer_factory(status="suspended"))
+    with pytest.raises(ValidationError, match="suspended"):
+        subscription_create(url=receiver.url, event_types=["order.placed"],
+                            created_by=owner.user, customer=owner.customer)  # fmt: skip
+    assert not Subscription.objects.exists()
