@@ -316,7 +316,7 @@ def test_members_are_not_offered_init_and_cannot_start_it(provisioned, owner_on)
     assert not FilespaceInit.objects.exists()
 
 
-def _other_customers_objects(filespace_factory, customer):
+def _managed_urls_for(filespace_factory, customer):
     filespace = filespace_factory(customer=customer, state="active", root_password=ROOT_PASSWORD)
     user = FilespaceUser.objects.create(filespace=filespace, name="theirs")
     schedule = SnapshotSchedule.objects.create(
@@ -343,7 +343,7 @@ def test_every_managed_url_is_a_404_for_another_customers_people(
     outsider = member_factory(role=role)
     client.force_login(outsider.user)
 
-    for method, target in _other_customers_objects(filespace_factory, customer_factory()):
+    for method, target in _managed_urls_for(filespace_factory, customer_factory()):
         data = {"name": "x", "interval": "1d", "retention": "1", "snapshot_id": "1"}
         response = getattr(client, method)(target, data if method == "post" else None)
         assert response.status_code == 404, (role, target)
@@ -360,3 +360,29 @@ def test_an_active_filespace_page_links_to_management_and_does_not_poll(active, 
 
     assert url("manage", filespace.pk) in page
     assert 'hx-select="#managed-section"' not in page
+
+
+@pytest.mark.parametrize("role", ["member", "billing"])
+def test_members_and_billing_change_nothing_through_any_managed_url(
+    client, member_factory, filespace_factory, fake_cli, tmp_path, role
+):
+    called = tmp_path / "called"
+    fake_cli(f"touch {called}; exit 1\n")
+    person = member_factory(role=role)
+    client.force_login(person.user)
+    posts = [
+        (method, target)
+        for method, target in _managed_urls_for(filespace_factory, person.customer)
+        if method == "post"
+    ]
+
+    for _method, target in posts:
+        data = {"name": "x", "interval": "1d", "retention": "1", "snapshot_id": "1"}
+        response = client.post(target, data)
+        assert response.status_code == 302, target
+        assert response["Location"] == reverse("dashboard")
+
+    assert not called.exists()
+    assert list(FilespaceUser.objects.values_list("name", flat=True)) == ["theirs"]
+    assert SnapshotSchedule.objects.count() == 1
+    assert not FilespaceInit.objects.exists()
