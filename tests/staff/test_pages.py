@@ -300,3 +300,20 @@ def test_deactivating_a_plan_withdraws_it_from_the_catalogue(
     )
     assert "already withdrawn" in response.content.decode()
     assert AuditEntry.objects.filter(action="plan.deactivated").count() == 1
+
+
+def test_the_csv_export_refuses_a_bad_filter_instead_of_exporting_everyone(
+    staff_client, customer_factory
+):
+    customer_factory(name="Acme")
+    response = staff_client.get(reverse("staff:customers_csv"), {"status": "bogus"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert "Acme" not in response.content.decode()
+
+
+def test_a_junk_page_number_shows_the_first_page(staff_client, customer_factory):
+    customer_factory(name="Acme")
+    response = staff_client.get(reverse("staff:customers"), {"page": "abc"})
+    assert response.status_code == 200
+    assert "Acme" in response.content.decode()
