@@ -214,3 +214,24 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
 # Session, user, current membership, the switcher's memberships, then the page's own queries
 # (filespaces, open orders, and billing's fixed set for usage and cost to date).
 QUERIES = {"dashboard": 10, "orders:list": 5}
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_team_page_queries_do_not_grow_with_members(
+    owner_client, owner, member_factory, django_assert_num_queries, count
+):
+    from portal.customers.models import Invitation
+
+    for index in range(count):
+        member_factory(role="member", customer=owner.customer)
+        Invitation.objects.create(
+            customer=owner.customer,
+            email=f"invitee{index}@example.com",
+            token_hash=f"{index:064d}",
+            invited_by=owner.user,
+            expires_at="2999-01-01T00:00:00Z",
+        )
+    owner_client.get(reverse("customers:team"))
+    with django_assert_num_queries(6):
+        page = owner_client.get(reverse("customers:team"))
+    assert page.content.decode().count("<td>invitee") == count
