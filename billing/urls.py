@@ -15,6 +15,11 @@ urlpatterns = [
     path("staff/invoices/<int:pk>/", views.staff_invoice, name="staff_invoice"),
     path("staff/invoices/<int:pk>/csv/", views.staff_invoice_csv, name="staff_invoice_csv"),
     path(
+        "staff/invoices/<int:pk>/<str:action>/",
+        views.staff_invoice_action,
+        name="staff_invoice_action",
+    ),
+    path(
         "staff/invoices/<int:pk>/lines/<int:line_pk>/",
         views.staff_line_detail,
         name="staff_line_detail",

@@ -8,12 +8,14 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from billing import rating, selectors, services
+from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES, Customer
@@ -134,8 +136,40 @@ def staff_invoice(request: HttpRequest, pk: int) -> HttpResponse:
         "problems": services.invoice_verify(invoice=invoice)
         if invoice.kind == Invoice.Kind.INVOICE
         else [],
+        "adjustment_form": AdjustmentForm(),
+        "credit_form": CreditForm(),
     }
     return render(request, "billing/invoice_detail.html", context)
+
+
+@require_POST
+@staff_required
+def staff_invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Finalize a draft, add an adjustment to it, or credit a finalized invoice."""
+    invoice = selectors.staff_invoice_get(pk=pk)
+    form = {"adjust": AdjustmentForm, "credit": CreditForm}.get(action, Form)(request.POST)
+    if action not in ("finalize", "adjust", "credit") or not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()) or action
+        messages.error(request, f"Nothing done: {errors}")
+        return redirect("billing:staff_invoice", pk=invoice.pk)
+    try:
+        if action == "finalize":
+            done = services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+            messages.success(request, f"Finalized as {done.number}.")
+        elif action == "adjust":
+            services.invoice_add_adjustment(
+                invoice_id=invoice.pk, actor=request.user, **form.cleaned_data
+            )
+            messages.success(request, "Adjustment added.")
+        else:
+            note = services.invoice_credit(
+                invoice_id=invoice.pk, actor=request.user, **form.cleaned_data
+            )
+            messages.success(request, f"Credit note {note.number} issued.")
+            return redirect("billing:staff_invoice", pk=note.pk)
+    except services.BillingError as exc:
+        messages.error(request, exc.message)
+    return redirect("billing:staff_invoice", pk=invoice.pk)
 
 
 @require_GET

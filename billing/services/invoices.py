@@ -22,6 +22,7 @@ from billing.models import (
     InvoiceSequence,
     UsageSample,
 )
+from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -433,6 +434,12 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
     if updated != 1:
         raise BillingError("Someone else finalized this invoice first.")
     invoice.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="invoice.finalized",
+        target=invoice,
+        after={"number": number, "total": str(total), "currency": invoice.currency},
+    )
     from portal.webhooks.receivers import invoice_finalized  # emits invoice.finalized on commit
 
     invoice_finalized(invoice_id=invoice.pk)
@@ -477,6 +484,13 @@ def invoice_add_adjustment(
         created_by=actor,
     )
     _refresh_total(invoice, now=timezone.now())
+    audit_record(
+        actor=actor,
+        action="invoice.adjusted",
+        target=invoice,
+        after={"description": line.description, "amount": str(value)},
+        note=line.note,
+    )
     return line
 
 
@@ -519,5 +533,12 @@ def invoice_credit(
         amount=-value,
         note=reason.strip(),
         created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="invoice.credited",
+        target=original,
+        after={"credit_note": note.pk, "amount": str(value)},
+        note=reason.strip(),
     )
     return invoice_finalize(invoice_id=note.pk, actor=actor, now=now)

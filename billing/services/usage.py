@@ -15,6 +15,7 @@ from django.db import transaction
 from billing import rating
 from billing.db import EpochSeconds
 from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
+from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +283,14 @@ def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> Files
     period, _ = FilespacePlanPeriod.objects.update_or_create(
         filespace=filespace, starts_at=at, defaults={"plan": plan, "created_by": actor}
     )
+    previous = filespace.plan_id
     Filespace.objects.filter(pk=filespace.pk).update(plan=plan)
     filespace.plan = plan
+    audit_record(
+        actor=actor,
+        action="filespace.plan_changed",
+        target=filespace,
+        before={"plan": previous},
+        after={"plan": plan.pk, "from": at.isoformat()},
+    )
     return period

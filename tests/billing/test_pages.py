@@ -298,3 +298,50 @@ def test_staff_overview_estimates_every_customers_usage_in_constant_queries(
     # over the 30 days of June: 533.333333 GB-month, 10.67 USD before allowance or minimum.
     assert "533.333333 GB-month" in body and "10.67 USD" in body
     assert body.count("Zulu ") == 20
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_finalize_adjust_and_credit_from_the_invoice_page(
+    client, staff, live_filespace, customer_factory
+):
+    from portal.audit.models import AuditEntry
+
+    customer = customer_factory()
+    give_filespaces(live_filespace, customer, 1, month="2026-05", upto="2026-05-02")
+    services.invoice_run(year=2026, month=5)
+    draft = Invoice.objects.get(customer=customer)
+    client.force_login(staff)
+
+    def act(invoice, action, **data):
+        url = reverse("billing:staff_invoice_action", args=[invoice.pk, action])
+        return client.post(url, data, follow=True).content.decode()
+
+    bad = act(draft, "adjust", description="Setup", amount="ten", reason="contract")
+    act(draft, "adjust", description="Setup", amount="5.00", reason="contract")
+    act(draft, "finalize")
+    too_much = act(draft, "credit", amount="100.00", reason="outage")
+    credited = act(draft, "credit", amount="2.50", reason="Outage on 3 May")
+
+    assert "Nothing done" in bad and "Enter a number" in bad
+    draft.refresh_from_db()
+    assert (draft.number, draft.total) == ("INV-000001", Decimal("25.00"))
+    assert "Credits would exceed the invoice" in too_much
+    assert "Credit note CN-000001 issued." in credited and "Outage on 3 May" in credited
+    assert list(AuditEntry.objects.order_by("id").values_list("action", "actor_label")) == [
+        ("invoice.adjusted", staff.email),
+        ("invoice.finalized", staff.email),
+        ("invoice.credited", staff.email),
+        ("invoice.finalized", staff.email),
+    ]
+
+
+def test_customers_cannot_use_staff_invoice_actions(client, billing_member, live_filespace):
+    give_filespaces(live_filespace, billing_member.customer, 1, month="2026-05", upto="2026-05-02")
+    services.invoice_run(year=2026, month=5)
+    draft = Invoice.objects.get()
+    client.force_login(billing_member.user)
+
+    response = client.post(reverse("billing:staff_invoice_action", args=[draft.pk, "finalize"]))
+
+    assert response.status_code == 403
+    assert Invoice.objects.get().status == "draft"
