@@ -169,7 +169,7 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
         Step(
             "mount",
             "Mount the filespace",
-            "Makes the filespace appear as a folder or drive. `lucid link` mounts it already; "
+            "Makes the filespace appear as a folder or drive. Linking mounts it already; "
             "run this again after an unmount or a restart.",
             ("lucid", "mount"),
             tolerate="already mounted",
