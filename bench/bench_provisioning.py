@@ -99,7 +99,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=5.0, help="lucidsim provisioning delay (s)")
     parser.add_argument("--poll-interval", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=8, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads placing orders")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
