@@ -325,3 +325,21 @@ def test_a_filespace_with_our_name_and_bucket_is_adopted(fake_client, filespace_
     tasks.create_filespace(own.pk)
 
     assert Filespace.objects.get(pk=own.pk).state == State.PROVISIONING
+
+
+def test_an_account_without_a_domain_fails_the_order_with_words_for_the_customer(
+    fake_client, requested, monkeypatch
+):
+    from provisioning.domain import DomainMissing
+
+    def missing(client):
+        raise DomainMissing("The LucidLink account has no domain yet.")
+
+    monkeypatch.setattr("provisioning.services._domain_for", missing)
+
+    tasks.create_filespace(requested.pk)
+
+    requested.refresh_from_db()
+    assert requested.state == State.ERROR
+    assert "not ready to create filespaces" in requested.last_error
+    assert fake_client.calls["create_filespace"] == 0
