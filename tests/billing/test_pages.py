@@ -345,3 +345,20 @@ def test_customers_cannot_use_staff_invoice_actions(client, billing_member, live
 
     assert response.status_code == 403
     assert Invoice.objects.get().status == "draft"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_staff_drill_down_costs_the_same_queries_for_1_and_50_filespaces(
+    client, staff, live_filespace, customer_factory, django_assert_num_queries
+):
+    small, large = customer_factory(), customer_factory()
+    give_filespaces(live_filespace, small, 1, upto="2026-06-03T00:00")
+    give_filespaces(live_filespace, large, 50, upto="2026-06-03T00:00")
+    rollup_june()
+    client.force_login(staff)
+    baseline = queries_for(client, reverse("billing:staff_customer", args=[small.pk]))
+
+    with django_assert_num_queries(baseline):
+        response = client.get(reverse("billing:staff_customer", args=[large.pk]))
+
+    assert response.content.decode().count("<svg") == 50
