@@ -1,4 +1,5 @@
 from allauth.account.adapter import get_adapter
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -79,6 +80,7 @@ def team(request: HttpRequest) -> HttpResponse:
         "form": InvitationForm(acting_role=request.membership.role),
         "can_manage": request.membership.role in MANAGER_ROLES,
         "roles": Role.choices,
+        "ttl_days": settings.INVITATION_TTL_DAYS,
     }
     return render(request, "customers/team.html", context)
 
@@ -149,7 +151,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         if invitation is not None and invitation.is_open:
             # The link arrived at this address, so signing up with it needs no second check.
             get_adapter(request).stash_verified_email(request, invitation.email)
-        return render(request, "customers/invitation.html", {"invitation": invitation})
+        return render(request, "customers/invitation.html", _invitation_context(invitation))
     if request.method == "POST":
         try:
             membership = services.invitation_accept(token=token, user=request.user)
@@ -159,4 +161,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             request.session[selectors.SESSION_KEY] = membership.customer_id
             messages.success(request, f"You joined {membership.customer.name}.")
             return redirect("dashboard")
-    return render(request, "customers/invitation.html", {"invitation": invitation})
+    return render(request, "customers/invitation.html", _invitation_context(invitation))
+
+
+def _invitation_context(invitation) -> dict:
+    return {"invitation": invitation, "ttl_days": settings.INVITATION_TTL_DAYS}
