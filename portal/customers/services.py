@@ -20,6 +20,7 @@ from portal.customers.models import Customer, Invitation, Membership, Role
 logger = logging.getLogger(__name__)
 
 PREFIX_MAX = 20
+INVITATIONS_PER_HOUR = 20
 
 
 def hash_token(token: str) -> str:
@@ -91,6 +92,12 @@ def invitation_create(
     if Membership.objects.filter(customer=customer, user__email__iexact=email).exists():
         raise ValidationError({"email": "This person is already a member of your organisation."})
     now = timezone.now()
+    recent = Invitation.objects.filter(customer=customer, created_at__gte=now - timedelta(hours=1))
+    if recent.count() >= INVITATIONS_PER_HOUR:
+        # The portal sends these emails in the MSP's name; a cap keeps it from being a spam relay.
+        raise ValidationError(
+            {"email": f"At most {INVITATIONS_PER_HOUR} invitations an hour; try again later."}
+        )
     Invitation.objects.filter(
         customer=customer, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)

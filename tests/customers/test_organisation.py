@@ -208,3 +208,22 @@ def test_an_admin_cannot_invite_an_owner(member_factory):
         services.invitation_create(
             customer=admin.customer, email="boss@example.com", role="owner", invited_by=admin.user
         )
+
+
+def test_invitations_are_capped_per_hour(member_factory):
+    owner = member_factory()
+    for index in range(services.INVITATIONS_PER_HOUR):
+        services.invitation_create(
+            customer=owner.customer,
+            email=f"p{index}@example.com",
+            role="member",
+            invited_by=owner.user,
+        )
+    with pytest.raises(ValidationError, match="invitations an hour"):
+        services.invitation_create(
+            customer=owner.customer,
+            email="one-more@example.com",
+            role="member",
+            invited_by=owner.user,
+        )
+    assert not Invitation.objects.filter(email="one-more@example.com").exists()
