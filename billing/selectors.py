@@ -13,7 +13,7 @@ from django.http import Http404
 
 from billing import charts, rating
 from billing.models import BillingFlag, DailyUsage, Invoice, InvoiceLine, UsageGap, UsageSample
-from billing.services.invoices import billable_filespaces, rate_filespaces, rating_inputs
+from billing.services.pricing import billable_filespaces, rate_filespaces, rating_inputs
 
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from billing import rating
 from billing.db import EpochSeconds
 from billing.models import BillingFlag, UsageSample
-from billing.services.invoices import rate_filespaces, ready_at
+from billing.services.pricing import rate_filespaces, ready_at
 
 GB_TERMS = rating.PlanTerms(currency="USD", unit="GB", price_per_unit_month=Decimal(0))
 HUNDRED = Decimal(100)

@@ -1,0 +1,261 @@
+"""Pricing: a customer's or some filespaces' lines for a month, from samples and plan history.
+
+Shared by the invoice run, the usage pages and the upstream check; the maths is billing.rating.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from billing import rating
+from billing.db import EpochSeconds
+from billing.models import FilespacePlanPeriod, InvoiceLine, UsageSample
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BillingError(Exception):
+    """A billing action that cannot be done as asked; ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """A computed line, field for field what InvoiceLine stores for the computed kinds."""
+
+    kind: str
+    description: str
+    filespace_id: int | None
+    plan_id: int | None
+    window_start: datetime | None
+    window_end: datetime | None
+    slot_seconds: int | None
+    unit: str
+    quantity_rule: str
+    quantity: Decimal
+    included: Decimal
+    billable: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    minimum_prorated: Decimal
+    slot_count: int
+    gap_slots: int
+    note: str
+    formula: str
+
+
+SPEC_FIELDS = list(LineSpec.__dataclass_fields__)
+
+
+def _line_signature(line: InvoiceLine) -> tuple:
+    return tuple(getattr(line, name) for name in SPEC_FIELDS)
+
+
+def plan_terms(plan) -> rating.PlanTerms:
+    """The plan's price terms as plain data; a malformed tier list is a BillingError."""
+    tiers = []
+    for band in plan.price_tiers or []:
+        try:
+            up_to = band.get("up_to")
+            limit = None if up_to in (None, "") else Decimal(str(up_to))
+            tiers.append(rating.Tier(limit, Decimal(str(band["price"]))))
+        except (AttributeError, KeyError, InvalidOperation, TypeError):
+            message = f"Plan {plan.name!r} has a malformed price tier: {band!r}."
+            raise BillingError(message) from None
+    return rating.PlanTerms(
+        currency=plan.currency,
+        unit=plan.billing_unit,
+        price_per_unit_month=plan.price_per_unit_month,
+        quantity_rule=plan.quantity_rule,
+        included_units=plan.included_units,
+        minimum_monthly_charge=plan.minimum_monthly_charge,
+        tiers=tuple(tiers),
+    )
+
+
+def ready_at(filespace) -> datetime | None:
+    """When the filespace began to exist for the customer: provisioned or initialized."""
+    return min((m for m in (filespace.provisioned_at, filespace.active_at) if m), default=None)
+
+
+def billable_filespaces(*, month_start: datetime, month_end: datetime) -> QuerySet:
+    from provisioning.models import Filespace
+
+    return (
+        Filespace.objects.filter(Q(provisioned_at__lt=month_end) | Q(active_at__lt=month_end))
+        .filter(Q(deleted_at__isnull=True) | Q(deleted_at__gt=month_start))
+        .select_related("plan")
+    )
+
+
+def _window_text(start: datetime, end: datetime, month_start: datetime, month_end: datetime) -> str:
+    if start == month_start and end == month_end:
+        return f"{start:%-d} to {(end - timedelta(seconds=1)):%-d %b %Y}"
+    return f"{start:%-d %b %H:%M} to {end:%-d %b %Y %H:%M} UTC"
+
+
+@dataclass(frozen=True)
+class RatingInputs:
+    """Plan history and samples of some filespaces for one month, loaded in two queries."""
+
+    history: dict[int, list[tuple[datetime, object]]]
+    samples: dict[int, rating.SampleSeries]
+
+
+def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
+    ids = [fs.pk for fs in filespaces]
+    history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
+    for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):
+        history[period.filespace_id].append((period.starts_at, period.plan))
+    samples: dict[int, rating.SampleSeries] = defaultdict(dict)
+    sample_rows = (
+        UsageSample.objects.filter(filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end)
+        .annotate(epoch=EpochSeconds("slot"))
+        .values_list("filespace_id", "epoch", "used_storage")
+    )
+    # Read through a plain cursor: the rows are three integers, Django's converters add nothing.
+    sql, params = sample_rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for filespace_id, epoch, used in cursor.fetchall():
+            samples[filespace_id][epoch] = used
+    return RatingInputs(history=dict(history), samples=dict(samples))
+
+
+def rate_filespaces(
+    *,
+    filespaces: list,
+    month_start: datetime,
+    month_end: datetime,
+    as_of: datetime | None = None,
+    forecast: bool = False,
+    inputs: RatingInputs | None = None,
+) -> dict[str, list[LineSpec]]:
+    """Rate the given filespaces for one month: usage lines per currency, then true-ups.
+
+    With ``as_of`` and no ``forecast`` the windows stop at ``as_of`` (cost to date); with
+    ``forecast`` they run to the end of the month and slots after ``as_of`` are projected.
+    Two queries whatever the number of filespaces (plan history and samples), none when
+    ``inputs`` were loaded already.
+    """
+    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    if inputs is None:
+        inputs = rating_inputs(filespaces=filespaces, month_start=month_start, month_end=month_end)
+    history, samples = inputs.history, inputs.samples
+    lines: dict[str, list[LineSpec]] = defaultdict(list)
+    minimums: dict[tuple[str, int], list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    plans: dict[int, object] = {}
+    for filespace in sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)):
+        window = rating.billable_window(
+            period_start=month_start,
+            period_end=month_end,
+            ready_at=ready_at(filespace),
+            deleted_at=filespace.deleted_at,
+        )
+        if window is None:
+            continue
+        start, end = window
+        if as_of is not None and not forecast:
+            end = min(end, max(start, as_of))
+            if end <= start:
+                continue
+        assignments = history.get(filespace.pk) or [(EARLIEST, filespace.plan)]
+        for piece_start, piece_end, plan in rating.split_by_plan(
+            window_start=start, window_end=end, assignments=assignments
+        ):
+            terms = plan_terms(plan)
+            rated = rating.rate_usage(
+                terms=terms,
+                samples=samples.get(filespace.pk, {}),
+                window_start=piece_start,
+                window_end=piece_end,
+                month_start=month_start,
+                month_end=month_end,
+                slot_seconds=slot_seconds,
+                as_of=as_of if forecast else None,
+            )
+            plans[plan.pk] = plan
+            minimums[(terms.currency, plan.pk)].append((rated.minimum_prorated, rated.amount))
+            lines[terms.currency].append(
+                LineSpec(
+                    kind=InvoiceLine.Kind.USAGE,
+                    description=(
+                        f"{filespace.qualified_name}: {plan.name}, "
+                        f"{_window_text(piece_start, piece_end, month_start, month_end)}"
+                    ),
+                    filespace_id=filespace.pk,
+                    plan_id=plan.pk,
+                    window_start=piece_start,
+                    window_end=piece_end,
+                    slot_seconds=slot_seconds,
+                    unit=terms.unit,
+                    quantity_rule=terms.quantity_rule,
+                    quantity=rated.quantity,
+                    included=rated.included,
+                    billable=rated.billable,
+                    unit_price=terms.price_per_unit_month,
+                    amount=rated.amount,
+                    minimum_prorated=rated.minimum_prorated,
+                    slot_count=rated.slot_count,
+                    gap_slots=rated.gap_slots,
+                    note=rated.gap_note,
+                    formula=rated.formula,
+                )
+            )
+    for (currency, plan_id), pairs in sorted(minimums.items()):
+        top_up = rating.minimum_true_up(pairs)
+        if top_up > 0:
+            plan = plans[plan_id]
+            minimum = sum((pair[0] for pair in pairs), Decimal(0))
+            charged = sum((pair[1] for pair in pairs), Decimal(0))
+            lines[currency].append(
+                LineSpec(
+                    kind=InvoiceLine.Kind.MINIMUM,
+                    description=f"Minimum charge true-up: {plan.name}",
+                    filespace_id=None,
+                    plan_id=plan_id,
+                    window_start=None,
+                    window_end=None,
+                    slot_seconds=None,
+                    unit="",
+                    quantity_rule="",
+                    quantity=Decimal(0),
+                    included=Decimal(0),
+                    billable=Decimal(0),
+                    unit_price=Decimal(0),
+                    amount=top_up,
+                    minimum_prorated=minimum,
+                    slot_count=0,
+                    gap_slots=0,
+                    note="",
+                    formula=(
+                        f"prorated minimum {minimum} {currency} minus usage charged {charged} "
+                        f"{currency} = {top_up} {currency}"
+                    ),
+                )
+            )
+    return dict(lines)
+
+
+def invoice_rate_customer(
+    *, customer_id: int, month_start: datetime, month_end: datetime, as_of: datetime | None = None
+) -> dict[str, list[LineSpec]]:
+    """The computed lines of one customer's invoices for one month, by currency."""
+    filespaces = list(
+        billable_filespaces(month_start=month_start, month_end=month_end).filter(
+            customer_id=customer_id
+        )
+    )
+    return rate_filespaces(
+        filespaces=filespaces, month_start=month_start, month_end=month_end, as_of=as_of
+    )
