@@ -6,6 +6,7 @@ with a message that names the variable (see ``portal.envparse``).
 
 import base64
 import hashlib
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -337,6 +338,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 # REST API (docs/api.md): bearer API keys, one error shape, cursor pages, per-key rate limits
 # counted in the default cache (Redis when REDIS_URL is set, so every web process shares them).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like 600/min or 10/s, not {API_RATE_LIMIT!r}."
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HasApiKey"],
