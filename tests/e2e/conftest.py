@@ -40,6 +40,7 @@ PASSWORD = "a-long-enough-passphrase-42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # allauth's labels end with a colon: "Password:" and "Password (again):".
 PASSWORD_LABEL = re.compile(r"^Password:?$")
+CODE_LABEL = re.compile(r"^(Authenticator )?code:?$", re.IGNORECASE)
 
 
 def artifacts_dir() -> Path:
@@ -272,6 +273,22 @@ def sign_in(page, base_url: str, email: str, password: str) -> None:
     page.goto(base_url + "/accounts/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label(PASSWORD_LABEL).fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def sign_in_with_totp(page, url: str, email: str, password: str, *, shots=None) -> None:
+    """Open `url` signed out, sign in on the way with the password and then the TOTP code."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label(PASSWORD_LABEL).fill(password)
+    page.get_by_role("button", name="Sign In").click()
+    code = page.get_by_label(CODE_LABEL)
+    expect(code).to_be_visible()
+    if shots is not None:
+        shots(page, "totp")
+    code.fill(totp_code())
     page.get_by_role("button", name="Sign In").click()
 
 

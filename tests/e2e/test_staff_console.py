@@ -8,13 +8,12 @@ from playwright.sync_api import expect
 from portal.customers.models import Customer
 from portal.orders import services as orders
 from provisioning.models import Filespace
-from tests.e2e.conftest import totp_code
+from tests.e2e.conftest import sign_in_with_totp
 from tests.fixtures.worker import wait_until
 
 pytestmark = pytest.mark.worker
 
 FACTORY_PASSWORD = "correct-horse-battery-9"
-CODE_LABEL = re.compile(r"^(Authenticator )?code:?$", re.IGNORECASE)
 
 
 def state_of(remote_name: str) -> str | None:
@@ -44,17 +43,8 @@ def test_staff_with_totp_approve_retry_and_suspend_and_the_customer_sees_the_ban
     assert state_of("tailspin-archive") is None
 
     # Staff open their bookmark to the console: password first, then the authenticator code
-    # computed from the stored TOTP secret, then the console they asked for.
-    page.goto(portal + "/staff/")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label(re.compile(r"^Password:?$")).fill(FACTORY_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    code = page.get_by_label(CODE_LABEL)
-    expect(code).to_be_visible()
-    expect(page.get_by_role("navigation", name="Staff console")).to_have_count(0)
-    shots(page, "totp")
-    code.fill(totp_code())
-    page.get_by_role("button", name="Sign In").click()
+    # computed from the stored TOTP secret (as an authenticator app does), then the console.
+    sign_in_with_totp(page, portal + "/staff/", staff.email, FACTORY_PASSWORD, shots=shots)
     console = page.get_by_role("navigation", name="Staff console")
     expect(console).to_be_visible()
     shots(page, "staff-dashboard")

@@ -13,8 +13,7 @@ from playwright.sync_api import expect
 
 from billing import tasks
 from billing.models import DailyUsage, Invoice, UsageSample
-from billing.services.invoices import invoice_finalize
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_in_with_totp
 from tests.fixtures.worker import wait_until
 
 pytestmark = pytest.mark.worker
@@ -69,7 +68,7 @@ def seed_hourly_history(filespace, *, start, end) -> int:
 
 def test_after_samples_are_collected_the_usage_chart_has_data_and_the_invoice_downloads(
     portal, worker, remote_filespace, plan, customer_factory, member_factory, user_factory,
-    filespace_factory, page, shots,
+    filespace_factory, staff, page, new_context, shots,
 ):  # fmt: skip
     customer = customer_factory(name="Wingtip Media", name_prefix="wingtip")
     owner = member_factory(role="owner", customer=customer,
@@ -107,11 +106,30 @@ def test_after_samples_are_collected_the_usage_chart_has_data_and_the_invoice_do
     now = timezone.now()
     tasks.run_invoices.delay(year=now.year, month=now.month)
     wait_until(lambda: Invoice.objects.filter(customer=customer).exists(), timeout=60)
-    invoice = invoice_finalize(invoice_id=Invoice.objects.get(customer=customer).pk)
+
+    # Staff finalize the draft from the billing console (drafts are never shown to customers).
+    nav.get_by_role("link", name="Invoices").click()
+    expect(page.get_by_text("No invoices yet.")).to_be_visible()
+    console = new_context().new_page()
+    sign_in_with_totp(console, portal + "/billing/staff/", staff.email, FACTORY_PASSWORD)
+    draft = (
+        console.get_by_role("region", name="Customers")
+        .get_by_role("row")
+        .filter(has_text="Wingtip Media")
+    )
+    expect(draft).to_contain_text("Draft")
+    draft.get_by_role("link", name="draft").click()
+    heading = console.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("(draft)")
+    console.get_by_role("button", name="Finalize").click()
+    expect(heading).not_to_contain_text("(draft)")
+    invoice = Invoice.objects.get(customer=customer)
+    expect(heading).to_have_text(f"Invoice {invoice.number}")
+    assert invoice.status == Invoice.Status.FINALIZED
     assert invoice.total > 0
 
     # The chart now plots the sampled storage.
-    page.reload()
+    nav.get_by_role("link", name="Usage").click()
     chart = usage.get_by_role("img", name=re.compile(r"^Stored data in "))
     expect(chart).to_be_visible()
     points = chart.locator("polyline.chart-average").get_attribute("points")
