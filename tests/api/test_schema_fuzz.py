@@ -1,8 +1,9 @@
 """Property-based run of the whole API against its own OpenAPI schema (schemathesis 4).
 
-Every operation is called with generated valid and invalid input through the WSGI app, as an
-MSP key (the widest surface). It fails on any 5xx, any undocumented status code or content
-type, and any response body or header that does not match the schema.
+Every operation is called with generated valid and invalid input through the WSGI app, once
+with an MSP key (the widest surface) and once with a customer key. It fails on any 5xx, any
+undocumented status code or content type, and any response body or header that does not match
+the schema.
 """
 
 import pytest
@@ -29,9 +30,10 @@ CHECKS = [
 ]
 
 
-@pytest.fixture
-def seeded(db, monkeypatch, customer_factory, filespace_factory, api_key_factory):
-    """A few real objects with low ids, so generated ids sometimes hit something."""
+@pytest.fixture(params=["msp", "customer"])
+def seeded(request, db, monkeypatch, customer_factory, filespace_factory, api_key_factory):
+    """A few real objects with low ids, so generated ids sometimes hit something; the key is an
+    MSP key (every operation allowed) or a customer key (scoping and refusals)."""
     from portal.api.throttling import ApiKeyRateThrottle
 
     # The run sends thousands of requests; rate limiting is tested on its own elsewhere.
@@ -45,7 +47,10 @@ def seeded(db, monkeypatch, customer_factory, filespace_factory, api_key_factory
     filespace_factory(customer=customer, state="active", remote_id="fs-1")
     filespace_factory(customer=customer, state="provisioned")
     make_invoice(customer)
-    yield api_key_factory()[1]
+    other = customer_factory()
+    filespace_factory(customer=other, state="active", remote_id="fs-2")
+    key = api_key_factory()[1] if request.param == "msp" else api_key_factory(customer=customer)[1]
+    yield key
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
 
@@ -63,7 +68,7 @@ schema = _load_schema()
 
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
