@@ -63,6 +63,9 @@ def progress_for(filespace) -> Progress:
         else:
             status = PENDING
         steps.append(Step(title, status, at if status == DONE else None, detail))
+    if order.decided_at:
+        # Plans that need approval: the MSP's decision sits between ordering and creating.
+        steps.insert(1, Step("Approved", DONE, order.decided_at))
     if state == "active":
         steps.append(Step("Initialized and in use", DONE, filespace.active_at))
     settled = state in ("provisioned", "active", "error", "deleted")

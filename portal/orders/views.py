@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import fields
@@ -180,6 +181,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = selectors.order_get(customer=request.customer, pk=pk)
     filespace = selectors.filespaces_for(customer=request.customer).filter(order=order).first()
     if filespace is not None:
+        if request.htmx:
+            # The page polls while the order waits for approval; move on once it has a filespace.
+            return HttpResponse(
+                headers={"HX-Redirect": reverse("filespaces:detail", args=[filespace.pk])}
+            )
         return redirect("filespaces:detail", pk=filespace.pk)
     return render(request, "orders/detail.html", {"order": order})
 

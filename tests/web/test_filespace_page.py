@@ -235,3 +235,27 @@ def test_team_page_queries_do_not_grow_with_members(
     with django_assert_num_queries(6):
         page = owner_client.get(reverse("customers:team"))
     assert page.content.decode().count("<td>invitee") == count
+
+
+def test_an_approved_order_shows_the_approval_on_the_timeline_and_the_waiting_page_moves_on(
+    owner_client, owner, plan_factory, user_factory
+):
+    from portal.orders.services import order_approve, order_place
+
+    plan = plan_factory(requires_approval=True)
+    order = order_place(
+        customer=owner.customer,
+        plan=plan,
+        name="approved",
+        provider="IBM",
+        region="us-east",
+        idempotency_key="a" * 32,
+    )
+    waiting = owner_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
+    assert 'hx-trigger="every 10s"' in waiting
+    order_approve(order=order, acting_user=user_factory(is_staff=True))
+    polled = owner_client.get(reverse("orders:detail", args=[order.pk]), HTTP_HX_REQUEST="true")
+    filespace = order.filespace
+    assert polled["HX-Redirect"] == reverse("filespaces:detail", args=[filespace.pk])
+    page = _page(owner_client, filespace)
+    assert re.search(r'timeline-done">.*?Order placed.*?timeline-done">.*?Approved', page, re.S)
