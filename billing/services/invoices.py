@@ -202,7 +202,13 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         actor=actor,
         action="invoice.finalized",
         target=invoice,
-        after={"number": number, "total": str(total), "currency": invoice.currency},
+        before={"status": Invoice.Status.DRAFT},
+        after={
+            "status": Invoice.Status.FINALIZED,
+            "number": number,
+            "total": str(total),
+            "currency": invoice.currency,
+        },
     )
     from portal.webhooks.receivers import invoice_finalized  # emits invoice.finalized on commit
 
