@@ -1,0 +1,283 @@
+"""Placement and the create step (create_filespace): claim, look-then-create or adopt, record."""
+
+import os
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from portal.orders.models import Order
+from provisioning import lucidlink
+from provisioning.models import Filespace
+from provisioning.services import common
+from provisioning.services.common import (
+    PAUSE_AFTER_CREATE_ENV,
+    FilespaceNotOurs,
+    Kind,
+    State,
+    _seconds,
+    event_record,
+    logger,
+    reason_not_ours,
+    reason_unreachable,
+    retry_delay,
+)
+from provisioning.services.status import (
+    filespace_apply_remote_status,
+    filespace_mark_failed,
+)
+
+# --- Placement -------------------------------------------------------------------------------
+
+
+def qualified_name_preview(*, customer, name: str, client=None) -> str:
+    """The final `name.domain` to show before ordering; raises ValidationError on a bad name.
+
+    Asks LucidLink for the MSP's domain only when it is not cached (provisioning.domain), and
+    raises lucidlink.LucidLinkError when that is impossible, so a page can fall back to
+    showing the name alone.
+    """
+    from provisioning import rules
+
+    rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
+    domain = common._domain_for(client or lucidlink.get_client())
+    return rules.qualified_name_for(prefix=customer.name_prefix, name=name, domain_name=domain.name)
+
+
+def filespace_request(*, order: Order, actor=None) -> Filespace:
+    """Create the requested row for an order and enqueue its create task after commit.
+
+    Raises ValidationError on the name when another live filespace already holds it.
+    """
+    from provisioning import tasks
+
+    now = timezone.now()
+    plan = order.plan
+    try:
+        with transaction.atomic():
+            filespace = Filespace.objects.create(
+                customer=order.customer,
+                order=order,
+                plan=plan,
+                remote_name=order.remote_name,
+                storage_owner=plan.storage_owner,
+                subscription_type=plan.subscription_type,
+                provider=order.provider,
+                region=order.region,
+                bucket=order.bucket,
+                endpoint=order.endpoint,
+                state=State.REQUESTED,
+                requested_at=now,
+                # Due now: if the task message is lost, the reconciler re-sends it after the
+                # grace period (docs/provisioning.md, "Reconciler").
+                next_poll_at=now,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"name": "This name is already taken by another filespace. Choose another name."}
+        ) from None
+    event_record(filespace=filespace, kind=Kind.REQUESTED, message="Order placed.", actor=actor)
+    tasks.create_filespace.delay_on_commit(filespace.pk)
+    return filespace
+
+
+# --- Create ----------------------------------------------------------------------------------
+
+
+def filespace_claim_for_create(*, filespace_id: int) -> Filespace | None:
+    """Take the create lease on a row, or return None when another worker holds it.
+
+    A conditional UPDATE is the lock: only one of two concurrent deliveries can move the row
+    from `requested` (or `creating` with an expired lease) to `creating` with a fresh lease.
+    A row waiting for a backoff (`next_poll_at` in the future) is not claimable, so a
+    duplicate message can never call LucidLink before a Retry-After has passed.
+    """
+    now = timezone.now()
+    due = Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+    claimable = (Q(state=State.REQUESTED) & due) | Q(state=State.CREATING, lease_until__lt=now)
+    claimed = Filespace.objects.filter(claimable, pk=filespace_id).update(
+        state=State.CREATING,
+        lease_until=now + _seconds(settings.PROVISIONING_LEASE),
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if claimed != 1:
+        return None
+    return Filespace.objects.get(pk=filespace_id)
+
+
+def _remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, domain) -> str:
+    """Why a remote filespace is not provably this row's, or "" when it is."""
+    if remote.name != filespace.remote_name or remote.domain_id != domain.id:
+        return "it is in another domain or has another name"
+    storage = remote.storage
+    if storage is None:
+        return "LucidLink did not say where its storage is"
+    if storage.provider != filespace.provider or storage.region != filespace.region:
+        return f"its storage is {storage.provider} {storage.region}"
+    if filespace.bucket and (storage.bucket or "") != filespace.bucket:
+        return "its storage is another bucket"
+    return ""
+
+
+@dataclass
+class CreateOutcome:
+    remote: lucidlink.RemoteFilespace
+    adopted: bool
+
+
+def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | None:
+    """Find or create the remote filespace for a claimed row and record it.
+
+    Idempotency: the Service API has no idempotency keys, so a retried POST cannot be told
+    apart from a new one. The only safe order is look-then-create: a worker that crashed after
+    its POST left a filespace with this exact name in the MSP's domain, and the next attempt
+    finds and adopts it instead of creating a second one. A 409 on the POST means another
+    attempt won the race; it is adopted only when it is provably ours (same name, same domain,
+    same provider and region), otherwise the order fails with the reason.
+
+    The look-up is skipped on a row's first attempt (`attempts == 1` right after the claim):
+    the claim increments `attempts` atomically, so no earlier attempt of this row can have sent
+    a POST. Anything else holding the name (made outside the portal, or by an attempt before a
+    staff retry reset the count) answers the POST with 409 and goes through the same
+    provably-ours check. This halves the calls of the common case.
+
+    Raises lucidlink.Unavailable (retry later) or lucidlink.Rejected (give up); returns None
+    when the row was not ours to write any more (force-failed meanwhile).
+    """
+    domain = common._domain_for(client)
+    filespace.domain_id, filespace.domain_name = domain.id, domain.name
+    qualified_name = f"{filespace.remote_name}.{domain.name}"
+
+    remote = client.find_filespace(qualified_name) if filespace.attempts > 1 else None
+    adopted = remote is not None
+    if remote is None:
+        with transaction.atomic():
+            Filespace.objects.filter(pk=filespace.pk).update(
+                domain_id=domain.id, domain_name=domain.name
+            )
+            event_record(
+                filespace=filespace,
+                kind=Kind.CREATE_SENT,
+                message=(
+                    f"Attempt {filespace.attempts}: asking LucidLink to create {qualified_name}."
+                ),
+            )
+        try:
+            # Reference: README "Endpoints", POST /filespaces.
+            remote = client.create_filespace(
+                domain_id=domain.id,
+                name=filespace.remote_name,
+                subscription_type=filespace.subscription_type,
+                owner=filespace.storage_owner,
+                provider=filespace.provider,
+                region=filespace.region,
+                endpoint=filespace.endpoint or None,
+                bucket=filespace.bucket or None,
+            )
+        except lucidlink.Conflict as exc:
+            remote = client.find_filespace(qualified_name)
+            if remote is None:
+                raise FilespaceNotOurs(
+                    reason_not_ours(filespace=filespace, detail="it is not in the MSP's domain"),
+                    status=exc.status,
+                ) from exc
+            adopted = True
+        _pause_for_tests()
+
+    if adopted:
+        mismatch = _remote_matches(filespace=filespace, remote=remote, domain=domain)
+        if mismatch:
+            raise FilespaceNotOurs(
+                reason_not_ours(filespace=filespace, detail=mismatch), status=409
+            )
+    if not filespace_record_created(filespace=filespace, remote=remote, adopted=adopted):
+        return None
+    return CreateOutcome(remote=remote, adopted=adopted)
+
+
+def _pause_for_tests() -> None:
+    pause = os.environ.get(PAUSE_AFTER_CREATE_ENV)
+    if pause:
+        logger.warning("Pausing %ss after the create POST (%s).", pause, PAUSE_AFTER_CREATE_ENV)
+        time.sleep(float(pause))
+
+
+def filespace_record_created(
+    *, filespace: Filespace, remote: lucidlink.RemoteFilespace, adopted: bool
+) -> bool:
+    """Move a claimed row to `provisioning` with its remote id; False if no longer claimed."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Filespace.objects.filter(pk=filespace.pk, state=State.CREATING).update(
+            state=State.PROVISIONING,
+            remote_id=remote.id,
+            domain_id=filespace.domain_id,
+            domain_name=filespace.domain_name,
+            remote_status=remote.status,
+            created_remote_at=now,
+            next_poll_at=now + _seconds(settings.PROVISIONING_FIRST_POLL_DELAY),
+            poll_deadline=now + _seconds(settings.PROVISIONING_DEADLINE),
+            lease_until=None,
+            polls=0,
+            last_error="",
+            updated_at=now,
+        )
+        if moved != 1:
+            logger.warning("Filespace %s left `creating` while its create ran.", filespace.pk)
+            return False
+        event_record(
+            filespace=filespace,
+            kind=Kind.ADOPTED if adopted else Kind.CREATED,
+            message=(
+                f"Adopted the existing filespace {remote.id} left by an earlier attempt."
+                if adopted
+                else f"LucidLink created filespace {remote.id}; it is being set up."
+            ),
+            api_status=200 if adopted else 201,
+            api_answer=f"status={remote.status}",
+        )
+    filespace.state, filespace.remote_id, filespace.polls = State.PROVISIONING, remote.id, 0
+    if remote.status != "provisioning":
+        filespace.refresh_from_db()
+        filespace_apply_remote_status(filespace=filespace, remote=remote)
+    return True
+
+
+def filespace_schedule_retry(*, filespace: Filespace, error: lucidlink.Unavailable) -> float | None:
+    """Release a claimed row after a transient failure; seconds to wait, or None if it failed.
+
+    The row goes back to `requested` with `next_poll_at` at the backoff time, which the claim
+    respects, so neither the retry message nor the reconciler calls LucidLink any earlier.
+    """
+    if filespace.attempts >= settings.PROVISIONING_MAX_ATTEMPTS:
+        filespace_mark_failed(
+            filespace=filespace,
+            reason=reason_unreachable(attempts=filespace.attempts),
+            api_status=error.status,
+            api_answer=error.message,
+            from_states=(State.CREATING,),
+        )
+        return None
+    delay = retry_delay(filespace.attempts, error.retry_after)
+    now = timezone.now()
+    released = Filespace.objects.filter(pk=filespace.pk, state=State.CREATING).update(
+        state=State.REQUESTED,
+        lease_until=None,
+        next_poll_at=now + _seconds(delay),
+        last_error=f"LucidLink is unavailable ({error.message}); retrying.",
+        updated_at=now,
+    )
+    if released == 1:
+        event_record(
+            filespace=filespace,
+            kind=Kind.RETRY,
+            message=f"Attempt {filespace.attempts} failed; next attempt in {delay:.1f} s.",
+            api_status=error.status,
+            api_answer=error.message,
+        )
+    return delay if released == 1 else None

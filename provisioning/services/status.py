@@ -1,0 +1,318 @@
+"""Failure, readiness and the status sweep (poll_filespaces)."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.orders.models import Order
+from provisioning import lucidlink
+from provisioning.models import Filespace
+from provisioning.services.common import (
+    Kind,
+    State,
+    _seconds,
+    event_record,
+    logger,
+    poll_delay,
+    retry_delay,
+)
+
+# --- Failure, readiness and polling -----------------------------------------------------------
+
+
+def filespace_mark_failed(
+    *,
+    filespace: Filespace,
+    reason: str,
+    api_status: int | None = None,
+    api_answer: str = "",
+    actor=None,
+    kind: str = Kind.FAILED,
+    from_states: tuple[str, ...] | None = None,
+) -> bool:
+    """Move the row to `error` with a reason the customer can act on, fail the order, email."""
+    from provisioning import emails
+
+    now = timezone.now()
+    states = from_states or tuple(
+        s for s in State.values if s not in (State.ERROR, State.DELETED, State.ACTIVE)
+    )
+    with transaction.atomic():
+        moved = Filespace.objects.filter(pk=filespace.pk, state__in=states).update(
+            state=State.ERROR,
+            last_error=reason,
+            failed_at=now,
+            lease_until=None,
+            next_poll_at=None,
+            updated_at=now,
+        )
+        if moved != 1:
+            return False
+        Order.objects.filter(pk=filespace.order_id, state=Order.State.PROVISIONING).update(
+            state=Order.State.FAILED, updated_at=now
+        )
+        event_record(
+            filespace=filespace,
+            kind=kind,
+            message=reason,
+            api_status=api_status,
+            api_answer=api_answer,
+            actor=actor,
+        )
+        emails.send_on_commit(filespace_id=filespace.pk, kind=emails.FAILED)
+    filespace.refresh_from_db()
+    return True
+
+
+_STATUS_TARGET = {
+    "provisioned": State.PROVISIONED,
+    "initialized": State.ACTIVE,
+    "error": State.ERROR,
+}
+
+
+def filespace_apply_remote_status(
+    *, filespace: Filespace, remote: lucidlink.RemoteFilespace, now: datetime | None = None
+) -> str:
+    """Record one status answer for a polled row and release its poll lease; returns the state."""
+    from provisioning import emails
+
+    now = now or timezone.now()
+    current = filespace.state
+    target = _STATUS_TARGET.get(remote.status)
+    if remote.status == "error":
+        filespace_mark_failed(
+            filespace=filespace,
+            reason=(
+                "LucidLink could not set up the filespace's storage. Our support team has "
+                "been told; you can order again or ask them to retry."
+            ),
+            api_status=200,
+            api_answer="status=error",
+            from_states=Filespace.POLLED_STATES,
+        )
+        return State.ERROR
+    if target is None or target == current:
+        # Still the same: check again later, further apart each time.
+        if (
+            current == State.PROVISIONING
+            and filespace.poll_deadline
+            and now >= filespace.poll_deadline
+        ):
+            minutes = settings.PROVISIONING_DEADLINE // 60
+            filespace_mark_failed(
+                filespace=filespace,
+                reason=(
+                    f"LucidLink did not finish setting up the filespace within {minutes} "
+                    "minutes. Our support team has been told and will look into it."
+                ),
+                api_answer=f"status={remote.status}",
+                from_states=(State.PROVISIONING,),
+            )
+            return State.ERROR
+        Filespace.objects.filter(pk=filespace.pk, state=current).update(
+            remote_status=remote.status,
+            polls=filespace.polls + 1,
+            next_poll_at=now + _seconds(poll_delay(filespace.polls + 1)),
+            lease_until=None,
+            updated_at=now,
+        )
+        return current
+
+    with transaction.atomic():
+        fields = {
+            "state": target,
+            "remote_status": remote.status,
+            "polls": 0,
+            "lease_until": None,
+            "last_error": "",
+            "updated_at": now,
+        }
+        if target == State.PROVISIONED:
+            fields.update(provisioned_at=now, next_poll_at=now + _seconds(poll_delay(1)))
+        else:
+            fields.update(active_at=now, next_poll_at=None)
+            if filespace.provisioned_at is None:
+                fields["provisioned_at"] = now
+        moved = Filespace.objects.filter(pk=filespace.pk, state=current).update(**fields)
+        if moved != 1:
+            return Filespace.objects.values_list("state", flat=True).get(pk=filespace.pk)
+        Order.objects.filter(pk=filespace.order_id, state=Order.State.PROVISIONING).update(
+            state=Order.State.FULFILLED, updated_at=now
+        )
+        if target == State.PROVISIONED:
+            event_record(
+                filespace=filespace,
+                kind=Kind.PROVISIONED,
+                message="The filespace is ready to initialize.",
+                api_status=200,
+                api_answer="status=provisioned",
+            )
+            emails.send_on_commit(filespace_id=filespace.pk, kind=emails.READY)
+        else:
+            event_record(
+                filespace=filespace,
+                kind=Kind.ACTIVE,
+                message="The filespace was initialized and is in use.",
+                api_status=200,
+                api_answer="status=initialized",
+            )
+    return target
+
+
+def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> list[Filespace]:
+    """Lease up to `limit` rows whose status check is due.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED in a short transaction that only writes the
+    lease, so concurrent sweeps take disjoint batches. SQLite has no SKIP LOCKED: each row is
+    claimed with its own conditional UPDATE instead. Either way the lock or claim ends before
+    any HTTP call.
+    """
+    now = now or timezone.now()
+    lease_until = now + _seconds(settings.PROVISIONING_LEASE)
+    due = Q(state__in=Filespace.POLLED_STATES, next_poll_at__lte=now, remote_id__isnull=False) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            ids = list(
+                Filespace.objects.select_for_update(skip_locked=True)
+                .filter(due)
+                .order_by("next_poll_at")
+                .values_list("pk", flat=True)[:limit]
+            )
+            Filespace.objects.filter(pk__in=ids).update(lease_until=lease_until)
+    else:
+        ids = []
+        candidates = Filespace.objects.filter(due).order_by("next_poll_at")
+        for pk in candidates.values_list("pk", flat=True)[:limit]:
+            if Filespace.objects.filter(due, pk=pk).update(lease_until=lease_until) == 1:
+                ids.append(pk)
+    return list(Filespace.objects.filter(pk__in=ids).order_by("next_poll_at"))
+
+
+def filespace_release_poll(*, filespace: Filespace, delay: float, note: str = "") -> None:
+    now = timezone.now()
+    Filespace.objects.filter(pk=filespace.pk, state=filespace.state).update(
+        lease_until=None,
+        next_poll_at=now + _seconds(delay),
+        updated_at=now,
+        **({"last_error": note} if note else {}),
+    )
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    changed: int = 0
+    stopped: str = ""
+
+
+class _StatusSource:
+    """Answers status questions for one sweep: one GET per row for a few rows, else one list.
+
+    GET /filespaces returns every filespace of the account in one array (no pagination), so
+    when many rows are due one list call replaces many single GETs. A row missing from the
+    list is asked for on its own, so a 404 is always confirmed before a row is failed.
+    """
+
+    def __init__(self, client, *, threshold: int, max_age: float = 5.0) -> None:
+        self.client = client
+        self.threshold = threshold
+        self.max_age = max_age
+        self._listed: dict[str, lucidlink.RemoteFilespace] | None = None
+        self._listed_at = 0.0
+
+    def status_of(self, filespace: Filespace, batch_size: int) -> lucidlink.RemoteFilespace:
+        if batch_size >= self.threshold:
+            if self._listed is None or time.monotonic() - self._listed_at > self.max_age:
+                # Reference: README "Endpoints", GET /filespaces.
+                self._listed = {r.id: r for r in self.client.list_filespaces()}
+                self._listed_at = time.monotonic()
+            remote = self._listed.get(filespace.remote_id)
+            if remote is not None:
+                return remote
+        # Reference: README "Endpoints", GET /filespaces/{id}.
+        return self.client.get_filespace(filespace.remote_id)
+
+
+def filespaces_poll_due(
+    *,
+    client,
+    limit: int | None = None,
+    budget: float | None = None,
+    fan_out: Callable[[], None] | None = None,
+) -> SweepResult:
+    """Check the status of every row whose poll is due, batch by batch, within a time budget.
+
+    When a batch comes back full, more rows are probably due: `fan_out` (once per sweep) starts
+    another sweep on another worker, which claims disjoint batches, so a large backlog is
+    worked through in parallel rather than one row at a time. A sweep that runs out of budget
+    with rows still due hands over the same way instead of leaving them for the next beat.
+    """
+    limit = limit or settings.PROVISIONING_POLL_BATCH
+    budget = budget if budget is not None else max(settings.PROVISIONING_POLL_INTERVAL * 0.8, 5)
+    source = _StatusSource(client, threshold=settings.PROVISIONING_LIST_THRESHOLD)
+    started = time.monotonic()
+    result = SweepResult()
+    handed_over = False
+    while True:  # at least one batch, then more while the budget lasts
+        batch = filespaces_claim_due_polls(limit=limit)
+        if not batch:
+            return result
+        if fan_out is not None and not handed_over and len(batch) == limit:
+            fan_out()
+            handed_over = True
+        for index, filespace in enumerate(batch):
+            try:
+                remote = source.status_of(filespace, len(batch))
+            except lucidlink.NotFound as exc:
+                filespace_mark_failed(
+                    filespace=filespace,
+                    reason=(
+                        "The filespace no longer exists at LucidLink. Contact support if you "
+                        "did not ask for it to be deleted."
+                    ),
+                    api_status=exc.status,
+                    api_answer=exc.message,
+                    from_states=Filespace.POLLED_STATES,
+                )
+                result.checked += 1
+                result.changed += 1
+                continue
+            except (lucidlink.Unavailable, lucidlink.AuthenticationFailed) as exc:
+                # The whole API is down, throttling or refusing the portal: stop this sweep
+                # and hand every claimed row back, due again after the backoff.
+                delay = retry_delay(filespace.polls + 1, getattr(exc, "retry_after", None))
+                for rest in batch[index:]:
+                    filespace_release_poll(filespace=rest, delay=delay)
+                result.stopped = exc.message
+                logger.warning("Status sweep stopped: %s", exc.message)
+                return result
+            except lucidlink.Rejected as exc:
+                filespace_mark_failed(
+                    filespace=filespace,
+                    reason=f"LucidLink refused a status check: {exc.message}",
+                    api_status=exc.status,
+                    api_answer=exc.message,
+                    from_states=Filespace.POLLED_STATES,
+                )
+                result.checked += 1
+                result.changed += 1
+                continue
+            result.checked += 1
+            if filespace_apply_remote_status(filespace=filespace, remote=remote) != filespace.state:
+                result.changed += 1
+        if len(batch) < limit:
+            return result
+        if time.monotonic() - started >= budget:
+            break
+    if fan_out is not None:
+        fan_out()  # out of budget with rows still due: continue on another worker now
+    return result
