@@ -13,7 +13,8 @@ class IdempotentResponse(models.Model):
     endpoint = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
+    # The JSON text as first sent: replays answer byte for byte (jsonb would reorder keys).
+    body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -75,7 +75,7 @@ def idempotent_response_store(
                 key=key,
                 request_hash=fingerprint,
                 status_code=status_code,
-                body=json.loads(json.dumps(body, default=str)),
+                body=json.dumps(body, default=str),
             )
     except IntegrityError:
         return IdempotentResponse.objects.get(customer=customer, endpoint=endpoint, key=key)

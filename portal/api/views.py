@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -279,7 +280,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
                 message="This Idempotency-Key was already used for a different request; "
                 "use a new key for a new order.",
             )
-        response = Response(stored.body, status=stored.status_code)
+        response = Response(json.loads(stored.body), status=stored.status_code)
         if replayed:
             response["Idempotent-Replayed"] = "true"
         return response

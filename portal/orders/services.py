@@ -150,6 +150,13 @@ def order_place(
             # Re-read the customer and plan under lock so a suspension or a plan withdrawal
             # that commits meanwhile is seen.
             customer = Customer.objects.select_for_update().get(pk=customer.pk)
+            # A concurrent submit with the same key may have committed while this one waited
+            # for the lock: answer with its order rather than refuse the name it now holds.
+            existing = Order.objects.filter(
+                customer=customer, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return existing
             plan = Plan.objects.get(pk=plan.pk)
             remote_name = order_validate(
                 customer=customer,
