@@ -138,7 +138,8 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     its POST left a filespace with this exact name in the MSP's domain, and the next attempt
     finds and adopts it instead of creating a second one. A 409 on the POST means another
     attempt won the race; it is adopted only when it is provably ours (same name, same domain,
-    same provider and region), otherwise the order fails with the reason.
+    same provider and region, and the same bucket for own storage), otherwise the order fails
+    with the reason.
 
     The look-up is skipped on a row's first attempt (`attempts == 1` right after the claim):
     the claim increments `attempts` atomically, so no earlier attempt of this row can have sent
