@@ -154,7 +154,9 @@ def emit_on_commit(*, event_type: str, dedupe_key: str, build) -> None:
         customer, data = built
         webhook_emit(event_type=event_type, customer=customer, dedupe_key=dedupe_key, data=data)
 
-    transaction.on_commit(emit)
+    # Robust: a failure here is logged by Django and never turns the caller's committed work
+    # (a provisioning task, a page) into an error after the fact.
+    transaction.on_commit(emit, robust=True)
 
 
 def event_body(event: Event) -> bytes:

@@ -181,3 +181,23 @@ def test_a_suspended_organisation_cannot_add_a_subscription(
         subscription_create(url=receiver.url, event_types=["order.placed"],
                             created_by=owner.user, customer=owner.customer)  # fmt: skip
     assert not Subscription.objects.exists()
+
+
+def test_a_failing_event_build_never_breaks_the_committed_caller(
+    msp_sub, customer_factory, plan_factory, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal.orders.models import Order
+    from portal.orders.services import order_place
+    from portal.webhooks import payloads
+
+    def broken(order_id: int):
+        raise RuntimeError("payload bug")
+
+    monkeypatch.setattr(payloads, "order_payload", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_place(
+            customer=customer_factory(), plan=plan_factory(), name="media", provider="IBM",
+            region="us-east", idempotency_key="k1",
+        )  # fmt: skip
+    assert Order.objects.count() == 1
+    assert not Event.objects.exists()
