@@ -233,12 +233,22 @@ def _overview_csv_response(overview) -> HttpResponse:
     filename = f"billing-{overview.month_start:%Y-%m}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow(["customer", "document", "kind", "status", "currency", "total"])
+    writer.writerow(
+        ["customer", "document", "kind", "status", "currency", "total", "metered", "unit"]
+    )
     for invoice in overview.invoices:
         writer.writerow(
             [
                 _cell(invoice.customer.name), invoice.number or f"draft-{invoice.pk}",
-                invoice.kind, invoice.status, invoice.currency, invoice.display_total,
+                invoice.kind, invoice.status, invoice.currency, invoice.display_total, "", "",
+            ]
+        )  # fmt: skip
+    # Every customer with usage, invoiced or not: the rollup estimate (see the page's note).
+    for row in overview.metered:
+        writer.writerow(
+            [
+                _cell(row["customer_name"]), "", "metered_estimate", "", row["currency"],
+                row["estimate"], row["quantity"], f"{row['unit']}-month",
             ]
         )  # fmt: skip
     return response

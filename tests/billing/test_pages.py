@@ -298,6 +298,12 @@ def test_staff_overview_estimates_every_customers_usage_in_constant_queries(
     # over the 30 days of June: 533.333333 GB-month, 10.67 USD before allowance or minimum.
     assert "533.333333 GB-month" in body and "10.67 USD" in body
     assert body.count("Zulu ") == 20
+    export = client.get(reverse("billing:staff_overview"), {"format": "csv"}).content.decode()
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert len(rows) == 21
+    assert rows[0] == {"customer": "Acme", "document": "", "kind": "metered_estimate",
+                       "status": "", "currency": "USD", "total": "10.67",
+                       "metered": "533.333333", "unit": "GB-month"}  # fmt: skip
 
 
 @time_machine.travel(NOW, tick=False)
