@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from portal.audit.services import audit_record
+from portal.customers.models import Customer
 from portal.orders import services as orders
 from portal.orders.models import Order
 from portal.plans.models import Plan
@@ -14,14 +15,24 @@ from provisioning import services as provisioning
 from provisioning.models import Filespace
 
 
+def _lock_active_customer(customer, what: str) -> None:
+    """Lock the customer row and refuse unless it is active.
+
+    Suspension changes the status with an UPDATE of the same row, so holding this lock until
+    the action commits means a suspension either happened before (and is seen) or waits.
+    """
+    status = (
+        Customer.objects.select_for_update().values_list("status", flat=True).get(pk=customer.pk)
+    )
+    if status != Customer.Status.ACTIVE:
+        label = Customer.Status(status).label.lower()
+        raise ValidationError(f"{customer} is {label}; resume the customer before {what}.")
+
+
 def order_approve_by_staff(*, order: Order, acting_user, reason: str = "") -> Order:
     """Approve an order and start provisioning; refused while the customer is not active."""
-    if not order.customer.is_active:
-        raise ValidationError(
-            f"{order.customer} is {order.customer.get_status_display().lower()}; resume the "
-            "customer before approving its orders."
-        )
     with transaction.atomic():
+        _lock_active_customer(order.customer, "approving its orders")
         decided = orders.order_approve(order=order, acting_user=acting_user, reason=reason.strip())
         audit_record(
             actor=acting_user,
@@ -54,13 +65,9 @@ def order_reject_by_staff(*, order: Order, acting_user, reason: str) -> Order:
 def filespace_retry_by_staff(*, filespace: Filespace, acting_user) -> Filespace:
     """Send a failed filespace round again; refused while the customer is not active, because
     a retry may create a filespace at LucidLink."""
-    if not filespace.customer.is_active:
-        raise ValidationError(
-            f"{filespace.customer} is {filespace.customer.get_status_display().lower()}; "
-            "resume the customer before retrying its filespaces."
-        )
     before = filespace.state
     with transaction.atomic():
+        _lock_active_customer(filespace.customer, "retrying its filespaces")
         filespace = provisioning.filespace_retry(filespace=filespace, acting_user=acting_user)
         audit_record(
             actor=acting_user,
