@@ -389,6 +389,14 @@ CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,
 }
+CELERY_BEAT_SCHEDULE["prune-webhook-history"] = {
+    "task": "portal.webhooks.tasks.prune_webhook_history",
+    "schedule": crontab(hour=4, minute=30),
+}
+CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
+    "task": "portal.api.tasks.prune_idempotent_responses",
+    "schedule": crontab(hour=4, minute=40),
+}
 
 LOGGING = {
     "version": 1,

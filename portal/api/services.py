@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from portal.api.models import IdempotentResponse
 from portal.audit.services import audit_record
@@ -79,3 +81,15 @@ def idempotent_response_store(
             )
     except IntegrityError:
         return IdempotentResponse.objects.get(customer=customer, endpoint=endpoint, key=key)
+
+
+# Clients retry within minutes; after this the order's own idempotency key still prevents a
+# second order, the retry just gets the order as it is now instead of the first answer.
+IDEMPOTENT_RESPONSE_RETENTION = timedelta(days=7)
+
+
+def idempotent_responses_prune(*, now=None) -> int:
+    """Forget stored first answers older than the retention; return how many went."""
+    cutoff = (now or timezone.now()) - IDEMPOTENT_RESPONSE_RETENTION
+    deleted, _ = IdempotentResponse.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -307,6 +307,19 @@ def deliveries_due(*, now=None, limit: int = 200) -> list[int]:
     )
 
 
+# Delivered and failed deliveries (with their attempt log) stay this long for support and replay.
+DELIVERY_RETENTION = timedelta(days=90)
+
+
+def webhook_history_prune(*, now=None) -> int:
+    """Drop finished deliveries and events older than the retention; pending ones stay."""
+    cutoff = (now or timezone.now()) - DELIVERY_RETENTION
+    old = Delivery.objects.filter(created_at__lt=cutoff).exclude(state=Delivery.State.PENDING)
+    deleted, _ = old.delete()
+    Event.objects.filter(created_at__lt=cutoff, deliveries__isnull=True).delete()
+    return deleted
+
+
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, acting_user=None) -> Delivery:
     """Send a delivery again from its first try (staff, or an organisation for its own)."""

@@ -26,3 +26,9 @@ def send_due_webhooks() -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
+
+
+@shared_task(acks_late=True)
+def prune_webhook_history() -> int:
+    """Daily: drop finished deliveries and events past their retention."""
+    return services.webhook_history_prune()

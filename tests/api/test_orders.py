@@ -165,3 +165,22 @@ def test_orders_filter_by_state_and_reject_an_unknown_state(api, plan):
     bad = api.get("/api/v1/orders/", {"state": "nonsense"})
     assert bad.status_code == 400
     assert "state" in bad.json()["error"]["fields"]
+
+
+def test_after_the_stored_answer_is_pruned_a_retry_still_places_no_second_order(
+    api, plan, customer
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.api.services import IDEMPOTENT_RESPONSE_RETENTION, idempotent_responses_prune
+
+    first = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+    later = timezone.now() + IDEMPOTENT_RESPONSE_RETENTION + timedelta(minutes=1)
+    assert idempotent_responses_prune(now=timezone.now()) == 0
+    assert idempotent_responses_prune(now=later) == 1
+    again = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+    assert again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert Order.objects.filter(customer=customer).count() == 1

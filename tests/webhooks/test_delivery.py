@@ -149,3 +149,16 @@ def test_backoff_grows_and_is_capped(settings):
     settings.WEBHOOK_RETRY_BASE = 10
     settings.WEBHOOK_RETRY_CAP = 100
     assert [services.retry_delay(n) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 80, 100]
+
+
+def test_old_finished_deliveries_are_pruned_and_pending_ones_kept(setup):
+    from portal.webhooks.models import Event
+
+    _sub, _secret, event, delivery = setup
+    later = timezone.now() + services.DELIVERY_RETENTION + timedelta(days=1)
+    assert services.webhook_history_prune(now=later) == 0  # still pending
+    Delivery.objects.filter(pk=delivery.pk).update(state="succeeded")
+    assert services.webhook_history_prune(now=timezone.now()) == 0  # too recent
+    assert services.webhook_history_prune(now=later) >= 1
+    assert not Delivery.objects.exists()
+    assert not Event.objects.filter(pk=event.pk).exists()
