@@ -114,6 +114,9 @@ class RatingInputs:
 
 def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
     ids = [fs.pk for fs in filespaces]
+    if not ids:
+        # An empty IN () cannot be compiled to SQL (EmptyResultSet), and there is nothing to load.
+        return RatingInputs(history={}, samples={})
     history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
     for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):
         history[period.filespace_id].append((period.starts_at, period.plan))

@@ -110,6 +110,15 @@ def test_a_plain_member_cannot_see_billing(client, member_factory):
     assert response["Location"] == reverse("dashboard")
 
 
+def test_a_customer_with_no_filespaces_sees_an_empty_usage_page(client, billing_member):
+    client.force_login(billing_member.user)
+
+    response = client.get(reverse("billing:usage"))
+
+    assert response.status_code == 200
+    assert "No filespace was billable in this month." in response.content.decode()
+
+
 def queries_for(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
