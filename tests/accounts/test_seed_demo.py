@@ -11,6 +11,20 @@ from portal.management.commands import seed_demo
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def development_mode(settings):
+    settings.DEBUG = True
+
+
+def test_seeding_refuses_a_production_deployment(settings, django_user_model):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="published credentials"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not django_user_model.objects.exists()
+
+
 def _seed() -> str:
     out = io.StringIO()
     call_command("seed_demo", stdout=out)

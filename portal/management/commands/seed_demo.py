@@ -4,7 +4,8 @@ import os
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.plans.models import BillingUnit, Plan, StorageOwner, SubscriptionType
@@ -64,8 +65,22 @@ DEMO_PLANS = [
 class Command(BaseCommand):
     help = "Create the demo MSP staff account and plans (existing rows are left as they are)."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Load the demo accounts even with DEBUG=false (their credentials are public).",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["allow_production"]:
+            # The demo staff login, password and TOTP secret are printed in the README: loading
+            # them into a real deployment would publish a superuser's credentials.
+            raise CommandError(
+                "seed_demo creates accounts with published credentials; it runs only with "
+                "DEBUG=true (or --allow-production on a throwaway demo site)."
+            )
         created_plans = sum(self._ensure_plan(fields) for fields in DEMO_PLANS)
         staff_password = os.environ.get("DEMO_STAFF_PASSWORD", DEMO_STAFF_PASSWORD)
         staff_created = self._ensure_staff(staff_password)
