@@ -31,7 +31,9 @@ def test_every_setting_in_env_example_is_read_by_settings():
 
 
 def test_every_setting_read_from_the_environment_is_documented_in_env_example():
-    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    documented = set(
+        re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
     settings_source = (ROOT / "portal" / "settings.py").read_text()
     read = set(re.findall(r'env_[a-z]+\("([A-Z][A-Z0-9_]+)"', settings_source))
     assert read and not read - documented, sorted(read - documented)
