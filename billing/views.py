@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -19,24 +16,11 @@ from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES, Customer
+from portal.staff.decorators import staff_required
 
 billing_member_required = customer_required(
     BILLING_ROLES, denied="Only owners, admins and billing members can see usage and invoices."
 )
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-in staff only: anonymous people go to sign-in, everyone else gets a 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (request.user.is_active and request.user.is_staff):
-            return HttpResponseForbidden("Staff only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _period(request: HttpRequest):

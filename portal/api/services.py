@@ -6,14 +6,13 @@ import hashlib
 import json
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.api.models import IdempotentResponse
 from portal.audit.services import audit_record
 from portal.customers.models import Customer
-from portal.customers.services import _unique_prefix
+from portal.customers.services import customer_insert
 
 
 @transaction.atomic
@@ -24,24 +23,9 @@ def customer_create_for_msp(
 
     The name prefix comes from the same derivation the sign-up flow uses.
     """
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "Enter the company's name."})
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                customer = Customer.objects.create(
-                    name=name,
-                    name_prefix=_unique_prefix(name),
-                    billing_email=billing_email,
-                    country=country.upper(),
-                    created_by=acting_user,
-                )
-            break
-        except IntegrityError:
-            continue
-    else:
-        raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
+    customer = customer_insert(
+        name=name, billing_email=billing_email, country=country, created_by=acting_user
+    )
     audit_record(
         actor=acting_user,
         action="customer.created",

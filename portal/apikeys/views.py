@@ -6,11 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from billing.views import staff_required
 from portal.apikeys import selectors, services
 from portal.apikeys.forms import ApiKeyForm
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
+from portal.staff.decorators import staff_required
 
 manager_required = customer_required(
     MANAGER_ROLES, denied="Only owners and admins can manage API keys and webhooks."

@@ -41,30 +41,35 @@ def _unique_prefix(name: str) -> str:
     return f"{base[:8]}{secrets.token_hex(4)}"
 
 
-@transaction.atomic
-def customer_create(
-    *, user: AbstractBaseUser, name: str, billing_email: str, country: str
-) -> Customer:
-    """Create an organisation with `user` as its owner; the name prefix is derived and unique."""
-    name = name.strip()
+def customer_insert(*, name: str, billing_email: str, country: str, created_by) -> Customer:
+    """Insert an organisation with a derived, unique name prefix (no members yet)."""
+    name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "Enter your company's name."})
+        raise ValidationError({"name": "Enter the company's name."})
     for _attempt in range(5):
         try:
             # A savepoint, so a prefix taken between the check and the insert can be retried.
             with transaction.atomic():
-                customer = Customer.objects.create(
+                return Customer.objects.create(
                     name=name,
                     name_prefix=_unique_prefix(name),
                     billing_email=billing_email,
                     country=country.upper(),
-                    created_by=user,
+                    created_by=created_by,
                 )
-            break
         except IntegrityError:
             continue
-    else:
-        raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
+    raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
+
+
+@transaction.atomic
+def customer_create(
+    *, user: AbstractBaseUser, name: str, billing_email: str, country: str
+) -> Customer:
+    """Create an organisation with `user` as its owner."""
+    customer = customer_insert(
+        name=name, billing_email=billing_email, country=country, created_by=user
+    )
     Membership.objects.create(customer=customer, user=user, role=Role.OWNER)
     return customer
 

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.views import staff_required
 from portal.apikeys.views import manager_required
+from portal.staff.decorators import staff_required
 from portal.webhooks import selectors, services
 from portal.webhooks.forms import SubscriptionForm
 from portal.webhooks.models import Delivery
