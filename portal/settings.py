@@ -298,6 +298,7 @@ BILLING_DRIFT_PERCENT = env_int("BILLING_DRIFT_PERCENT", 5, minimum=0)
 # the customer's filespaces at LucidLink.
 TERMINATION_GRACE_DAYS = env_int("TERMINATION_GRACE_DAYS", 14, minimum=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULER = "portal.beat:ScheduleFileScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "poll-filespaces": {
         "task": "provisioning.tasks.poll_filespaces",
