@@ -1,5 +1,7 @@
 """Probes for /healthz: each returns ("ok" | "error" | "unreachable", detail)."""
 
+import time
+
 import requests
 from django.conf import settings
 from django.db import connection
@@ -45,11 +47,27 @@ def worker_state() -> tuple[str, str]:
     return ("ok" if age <= 300 else "stale"), f"last seen {age}s ago"
 
 
+# Load balancers probe /healthz every few seconds; LucidLink is asked at most this often per
+# process, so a probe never turns into a stream of requests to the vendor's API.
+LUCIDLINK_PROBE_TTL_SECONDS = 30
+_lucidlink_probe: dict[str, tuple[float, tuple[str, str]]] = {}
+
+
 def lucidlink_state() -> tuple[str, str]:
-    """Whether the Service API answers HTTP at all; authentication is not tried here."""
+    """Whether the Service API answers HTTP at all (remembered for 30 s); no authentication."""
+    url = settings.LUCIDLINK_API_URL
+    remembered = _lucidlink_probe.get(url)
+    if remembered and time.monotonic() - remembered[0] < LUCIDLINK_PROBE_TTL_SECONDS:
+        return remembered[1]
+    state = _probe_lucidlink(url)
+    _lucidlink_probe[url] = (time.monotonic(), state)
+    return state
+
+
+def _probe_lucidlink(url: str) -> tuple[str, str]:
     try:
         response = requests.get(
-            settings.LUCIDLINK_API_URL.rstrip("/") + "/domains",
+            url.rstrip("/") + "/domains",
             timeout=(PROBE_TIMEOUT_SECONDS, PROBE_TIMEOUT_SECONDS),
         )
     except requests.RequestException as exc:

@@ -51,3 +51,21 @@ def test_worker_state_is_unknown_before_any_heartbeat():
 
 def test_healthz_refuses_other_methods(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_lucidlink_is_probed_at_most_once_per_interval(monkeypatch, settings):
+    settings.LUCIDLINK_API_URL = "http://127.0.0.1:9/probe-once/api/v1"
+    calls = []
+
+    def fake_get(url, timeout):
+        calls.append(url)
+        raise health.requests.ConnectionError("refused")
+
+    monkeypatch.setattr(health.requests, "get", fake_get)
+    assert health.lucidlink_state() == ("unreachable", "ConnectionError")
+    assert health.lucidlink_state() == ("unreachable", "ConnectionError")
+    assert len(calls) == 1
+
+    monkeypatch.setattr(health.time, "monotonic", lambda: 10**9)
+    health.lucidlink_state()
+    assert len(calls) == 2
