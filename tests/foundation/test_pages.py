@@ -47,3 +47,14 @@ def test_static_assets_are_served_locally(client):
     assert "/static/css/portal.css" in page
     assert "/static/js/htmx.min.js" in page
     assert "https://cdn" not in page
+
+
+@pytest.mark.django_db
+def test_a_refused_page_gets_the_styled_403(client, django_user_model):
+    user = django_user_model.objects.create_user("someone", "someone@example.com", "x" * 16)
+    client.force_login(user)
+    response = client.get("/staff/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "have access to this page" in page
+    assert 'href="#main"' in page  # the portal layout, not Django's bare page
