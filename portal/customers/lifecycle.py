@@ -92,6 +92,9 @@ def customer_resume(*, customer: Customer, acting_user, reason: str = "") -> Cus
     from portal.staff.models import CustomerTermination
 
     with transaction.atomic():
+        # A termination request locks this row before it opens; locking it here too means one
+        # opened concurrently is either seen below or waits, never left open on an active customer.
+        Customer.objects.select_for_update().get(pk=customer.pk)
         if CustomerTermination.objects.filter(
             customer=customer, state__in=CustomerTermination.OPEN_STATES
         ).exists():
