@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.orders.models import Order
@@ -140,6 +142,28 @@ def test_throttling_stops_the_sweep_and_waits_for_retry_after(fake_client, polle
         assert filespace.state == State.PROVISIONING
         assert filespace.lease_until is None
         assert filespace.next_poll_at >= timezone.now() + timedelta(seconds=59)
+
+
+def test_a_stopped_sweep_hands_its_rows_back_with_one_update_per_state(fake_client, polled):
+    rows = [polled(f"fs{i}") for i in range(4)] + [polled("ready", status="provisioned")]
+    Filespace.objects.filter(pk=rows[-1].pk).update(state=State.PROVISIONED)
+    fake_client.fail("get_filespace", lucidlink.Unavailable("503", status=503))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = tasks.poll_filespaces()
+
+    assert result["stopped"] == "503"
+    handbacks = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and '"lease_until" = NULL' in q["sql"]
+    ]
+    assert len(handbacks) == 2
+    for filespace in rows:
+        filespace.refresh_from_db()
+        assert filespace.state in Filespace.POLLED_STATES
+        assert filespace.lease_until is None
+        assert filespace.next_poll_at > timezone.now()
 
 
 def test_many_due_rows_are_checked_in_batches(fake_client, polled, settings):
