@@ -122,7 +122,8 @@ PLAN_FIELDS = (
 )  # fmt: skip
 
 
-def _plan_values(plan: Plan) -> dict:
+def plan_values(plan: Plan) -> dict:
+    """The audit snapshot of a plan, taken before a form changes it."""
     values = {}
     for field in PLAN_FIELDS:
         value = getattr(plan, field)
@@ -138,7 +139,7 @@ def plan_save_by_staff(*, plan: Plan, acting_user, before: dict | None = None) -
         plan.save()
         # Read back so the record shows the stored values (decimal places as the column keeps).
         plan.refresh_from_db()
-        after = _plan_values(plan)
+        after = plan_values(plan)
         if created:
             audit_record(actor=acting_user, action="plan.created", target=plan, after=after)
         else:
@@ -151,11 +152,6 @@ def plan_save_by_staff(*, plan: Plan, acting_user, before: dict | None = None) -
                 after={key: after[key] for key in changed},
             )
     return plan
-
-
-def plan_values(plan: Plan) -> dict:
-    """The audit snapshot of a plan, taken before a form changes it."""
-    return _plan_values(plan)
 
 
 def plan_set_active_by_staff(*, plan: Plan, acting_user, active: bool) -> Plan:
