@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from portal.customers.models import Customer
 from portal.plans.models import Plan, StorageOwner, SubscriptionType
+from portal.staff.services import PLAN_FIELDS
 from provisioning import rules
 
 REASON_MAX = 1000
@@ -60,12 +61,8 @@ class PlanForm(forms.ModelForm):
 
     class Meta:
         model = Plan
-        fields = [
-            "name", "slug", "description", "storage_owner", "subscription_type", "provider",
-            "allowed_regions", "currency", "price_per_unit_month", "billing_unit",
-            "quantity_rule", "included_units", "minimum_monthly_charge", "requires_approval",
-            "is_active",
-        ]  # fmt: skip
+        # The same list the audit snapshot records, so every edit staff can make is logged.
+        fields = list(PLAN_FIELDS)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
