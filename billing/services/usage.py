@@ -15,6 +15,7 @@ from django.db import transaction
 from billing import rating
 from billing.db import EpochSeconds
 from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
+from billing.services.pricing import ready_at
 from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -271,10 +272,7 @@ def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> Files
     from provisioning.models import Filespace
 
     if not FilespacePlanPeriod.objects.filter(filespace=filespace).exists():
-        since = min(
-            (moment for moment in (filespace.provisioned_at, filespace.active_at) if moment),
-            default=filespace.requested_at,
-        )
+        since = ready_at(filespace) or filespace.requested_at
         if since >= at:
             since = at - timedelta(microseconds=1)
         FilespacePlanPeriod.objects.create(
