@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from billing.models import DailyUsage, Invoice, UsageSample
+from billing.selectors import invoices_for
 from portal.apikeys.models import ApiKey
 from portal.audit import selectors as audit_selectors
 from portal.audit.models import AuditEntry
@@ -56,8 +57,6 @@ def invoices_visible(*, key: ApiKey) -> QuerySet[Invoice]:
     """Customers see finalized documents only (drafts are under staff review); the MSP all."""
     if key.is_msp:
         return Invoice.objects.all()
-    from billing.selectors import invoices_for
-
     return invoices_for(customer=key.customer)
 
 

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from billing.selectors import invoice_lines
 from billing.views import _invoice_csv_response
 from portal.api import filters, selectors, serializers, services
 from portal.api.errors import Conflict, error_response
@@ -467,8 +468,6 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     @action(detail=True, methods=["get"], renderer_classes=[CSVRenderer, JSONRenderer])
     def csv(self, request, pk=None):
         """The invoice's lines as CSV, the same file the portal offers."""
-        from billing.selectors import invoice_lines
-
         invoice = self.get_object()
         return _invoice_csv_response(invoice, invoice_lines(invoice=invoice))
 
