@@ -20,12 +20,16 @@ def _create(request: HttpRequest, form: SubscriptionForm, customer=None) -> str 
             created_by=request.user, customer=customer, **form.cleaned_data
         )
     except ValidationError as exc:
-        form.add_error(None, exc) if not hasattr(exc, "error_dict") else _add(form, exc)
+        _add_errors(form, exc)
         return None
     return secret
 
 
-def _add(form: SubscriptionForm, exc: ValidationError) -> None:
+def _add_errors(form: SubscriptionForm, exc: ValidationError) -> None:
+    """Show a service's errors on the form; a field the form lacks goes to the top."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)
 
