@@ -114,16 +114,10 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_filespace(self, order: Order) -> int | None:
-        filespace = getattr(order, "filespace", None) if _has_filespace(order) else None
-        return filespace.pk if filespace is not None else None
-
-
-def _has_filespace(order: Order) -> bool:
-    try:
-        order.filespace  # noqa: B018 - touching the reverse one-to-one tells whether it exists
-    except Filespace.DoesNotExist:
-        return False
-    return True
+        try:
+            return order.filespace.pk
+        except Filespace.DoesNotExist:  # the reverse one-to-one: no filespace yet
+            return None
 
 
 class OrderCreateSerializer(serializers.Serializer):
