@@ -10,7 +10,8 @@ class UserCreateForm(forms.Form):
         max_length=128,
         help_text="Letters, digits, '-', '_', '.' and '@'; not case-sensitive.",
     )
-    email = forms.EmailField(required=False, help_text="Optional.")
+    # As long as the record holds: a longer one would fail to save after the CLI made the user.
+    email = forms.EmailField(max_length=254, required=False, help_text="Optional.")
 
     def clean_name(self) -> str:
         return managed.validate_user_name(self.cleaned_data["name"])

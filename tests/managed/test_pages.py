@@ -84,6 +84,21 @@ def test_a_user_name_breaking_the_rules_is_a_form_error_and_nothing_is_created(
     assert sim.count("cli.user") == 0
 
 
+def test_an_email_longer_than_the_record_holds_is_a_form_error_before_the_cli_runs(
+    sim, active, owner_on
+):
+    filespace = active()
+    email = "a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".com"  # 308: valid, too long to store
+
+    response = owner_on(filespace).post(
+        url("user_create", filespace.pk), {"name": "ann", "email": email}
+    )
+
+    assert response.status_code == 400
+    assert not FilespaceUser.objects.exists()
+    assert sim.count("cli.user") == 0
+
+
 def test_root_cannot_be_taken_as_a_user_name(sim, active, owner_on):
     filespace = active()
 
