@@ -167,19 +167,19 @@ def snapshot_schedule_create(
 ) -> SnapshotSchedule:
     """Create a snapshot schedule at LucidLink, then record it."""
     require_changeable(filespace)
-    errors = {}
+    cleaned, errors = {}, {}
     for field, check, value in (
         ("name", validate_schedule_name, name),
         ("interval", validate_interval, interval),
         ("retention", validate_retention, retention),
     ):
         try:
-            check(value)
+            cleaned[field] = check(value)
         except ValidationError as exc:
             errors[field] = exc.messages
     if errors:
         raise ValidationError(errors)
-    name, interval = name.strip(), interval.strip()
+    name, interval = cleaned["name"], cleaned["interval"]
     if SnapshotSchedule.objects.filter(filespace=filespace, name__iexact=name).exists():
         raise ValidationError({"name": "This filespace already has a schedule with that name."})
     runner = runner_for(filespace)
