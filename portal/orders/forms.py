@@ -153,21 +153,6 @@ class PlaceForm(forms.Form):
     idempotency_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
 
 
-def name_taken(remote_name: str) -> bool:
-    """Whether a live order or filespace already holds this remote name (any customer)."""
-    from portal.orders.models import Order
-    from provisioning.models import Filespace
-
-    if Order.objects.filter(remote_name=remote_name, state__in=Order.LIVE_STATES).exists():
-        return True
-    return (
-        Filespace.objects.filter(remote_name=remote_name)
-        .exclude(state=Filespace.State.DELETED)
-        .exclude(state=Filespace.State.ERROR, remote_id__isnull=True)
-        .exists()
-    )
-
-
 # Drafts: the validated form waits in the session between the form and the review. Bucket
 # keys are encrypted with the portal's field key before they touch the session store, and
 # dropped once the order is placed (the order keeps its own encrypted copy).

@@ -15,8 +15,8 @@ from provisioning.models import Filespace, ProvisioningEvent
 IDEMPOTENCY_KEY_MAX = 64
 
 
-def _name_taken(remote_name: str) -> bool:
-    """True when a live order or a live filespace already holds the remote name."""
+def name_taken(remote_name: str) -> bool:
+    """True when a live order or a live filespace already holds the remote name (any customer)."""
     live_filespace = Filespace.objects.filter(remote_name=remote_name).exclude(
         Q(state=Filespace.State.DELETED) | Q(state=Filespace.State.ERROR, remote_id__isnull=True)
     )
@@ -61,7 +61,7 @@ def order_validate(
         remote_name = rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
     except ValidationError as exc:
         add("name", exc)
-    if remote_name and _name_taken(remote_name):
+    if remote_name and name_taken(remote_name):
         add("name", f"The name {name} is already in use. Choose another name.")
 
     try:

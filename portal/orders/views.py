@@ -13,7 +13,8 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.orders import forms as drafts
-from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, name_taken, regions_for
+from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, regions_for
+from portal.orders.services import name_taken
 from provisioning import rules
 
 logger = logging.getLogger(__name__)
