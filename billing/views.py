@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import rating, selectors, services
+from billing.exports import invoice_csv_response, spreadsheet_safe
 from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
 from portal.customers.decorators import customer_required
@@ -66,7 +67,7 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @billing_member_required
 def invoice_csv(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = selectors.invoice_get(customer=request.customer, pk=pk)
-    return _invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
+    return invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
 
 
 @require_GET
@@ -160,7 +161,7 @@ def staff_invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResp
 @staff_required
 def staff_invoice_csv(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = selectors.staff_invoice_get(pk=pk)
-    return _invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
+    return invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
 
 
 @require_GET
@@ -176,42 +177,6 @@ def _line_page(request, invoice, line_pk, *, staff_view: bool = False) -> HttpRe
     return render(request, "billing/line_detail.html", {**context, "staff_view": staff_view})
 
 
-def _cell(value) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _invoice_csv_response(invoice: Invoice, lines) -> HttpResponse:
-    label = invoice.number or f"draft-{invoice.pk}"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{label}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            "document", "period", "line", "kind", "description", "filespace", "window_start",
-            "window_end", "unit", "quantity_rule", "quantity", "included", "billable",
-            "unit_price", "amount", "currency", "note",
-        ]
-    )  # fmt: skip
-    for line in lines:
-        writer.writerow(
-            [
-                label, f"{invoice.period_start:%Y-%m}", line.position, line.kind,
-                _cell(line.description),
-                _cell(line.filespace.qualified_name if line.filespace else ""),
-                line.window_start.isoformat() if line.window_start else "",
-                line.window_end.isoformat() if line.window_end else "",
-                line.unit_month, line.quantity_rule, line.quantity, line.included, line.billable,
-                line.unit_price, rating.round_money(line.amount, invoice.currency),
-                invoice.currency, _cell(line.note),
-            ]
-        )  # fmt: skip
-    writer.writerow([label, "", "", "total", "", "", "", "", "", "", "", "", "", "",
-                     invoice.display_total, invoice.currency, ""])  # fmt: skip
-    return response
-
-
 def _overview_csv_response(overview) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"billing-{overview.month_start:%Y-%m}.csv"
@@ -223,7 +188,7 @@ def _overview_csv_response(overview) -> HttpResponse:
     for invoice in overview.invoices:
         writer.writerow(
             [
-                _cell(invoice.customer.name), invoice.number or f"draft-{invoice.pk}",
+                spreadsheet_safe(invoice.customer.name), invoice.number or f"draft-{invoice.pk}",
                 invoice.kind, invoice.status, invoice.currency, invoice.display_total, "", "",
             ]
         )  # fmt: skip
@@ -231,7 +196,7 @@ def _overview_csv_response(overview) -> HttpResponse:
     for row in overview.metered:
         writer.writerow(
             [
-                _cell(row["customer_name"]), "", "metered_estimate", "", row["currency"],
+                spreadsheet_safe(row["customer_name"]), "", "metered_estimate", "", row["currency"],
                 row["estimate"], row["quantity"], f"{row['unit']}-month",
             ]
         )  # fmt: skip

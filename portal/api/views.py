@@ -14,8 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from billing.exports import invoice_csv_response
 from billing.selectors import invoice_lines
-from billing.views import _invoice_csv_response
 from portal.api import filters, selectors, serializers, services
 from portal.api.errors import Conflict, error_response
 from portal.api.permissions import HasApiKey, IsMspKey
@@ -469,7 +469,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSe
     def csv(self, request, pk=None):
         """The invoice's lines as CSV, the same file the portal offers."""
         invoice = self.get_object()
-        return _invoice_csv_response(invoice, invoice_lines(invoice=invoice))
+        return invoice_csv_response(invoice, invoice_lines(invoice=invoice))
 
 
 # --- Audit -----------------------------------------------------------------------------------
