@@ -154,3 +154,16 @@ def validate_bucket(bucket: str) -> None:
             "Use 3 to 63 lowercase letters, digits, dots or hyphens for the bucket name.",
             code="invalid_bucket",
         )
+
+
+# Public S3 endpoints of providers that take no custom endpoint. Reference: section 3,
+# init-s3 --endpoint <host[:port]>; the hosts are the providers' documented S3 endpoints.
+PUBLIC_S3_ENDPOINTS = {
+    "AWS": "s3.{region}.amazonaws.com",
+    "AWSGovCloud": "s3.{region}.amazonaws.com",
+    "Wasabi": "s3.{region}.wasabisys.com",
+    "IBM": "s3.{region}.cloud-object-storage.appdomain.cloud",
+    "GCP": "storage.googleapis.com",
+    "DigitalOcean": "{region}.digitaloceanspaces.com",
+    "Exoscale": "sos-{region}.exo.io",
+}

@@ -10,20 +10,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from portal.plans.models import StorageOwner
+from provisioning.rules import PUBLIC_S3_ENDPOINTS
 
 DEFAULT_CACHE_MIB = 10240
-
-# Public S3 endpoints of providers that take no custom endpoint. Reference: section 3,
-# init-s3 --endpoint <host[:port]>; the hosts are the providers' documented S3 endpoints.
-_ENDPOINTS = {
-    "AWS": "s3.{region}.amazonaws.com",
-    "AWSGovCloud": "s3.{region}.amazonaws.com",
-    "Wasabi": "s3.{region}.wasabisys.com",
-    "IBM": "s3.{region}.cloud-object-storage.appdomain.cloud",
-    "GCP": "storage.googleapis.com",
-    "DigitalOcean": "{region}.digitaloceanspaces.com",
-    "Exoscale": "sos-{region}.exo.io",
-}
 
 
 @dataclass(frozen=True)
@@ -120,7 +109,7 @@ def _endpoint(filespace) -> tuple[str | Secret, bool]:
     if filespace.endpoint:
         parts = urlsplit(filespace.endpoint)
         return parts.netloc or filespace.endpoint, parts.scheme != "http"
-    template = _ENDPOINTS.get(filespace.provider)
+    template = PUBLIC_S3_ENDPOINTS.get(filespace.provider)
     if template is None:
         return ENDPOINT, True
     return template.format(region=filespace.region), True

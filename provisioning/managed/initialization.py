@@ -12,12 +12,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.audit.services import audit_record
-from portal.filespaces.kit import _ENDPOINTS as PUBLIC_ENDPOINTS
 from portal.plans.models import StorageOwner
 from provisioning import cli, lucidlink, services
 from provisioning.managed.rules import OperationRefused, generate_password, runner_for
 from provisioning.managed_models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.rules import PUBLIC_S3_ENDPOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _init_arguments(filespace: Filespace) -> dict:
         parts = re.match(r"^(?:(https?)://)?([^/]+)", filespace.endpoint)
         endpoint, https = parts.group(2), parts.group(1) != "http"
     else:
-        template = PUBLIC_ENDPOINTS.get(filespace.provider)
+        template = PUBLIC_S3_ENDPOINTS.get(filespace.provider)
         if template is None:
             raise OperationRefused(
                 f"The portal does not know the storage endpoint for {filespace.provider}; "
