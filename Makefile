@@ -12,11 +12,12 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test e2e lint format check-migrations bench clean
+.PHONY: help install run test test-clocks e2e lint format check-migrations bench clean
 
 help:
 	@echo "make run    set up and start the portal, worker, beat and simulator (Ctrl-C stops all)"
-	@echo "make test   run the whole test suite"
+	@echo "make test   run the whole test suite (CLOCK=2026-11-30T23:59:59Z CLOCK_TZ=Zone pins the clock)"
+	@echo "make test-clocks  the whole suite once at each risky instant (month and year ends, leap days)"
 	@echo "make lint   ruff and the missing-migrations check"
 
 $(VENV)/.installed: pyproject.toml
@@ -50,8 +51,17 @@ run: install
 	@echo
 	$(VENV)/bin/honcho -f Procfile start
 
+# CLOCK (an ISO-8601 instant) starts every test at that instant; CLOCK_TZ sets the time zone.
+CLOCK ?= $(PORTAL_TEST_CLOCK)
+CLOCK_TZ ?= $(PORTAL_TEST_TZ)
+test: export PORTAL_TEST_CLOCK := $(CLOCK)
+test: export PORTAL_TEST_TZ := $(CLOCK_TZ)
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The whole suite at every instant in tests/fixtures/clock.py RISKY_INSTANTS; PYTEST_ARGS narrows it.
+test-clocks: install
+	$(PY) -m tests.fixtures.clock $(PYTEST_ARGS)
 
 # Browser journeys in Debian's Chromium (apt-get install chromium); a failure keeps its
 # screenshot and trace under $(E2E_OUTPUT), every run its page screenshots next to it.

@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 DEFAULT_ACCOUNTS = "portal-demo:portal-demo-secret"
 DOMAIN_NAME_RE = re.compile(r"^[a-z0-9-]{3,60}$")
@@ -32,6 +33,7 @@ class Config:
     seed: int = 42
     accounts: tuple[Account, ...] = ()
     verbose: bool = False
+    clock_ms: int | None = None  # Start the clock at this instant (epoch ms) instead of now.
 
 
 def parse_accounts(raw: str) -> tuple[Account, ...]:
@@ -86,7 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", default=env("LUCIDSIM_SEED", "42"))
     parser.add_argument("--accounts", default=env("LUCIDSIM_ACCOUNTS", DEFAULT_ACCOUNTS))
     parser.add_argument("--verbose", action="store_true", help="log one line per request to stderr")
+    parser.add_argument(
+        "--clock",
+        default=env("LUCIDSIM_CLOCK", ""),
+        metavar="ISO-8601",
+        help="start a new state's clock at this UTC instant (e.g. 2026-11-30T23:59:59Z)",
+    )
     return parser
+
+
+def parse_clock(raw: str) -> int | None:
+    """Epoch milliseconds of an ISO-8601 instant with a UTC offset, or None when empty."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"clock must be an ISO-8601 instant, not {raw!r}.") from None
+    if moment.tzinfo is None:
+        raise ConfigError("clock must name its UTC offset (end it with Z or +00:00).")
+    return int(moment.timestamp() * 1000)
 
 
 def load_config(argv: list[str] | None = None) -> Config:
@@ -105,4 +126,5 @@ def load_config(argv: list[str] | None = None) -> Config:
         seed=int(_number("seed", args.seed, int, -(2**63))),
         accounts=parse_accounts(args.accounts),
         verbose=args.verbose,
+        clock_ms=parse_clock(args.clock),
     )

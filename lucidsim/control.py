@@ -68,7 +68,8 @@ class Controls:
         return value
 
     def reset(self, request: Request) -> Response:
-        self.sim.reset()
+        now_ms = self._number(self._body(request), "now_ms", maximum=2**53)
+        self.sim.reset(None if now_ms is None else int(now_ms))
         self.faults.clear()
         self.ledger.clear()
         return json_response(200, {"reset": True})

@@ -43,7 +43,11 @@ class Simulator(BillingPeriods):
         self.lock = threading.RLock()
         self.store = Persistence(config.state)
         self.settings = Settings(config.provisioning_delay, config.token_ttl)
+        fresh = not self.store.load("kv")
         self._load()
+        # A restarted simulator keeps the clock its state file recorded.
+        if config.clock_ms is not None and fresh:
+            self.set_clock_offset(config.clock_ms - int(time.time() * 1000))
         self._ensure_configured_domains()
 
     # -- loading, reset, clock -------------------------------------------------------------
@@ -82,15 +86,23 @@ class Simulator(BillingPeriods):
                 continue
             self._insert_domain(account.client_id, account.domain_name)
 
-    def reset(self) -> None:
+    def reset(self, now_ms: int | None = None) -> None:
+        """Empty every table; with ``now_ms`` the fresh state's clock starts at that instant."""
         with self.lock:
             self.store.clear()
             self.settings = Settings(self.config.provisioning_delay, self.config.token_ttl)
             self._load()
+            if now_ms is not None:
+                self.set_clock_offset(now_ms - int(time.time() * 1000))
             self._ensure_configured_domains()
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.clock_offset_ms
+
+    def set_clock_offset(self, offset_ms: int) -> None:
+        with self.lock:
+            self.clock_offset_ms = offset_ms
+            self.store.put("kv", "clock_offset_ms", offset_ms)
 
     def advance_clock(self, seconds: float) -> int:
         with self.lock:

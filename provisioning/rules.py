@@ -3,7 +3,7 @@
 The order form (web issue) and `order_place` both call these, so a customer sees the same words
 whether the form or the service catches a mistake. Every message says what to do about it.
 
-Reference: ../shared/lucidlink/README.md, "Validation".
+Reference: docs/lucidlink-contract.md, "Validation".
 """
 
 import re

@@ -1,7 +1,12 @@
 import pytest
 
 # Fixture modules shared across the suite; each file owns one external system.
-pytest_plugins: list[str] = ["tests.fixtures.worker", "tests.fixtures.lucidsim"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.clock",
+    "tests.fixtures.worktree",
+    "tests.fixtures.worker",
+    "tests.fixtures.lucidsim",
+]
 
 
 def pytest_report_header(config) -> list[str]:

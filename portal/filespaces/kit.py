@@ -2,7 +2,7 @@
 
 Values the portal knows are filled in; secrets (root password, bucket secret key, user
 password) never are: the page shows a placeholder and the scripts read them from the
-environment or ask for them. Reference: ../shared/lucidlink/README.md, section 3.
+environment or ask for them. Reference: docs/lucidlink-contract.md, section 3.
 """
 
 import shlex

@@ -39,7 +39,7 @@ def order_validate(
     """Check an order against the contract and the plan; return the remote name.
 
     Raises one ValidationError keyed by field with every problem found, so a form can show
-    them all at once. Reference: ../shared/lucidlink/README.md, "Validation".
+    them all at once. Reference: docs/lucidlink-contract.md, "Validation".
     """
     errors: dict[str, list[str]] = {}
 

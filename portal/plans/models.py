@@ -10,7 +10,7 @@ class StorageOwner(models.TextChoices):
 
 
 class SubscriptionType(models.TextChoices):
-    # Reference: ../shared/lucidlink/README.md, "Validation", subscriptionType.
+    # Reference: docs/lucidlink-contract.md, "Validation", subscriptionType.
     BASIC = "basic", "Basic (Wasabi, LucidLink-owned)"
     TEAMS = "teams", "Teams (IBM, LucidLink-owned)"
     ENTERPRISE = "enterprise", "Enterprise (IBM, LucidLink-owned)"

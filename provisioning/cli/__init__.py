@@ -2,7 +2,7 @@
 
 A package because the module passed ~500 lines; import from here (`from provisioning import cli`).
 
-Reference: ../shared/lucidlink/README.md, section 3 ("Client CLI `lucid`"). Every call runs the
+Reference: docs/lucidlink-contract.md, section 3 ("Client CLI `lucid`"). Every call runs the
 binary named by settings.LUCID_CLI_PATH in a subprocess with a timeout, parses the plain-text
 answer into small dataclasses, and turns a failure into a typed error whose `message` a customer
 can act on:

@@ -1,8 +1,9 @@
 """The LucidLink Service API v1 client: OAuth2 client credentials, typed errors, parsed answers.
 
-Reference: /work/shared/lucidlink/README.md section 1 (Service API) and section 4 (client notes),
-and service-api.swagger.json. One token per (token URL, client id) is shared by every client in
-the process, fetched again when it expires or when the API answers 401 (at most once per call).
+Reference: docs/lucidlink-contract.md section 1 (Service API) and section 4 (client notes),
+and lucidsim/service-api.swagger.json. One token per (token URL, client id) is shared by every
+client in the process, fetched again when it expires or when the API answers 401 (at most once
+per call).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A package because the module passed ~500 lines; import from here (`from provisioning import
 managed`, then `managed.filespace_user_create(...)`).
 
-Reference: ../shared/lucidlink/README.md section 3; guarantees in docs/managed-operations.md.
+Reference: docs/lucidlink-contract.md section 3; guarantees in docs/managed-operations.md.
 Every change runs the CLI first, outside any transaction, and writes the portal's record only
 after the CLI said it happened, so a failure leaves nothing half-saved. Every change is written
 to the audit log. Passwords (the filespace root password, a new user's password) are generated

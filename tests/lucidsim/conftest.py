@@ -1,4 +1,20 @@
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
+
+MID_MONTH = datetime(2026, 11, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def mid_month(lucidsim):
+    """Start the test, and a freshly reset simulator, on 10 November: far from a period's end.
+
+    Request it before ``create_fs`` so the domain is made after the reset.
+    """
+    with time_machine.travel(MID_MONTH, tick=True):
+        lucidsim.reset()
+        yield MID_MONTH
 
 
 @pytest.fixture

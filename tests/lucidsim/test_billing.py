@@ -2,7 +2,10 @@ import csv
 import io
 import itertools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
 
 from lucidsim import billing
 
@@ -116,7 +119,7 @@ def test_bad_payment_details_are_a_400(lucidsim):
         }
 
 
-def test_the_current_period_charges_capacity_and_users(lucidsim, create_fs):
+def test_the_current_period_charges_capacity_and_users(mid_month, lucidsim, create_fs):
     empty = lucidsim.api("GET", "/billing/current-period").json()
     assert empty["amountDue"] == 0
     assert empty["filespaceBreakdown"] == []
@@ -139,7 +142,7 @@ def test_the_current_period_charges_capacity_and_users(lucidsim, create_fs):
     assert 0 < item["amountDueForecast"] <= 21_000
 
 
-def test_closing_the_period_issues_an_invoice_with_a_csv_breakdown(lucidsim, create_fs):
+def test_closing_the_period_issues_an_invoice_with_a_csv_breakdown(mid_month, lucidsim, create_fs):
     fs = create_fs("media")
     lucidsim.set_stats(fs["id"], usedStorage=10**12)
     lucidsim.advance_clock(2 * DAY)
@@ -180,7 +183,48 @@ def test_crossing_a_month_boundary_issues_invoices_by_itself(lucidsim, create_fs
     assert period["start"] == invoices[-1]["periodEnd"]
 
 
-def test_a_filespace_deleted_in_the_period_is_billed_once_as_deleted(lucidsim, create_fs):
+@pytest.mark.parametrize(
+    "start",
+    [
+        "2026-11-30T23:59:59+00:00",
+        "2026-12-31T23:30:00+00:00",
+        "2028-02-28T23:59:59+00:00",
+        "2028-02-29T23:59:59+00:00",
+    ],
+)
+def test_a_period_that_ends_while_the_clock_runs_is_invoiced_before_the_closing_one(
+    lucidsim, start
+):
+    """The month's invoice ends on the next 1st at 00:00 UTC; the explicit close starts there."""
+    with time_machine.travel(datetime.fromisoformat(start), tick=True):
+        lucidsim.reset()
+        domain = lucidsim.create_domain("acme")
+        body = {
+            "domain": domain["id"],
+            "name": "media",
+            "storage": {"provider": "IBM", "region": "us-east"},
+        }
+        fs = lucidsim.api("POST", "/filespaces", body).json()
+        lucidsim.set_stats(fs["id"], usedStorage=10**12)
+        lucidsim.advance_clock(2 * DAY)
+
+        closing = lucidsim.close_period()["invoices"]["portal-test"]
+        listed = lucidsim.api("GET", "/billing/invoices").json()
+
+    moment = datetime.fromisoformat(start)
+    month_start = moment.replace(day=1, hour=0, minute=0, second=0)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    assert [i["id"] for i in listed] == [listed[0]["id"], closing["id"]]
+    assert listed[0]["periodStart"] == int(month_start.timestamp() * 1000)
+    assert listed[0]["periodEnd"] == int(next_month.timestamp() * 1000)
+    assert closing["periodStart"] == listed[0]["periodEnd"]
+    assert closing["periodEnd"] == closing["date"] > closing["periodStart"]
+    assert [row["filespace"] for row in closing["filespaceBreakdown"]] == [fs["id"]]
+
+
+def test_a_filespace_deleted_in_the_period_is_billed_once_as_deleted(
+    mid_month, lucidsim, create_fs
+):
     fs = create_fs("media")
     lucidsim.set_stats(fs["id"], usedStorage=10**12)
     lucidsim.advance_clock(DAY)

@@ -297,3 +297,53 @@ def test_the_verbose_log_names_calls_but_never_credentials(tmp_path):
     assert "GET /api/v1/domains 200" in log
     assert token not in log
     assert "log-secret-value" not in log
+
+
+LEAP_DAY_END_MS = 1_835_481_599_000  # 2028-02-29T23:59:59Z
+
+
+def test_a_reset_can_start_the_clock_and_the_first_period_at_an_instant(lucidsim):
+    lucidsim.control("POST", "/_sim/reset", {"now_ms": LEAP_DAY_END_MS})
+
+    assert 0 <= lucidsim.now_ms() - LEAP_DAY_END_MS < 5_000
+    period = lucidsim.api("GET", "/billing/current-period").json()
+    assert period["start"] == 1_832_976_000_000  # 2028-02-01T00:00:00Z
+
+
+def test_the_clock_option_starts_a_new_state_there_and_a_restart_keeps_its_own(tmp_path):
+    state = tmp_path / "sim.sqlite3"
+    process, url = start_server(state, "a:b", "--clock", "2028-02-29T23:59:59Z")
+    try:
+        sim = SimHandle(url, "a", "b")
+        assert 0 <= sim.now_ms() - LEAP_DAY_END_MS < 5_000
+        sim.advance_clock(86_400)
+    finally:
+        stop_server(process)
+
+    process, url = start_server(state, "a:b", "--clock", "2030-01-01T00:00:00Z")
+    try:
+        restarted = SimHandle(url, "a", "b").now_ms()
+    finally:
+        stop_server(process)
+
+    assert 0 <= restarted - (LEAP_DAY_END_MS + 86_400_000) < 10_000
+
+
+def test_a_clock_option_without_a_utc_offset_stops_with_a_message(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lucidsim",
+            "--state",
+            str(tmp_path / "s.sqlite3"),
+            "--clock",
+            "2028-02-29T23:59:59",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 2
+    assert "clock must name its UTC offset" in result.stderr
