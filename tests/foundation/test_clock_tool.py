@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import time_machine
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -80,7 +82,10 @@ def test_a_clock_without_a_utc_offset_is_refused(tmp_path):
 
 def test_a_process_started_through_clocked_follows_the_offset(tmp_path):
     (tmp_path / "show_time.py").write_text("import time\nprint(time.time())\n")
-    offset = datetime(2026, 12, 31, 23, 30, tzinfo=UTC).timestamp() - time.time()
+    # The offset is from the real clock, which a pinned run of this very test does not show.
+    travelling = time_machine.escape_hatch.is_travelling()
+    real_now = time_machine.escape_hatch.time.time() if travelling else time.time()
+    offset = datetime(2026, 12, 31, 23, 30, tzinfo=UTC).timestamp() - real_now
     env = {
         **os.environ,
         "PYTHONPATH": f"{tmp_path}{os.pathsep}{PROJECT_ROOT}",
