@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from . import context, metrics
@@ -31,8 +33,14 @@ class ObservabilityMiddleware:
         metrics.http_requests.labels(view, method, str(response.status_code)).inc()
         metrics.http_request_duration.labels(view, method).observe(elapsed)
         response["X-Request-ID"] = request_id
-        context.clear()
+        # The ids stay bound until the response is closed (request_finished), so Django's own
+        # "Not Found" and error lines, written after the middleware returns, carry them too.
         return response
+
+
+@receiver(request_finished, dispatch_uid="observability-clear-context")
+def _clear_context(**kwargs) -> None:
+    context.clear()
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
