@@ -4,14 +4,14 @@ Publishing: the request id and customer id of whatever enqueues a task (a web re
 task) travel in two message headers. Running: the task binds them with its own task id, so
 every log line of the task says which request caused it. Outcomes and durations are counted
 per task name. The worker's main process chooses the multiprocess directory before its pool
-forks and serves the pool's counters on WORKER_METRICS_PORT.
+forks (portal.celery does that, see multiproc.prepare_celery_worker) and serves the pool's
+counters on WORKER_METRICS_PORT.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 
 from celery import signals
@@ -108,17 +108,13 @@ def _header(request, name: str) -> str | None:
 
 
 @signals.celeryd_init.connect
-def choose_metrics_directory(**kwargs) -> None:
-    """Runs in the worker's main process before the pool forks and before tasks are imported."""
-    if "prometheus_client" in sys.modules and not os.environ.get(multiproc.ENV):
+def check_metrics_directory(**kwargs) -> None:
+    """portal.celery chose the directory for a `celery worker` command; say so if it could not."""
+    if not os.environ.get(multiproc.ENV):
         log.warning(
-            "prometheus_client was imported before the worker chose its metrics directory; "
-            "the pool's task metrics will not be exported."
+            "This worker was not started by `celery ... worker`, so it has no metrics directory; "
+            "the metrics of its pool processes will not be exported."
         )
-        return
-    root = multiproc.default_root()
-    multiproc.prune_dead_worker_directories(root)
-    multiproc.use_directory(root / f"worker-{os.getpid()}")
 
 
 @signals.worker_ready.connect

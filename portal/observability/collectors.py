@@ -112,14 +112,22 @@ def webhook_deliveries() -> Iterable[Metric]:
 
 
 def celery_queue_depth() -> Iterable[Metric]:
-    """Messages waiting in the workers' queue (a passive declare: nothing is created)."""
+    """Messages waiting in the workers' queue; nothing is created or consumed."""
     from portal.celery import app
 
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
-        declared = connection.default_channel.queue_declare(queue=queue, passive=True)
-    yield _queue_gauge(queue, declared.message_count)
+        channel = connection.default_channel
+        # kombu's virtual transports (Redis, the filesystem) count a queue with `_size`, which
+        # adds up Redis's per-priority lists and answers 0 for an empty queue, where a passive
+        # declare would fail (an empty Redis list does not exist); AMQP answers the declare.
+        size = getattr(channel, "_size", None)
+        if size is not None:
+            depth = size(queue)
+        else:
+            depth = channel.queue_declare(queue=queue, passive=True).message_count
+    yield _queue_gauge(queue, depth)
 
 
 def _queue_gauge(queue: str, depth: int) -> Metric:

@@ -32,6 +32,33 @@ def use_directory(default: Path) -> Path:
     return directory
 
 
+def is_celery_worker(argv: list[str]) -> bool:
+    """`celery -A portal worker ...` or `python -m celery -A portal worker ...`."""
+    if not argv:
+        return False
+    program = Path(argv[0])
+    is_celery = program.name == "celery" or program.parent.name == "celery"
+    return is_celery and "worker" in argv[1:]
+
+
+def prepare_celery_worker() -> Path:
+    """Give this worker's main process and its pool one directory, before anything imports
+    prometheus_client (Celery imports the tasks, and with them the metrics, before any worker
+    signal fires). An operator's PROMETHEUS_MULTIPROC_DIR is kept, emptied of other processes'
+    files; otherwise each worker gets var/metrics/worker-<pid>."""
+    given = os.environ.get(ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in directory.glob("*.db"):
+            if not path.stem.endswith(f"_{os.getpid()}"):
+                path.unlink(missing_ok=True)
+        return directory
+    root = default_root()
+    prune_dead_worker_directories(root)
+    return use_directory(root / f"worker-{os.getpid()}")
+
+
 def prune_dead_worker_directories(root: Path) -> None:
     """Remove `worker-<pid>` directories left by workers that are no longer running."""
     if not root.is_dir():
