@@ -412,15 +412,13 @@ CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
 
 # Observability (docs/observability.md). /metrics answers a bearer METRICS_TOKEN or a caller
 # whose address is in METRICS_ALLOWED_IPS; nobody when both are empty. A Celery worker serves its
-# pool's metrics on WORKER_METRICS_PORT (0: off). A filespace still in flight after
-# METRICS_STUCK_AFTER seconds counts as stuck. Logs are JSON lines unless LOG_FORMAT=plain.
+# pool's metrics on WORKER_METRICS_PORT (0: off). Logs are JSON lines unless LOG_FORMAT=plain.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = env_networks(
     "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else []
 )
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, minimum=0)
 WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
-METRICS_STUCK_AFTER = env_int("METRICS_STUCK_AFTER", 900, minimum=60)
 LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").lower()
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")

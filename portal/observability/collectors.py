@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max, Min
@@ -34,30 +33,24 @@ def filespaces_by_state() -> Iterable[Metric]:
 
 
 def stuck_filespaces() -> Iterable[Metric]:
-    """In-flight filespaces (requested, creating, provisioning, deleting) older than the limit."""
+    """Busy filespaces unchanged for longer than the provisioning deadline (as the console)."""
     from provisioning.models import Filespace
+    from provisioning.selectors import BUSY_STATES, stuck_filter
 
-    State = Filespace.State
-    limit = timezone.now() - timedelta(seconds=settings.METRICS_STUCK_AFTER)
     gauge = GaugeMetricFamily(
         "portal_filespaces_stuck",
-        f"Filespaces still in flight more than {settings.METRICS_STUCK_AFTER}s after they "
-        "entered it (METRICS_STUCK_AFTER), by state.",
+        "Filespaces still requested, creating, provisioning or deleting with no change for "
+        "longer than PROVISIONING_DEADLINE, by state.",
         labels=["state"],
     )
-    provisioning = dict(
-        Filespace.objects.filter(
-            state__in=[State.REQUESTED, State.CREATING, State.PROVISIONING],
-            requested_at__lt=limit,
-        )
+    counts = dict(
+        Filespace.objects.filter(stuck_filter(now=timezone.now()))
         .values_list("state")
         .annotate(n=Count("id"))
         .order_by()
     )
-    deleting = Filespace.objects.filter(state=State.DELETING, deleting_at__lt=limit).count()
-    for state in (State.REQUESTED, State.CREATING, State.PROVISIONING):
-        gauge.add_metric([state], provisioning.get(state, 0))
-    gauge.add_metric([State.DELETING], deleting)
+    for state in BUSY_STATES:
+        gauge.add_metric([state], counts.get(state, 0))
     yield gauge
 
 

@@ -248,6 +248,8 @@ def test_prometheus_reads_provisioning_and_http_metrics_after_an_order_goes_thro
     latency = 'sum(portal_http_request_duration_seconds_count{view="api:order-list"})'
     assert eventually(prometheus, latency, at_least=1) == 1
     assert query(prometheus, 'min(portal_metrics_collector_up{job="portal-web"})') == 1
+    # gunicorn.conf.py gave the web workers their shared multiprocess directory.
+    assert list((tmp_path / "web" / "metrics" / "web").glob("counter_*.db")), web.log()
 
     # Prometheus loaded the project's alert rules.
     rules = requests.get(prometheus + "/api/v1/rules", timeout=5).json()["data"]["groups"]

@@ -106,21 +106,29 @@ def test_filespaces_are_counted_by_state_at_scrape_time(client, token_only, file
     assert value(text, "portal_filespaces", state="deleting") == 0
 
 
-def test_a_filespace_in_flight_longer_than_the_limit_counts_as_stuck(
+def test_busy_filespaces_unchanged_past_the_deadline_are_stuck_as_in_the_staff_console(
     client, token_only, filespace_factory
 ):
-    token_only.METRICS_STUCK_AFTER = 900
+    from portal.staff.selectors import attention_counts
+
+    token_only.PROVISIONING_DEADLINE = 1800
+    old = NOW - timedelta(seconds=1801)
+    with time_machine.travel(old, tick=False):
+        filespace_factory(state="provisioning")
+        filespace_factory(state="requested")
+        filespace_factory(state="deleting")
+        filespace_factory(state="active")
+        filespace_factory(state="error")
+    with time_machine.travel(NOW - timedelta(seconds=60), tick=False):
+        filespace_factory(state="provisioning")
     with time_machine.travel(NOW, tick=False):
-        filespace_factory(state="provisioning", requested_at=NOW - timedelta(seconds=901))
-        filespace_factory(state="provisioning", requested_at=NOW - timedelta(seconds=60))
-        filespace_factory(state="requested", requested_at=NOW - timedelta(hours=2))
-        filespace_factory(state="deleting", deleting_at=NOW - timedelta(hours=1))
-        filespace_factory(state="active", requested_at=NOW - timedelta(days=3))
         text = scrape(client)
+        console = attention_counts(now=NOW).filespaces_stuck
     assert value(text, "portal_filespaces_stuck", state="provisioning") == 1
     assert value(text, "portal_filespaces_stuck", state="requested") == 1
     assert value(text, "portal_filespaces_stuck", state="deleting") == 1
     assert value(text, "portal_filespaces_stuck", state="creating") == 0
+    assert console == 3
 
 
 def test_open_unknown_filespace_flags_are_the_orphans(client, token_only):
