@@ -82,7 +82,10 @@ def forget_lucidlink_probe() -> None:
 
 def _probe_lucidlink() -> tuple[str, str]:
     try:
-        lucidlink.get_client().check_access()
+        client = lucidlink.get_client()
+        # A probe answers within seconds whatever the tasks' timeouts are.
+        client.use_timeouts(PROBE_TIMEOUT_SECONDS, PROBE_TIMEOUT_SECONDS)
+        client.check_access()
     except ImproperlyConfigured as exc:
         return "error", str(exc)
     except lucidlink.AuthenticationFailed as exc:

@@ -328,6 +328,10 @@ class LucidLinkClient:
 
     # Health
 
+    def use_timeouts(self, connect: float, read: float) -> None:
+        """Shorter (connect, read) timeouts for a caller that must answer quickly (a probe)."""
+        self._timeout = (connect, read)
+
     def check_access(self) -> None:
         """Fetch a new token now, then make one authenticated call; raise the typed error.
 

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.db import OperationalError
 from django.utils import timezone
@@ -142,3 +144,16 @@ def test_readiness_is_200_when_database_broker_and_lucidlink_work(client, sim_se
     response = client.get("/healthz/ready")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_a_hanging_lucidlink_is_reported_unreachable_within_the_probe_timeout(
+    sim_settings, lucidsim
+):
+    sim_settings.LUCIDLINK_READ_TIMEOUT = 30  # the tasks' timeout; the probe uses its own
+    lucidsim.add_fault(operation="token", delay_seconds=health.PROBE_TIMEOUT_SECONDS + 2)
+    started = time.monotonic()
+    state, detail = health.lucidlink_state()
+    assert state == "unreachable"
+    assert "timed out" in detail
+    assert time.monotonic() - started < health.PROBE_TIMEOUT_SECONDS + 1.5
