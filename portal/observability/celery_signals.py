@@ -19,6 +19,9 @@ from celery import signals
 from . import context, multiproc
 
 log = logging.getLogger(__name__)
+# `metrics` (and so prometheus_client) is imported inside the receivers, never here: every process
+# imports this module through portal/__init__.py, gunicorn's master included (gunicorn.conf.py),
+# and prometheus_client must not be imported before the multiprocess directory is chosen.
 
 REQUEST_HEADER = "portal_request_id"
 CUSTOMER_HEADER = "portal_customer_id"
