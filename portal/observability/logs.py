@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from . import context
 from .redaction import redact
 
+# Structured fields a caller may pass with `extra=` (the access log does), copied to JSON keys.
+EXTRA_FIELDS = ("method", "path", "status", "view", "duration_ms")
+
 
 class ContextFilter(logging.Filter):
     """Copies the current request/task/customer ids onto the record (handlers may format them)."""
@@ -40,6 +43,10 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value and value != "-":
                 entry[name] = value
+        for name in EXTRA_FIELDS:
+            if hasattr(record, name):
+                value = getattr(record, name)
+                entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)

@@ -173,15 +173,20 @@ def test_task_outcomes_are_counted_by_task_name():
 
 @pytest.fixture
 def json_log():
-    """Everything `django.request` logs, as the production handler would write it."""
+    """What `django.request` and `portal.access` log, as the production handler writes it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("django.request")
-    logger.addHandler(handler)
+    loggers = [logging.getLogger(name) for name in ("django.request", "portal.access")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @pytest.mark.django_db
@@ -190,7 +195,7 @@ def test_log_lines_of_a_request_carry_its_request_id_and_customer(client, member
     client.force_login(member.user)
     response = client.get("/filespaces/987654/", HTTP_X_REQUEST_ID="req-from-proxy")
     assert response.status_code == 404
-    [line] = [entry for entry in json_log() if "987654" in entry["message"]]
+    [line] = [entry for entry in json_log() if "Not Found" in entry["message"]]
     assert line["request_id"] == "req-from-proxy"
     assert line["customer_id"] == str(member.customer_id)
     assert line["level"] == "WARNING"
@@ -199,6 +204,29 @@ def test_log_lines_of_a_request_carry_its_request_id_and_customer(client, member
 @pytest.mark.django_db
 def test_an_anonymous_request_logs_a_fresh_request_id_and_no_customer(client, json_log):
     response = client.get("/no-such-page/")
-    [line] = [entry for entry in json_log() if "no-such-page" in entry["message"]]
+    [line] = [entry for entry in json_log() if "Not Found" in entry["message"]]
     assert line["request_id"] == response["X-Request-ID"]
     assert "customer_id" not in line
+
+
+@pytest.mark.django_db
+def test_each_request_writes_one_access_line_with_its_fields_and_no_query_string(
+    client, member_factory, json_log
+):
+    member = member_factory(role="owner")
+    client.force_login(member.user)
+    client.get("/dashboard/?token=secret-in-a-link", HTTP_X_REQUEST_ID="req-access-1")
+    [line] = [entry for entry in json_log() if entry["logger"] == "portal.access"]
+    assert line["request_id"] == "req-access-1"
+    assert line["customer_id"] == str(member.customer_id)
+    assert line["method"] == "GET" and line["path"] == "/dashboard/"
+    assert line["status"] == 200 and line["view"] == "dashboard"
+    assert line["duration_ms"] >= 0
+    assert "secret-in-a-link" not in json.dumps(line)
+
+
+@pytest.mark.django_db
+def test_probes_are_not_logged_at_info(client, json_log):
+    client.get("/healthz/live")
+    client.get("/metrics")
+    assert not [entry for entry in json_log() if entry["logger"] == "portal.access"]
