@@ -78,14 +78,17 @@ def count_retry(sender=None, **kwargs) -> None:
 
 
 @signals.task_rejected.connect
-def count_rejected(message=None, **kwargs) -> None:
-    name = (getattr(message, "headers", None) or {}).get("task", "unknown")
-    _count_name(name, "rejected")
+def count_rejected(sender=None, message=None, **kwargs) -> None:
+    """A message the worker could not run (unknown task, bad body): its name is untrusted, so
+    only a registered task's name becomes a label."""
+    name = (getattr(message, "headers", None) or {}).get("task")
+    registered = getattr(getattr(sender, "app", None), "tasks", {})
+    _count_name(name if name in registered else "unregistered", "rejected")
 
 
 @signals.task_revoked.connect
-def count_revoked(request=None, **kwargs) -> None:
-    _count_name(getattr(request, "task", None) or getattr(request, "name", "unknown"), "revoked")
+def count_revoked(sender=None, **kwargs) -> None:
+    _count(sender, "revoked")
 
 
 def _count(task, outcome: str) -> None:

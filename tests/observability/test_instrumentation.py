@@ -230,3 +230,21 @@ def test_probes_are_not_logged_at_info(client, json_log):
     client.get("/healthz/live")
     client.get("/metrics")
     assert not [entry for entry in json_log() if entry["logger"] == "portal.access"]
+
+
+def test_a_rejected_message_with_an_unknown_task_name_mints_no_new_label():
+    from portal.celery import app
+
+    class Consumer:
+        pass
+
+    consumer = Consumer()
+    consumer.app = app
+
+    class Message:
+        headers = {"task": "evil.task.name.12345"}
+
+    before = local("portal_celery_tasks_total", task="unregistered", outcome="rejected")
+    celery_signals.count_rejected(sender=consumer, message=Message())
+    assert local("portal_celery_tasks_total", task="unregistered", outcome="rejected") == before + 1
+    assert local("portal_celery_tasks_total", task="evil.task.name.12345", outcome="rejected") == 0
