@@ -178,7 +178,8 @@ def test_prometheus_reads_provisioning_and_http_metrics_after_an_order_goes_thro
     web_port = free_port()
     web = Process(
         [
-            sys.executable, "-m", "gunicorn", "portal.wsgi:application",
+            # Through the test clock, like the worker, so both agree on "now".
+            sys.executable, "-m", "tests.fixtures.clocked", "gunicorn", "portal.wsgi:application",
             "--bind", f"127.0.0.1:{web_port}", "--workers", "2", "--timeout", "60",
         ],
         env=portal_env(sim, tmp_path, VAR_DIR=str(tmp_path / "web")),
