@@ -19,4 +19,4 @@ RUN DEBUG=false SECRET_KEY=collectstatic-only FIELD_ENCRYPTION_KEYS=MDEyMzQ1Njc4
 USER portal
 
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

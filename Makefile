@@ -39,6 +39,8 @@ run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(WEB_PORT)
 run: export LUCIDSIM_ACCOUNTS ?= portal-demo:portal-demo-secret:demo-msp
 run: export LUCIDSIM_PROVISIONING_DELAY ?= 20
 run: export LUCIDSIM_URL ?= http://127.0.0.1:$(SIM_PORT)
+# The worker serves its metrics here (docs/observability.md); the web's are at /metrics.
+run: export WORKER_METRICS_PORT ?= 9808
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
@@ -46,6 +48,7 @@ run: install
 	@echo "  Portal     http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  Admin      http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Health     http://127.0.0.1:$(WEB_PORT)/healthz"
+	@echo "  Metrics    http://127.0.0.1:$(WEB_PORT)/metrics and http://127.0.0.1:$$WORKER_METRICS_PORT/metrics (worker)"
 	@echo "  Simulator  http://127.0.0.1:$(SIM_PORT)/api/v1 (controls under /_sim/)"
 	@echo "  Ctrl-C stops everything; data stays in var/."
 	@echo

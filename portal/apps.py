@@ -7,3 +7,6 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import checks  # noqa: F401 - registers system checks
+        from portal.observability import receivers
+
+        receivers.connect()

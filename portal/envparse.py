@@ -4,6 +4,7 @@ Every reader raises ``ImproperlyConfigured`` naming the variable, so a typo in a
 deployment stops start-up with a message instead of running with a silent default.
 """
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -47,6 +48,19 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str] | None = None) -> list:
+    """Comma-separated IP addresses or networks (`10.0.0.0/8`, `::1`) as ip_network objects."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks, and {item!r} is neither."
+            ) from None
+    return networks
 
 
 def env_url(name: str, default: str = "", *, schemes: set[str] | None = None) -> str:

@@ -1,12 +1,14 @@
-"""Probes for /healthz: each returns ("ok" | "error" | "unreachable", detail)."""
+"""Probes for /healthz and /healthz/ready: each returns (state, detail); "ok" is healthy."""
 
+import hashlib
 import time
 
-import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from portal.celery import app as celery_app
+from provisioning import lucidlink
 
 PROBE_TIMEOUT_SECONDS = 2
 
@@ -50,28 +52,50 @@ def worker_state() -> tuple[str, str]:
 # Load balancers probe /healthz every few seconds; LucidLink is asked at most this often per
 # process, so a probe never turns into a stream of requests to the vendor's API.
 LUCIDLINK_PROBE_TTL_SECONDS = 30
-_lucidlink_probe: dict[str, tuple[float, tuple[str, str]]] = {}
+_lucidlink_probe: dict[tuple[str, ...], tuple[float, tuple[str, str]]] = {}
 
 
 def lucidlink_state() -> tuple[str, str]:
-    """Whether the Service API answers HTTP at all (remembered for 30 s); no authentication."""
-    url = settings.LUCIDLINK_API_URL
-    remembered = _lucidlink_probe.get(url)
+    """A real token fetch and one API call (remembered for 30 s per process).
+
+    States: "ok", "credentials_refused" (the token endpoint refused the client id and secret),
+    "unreachable" (no answer), "throttled" (429) or "error" (5xx, a malformed answer, settings).
+    """
+    key = (
+        settings.LUCIDLINK_API_URL,
+        settings.LUCIDLINK_TOKEN_URL,
+        settings.LUCIDLINK_CLIENT_ID,
+        hashlib.sha256(settings.LUCIDLINK_CLIENT_SECRET.encode()).hexdigest(),
+    )
+    remembered = _lucidlink_probe.get(key)
     if remembered and time.monotonic() - remembered[0] < LUCIDLINK_PROBE_TTL_SECONDS:
         return remembered[1]
-    state = _probe_lucidlink(url)
-    _lucidlink_probe[url] = (time.monotonic(), state)
+    state = _probe_lucidlink()
+    _lucidlink_probe[key] = (time.monotonic(), state)
     return state
 
 
-def _probe_lucidlink(url: str) -> tuple[str, str]:
+def forget_lucidlink_probe() -> None:
+    """Drop remembered answers (tests, and after rotating credentials)."""
+    _lucidlink_probe.clear()
+
+
+def _probe_lucidlink() -> tuple[str, str]:
     try:
-        response = requests.get(
-            url.rstrip("/") + "/domains",
-            timeout=(PROBE_TIMEOUT_SECONDS, PROBE_TIMEOUT_SECONDS),
-        )
-    except requests.RequestException as exc:
-        return "unreachable", type(exc).__name__
-    if response.status_code >= 500:
-        return "error", f"HTTP {response.status_code}"
-    return "ok", f"HTTP {response.status_code}"
+        client = lucidlink.get_client()
+        # A probe answers within seconds whatever the tasks' timeouts are.
+        client.use_timeouts(PROBE_TIMEOUT_SECONDS, PROBE_TIMEOUT_SECONDS)
+        client.check_access()
+    except ImproperlyConfigured as exc:
+        return "error", str(exc)
+    except lucidlink.AuthenticationFailed as exc:
+        return "credentials_refused", exc.message
+    except lucidlink.MalformedResponse as exc:
+        return "error", exc.message
+    except lucidlink.Unavailable as exc:
+        if exc.status is None:
+            return "unreachable", exc.message
+        return ("throttled" if exc.status == 429 else "error"), exc.message
+    except lucidlink.LucidLinkError as exc:
+        return "error", exc.message
+    return "ok", "token fetched, API answered"

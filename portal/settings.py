@@ -13,7 +13,16 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.envparse import env_bool, env_int, env_list, env_mailer, env_str, env_url
+from portal.envparse import (
+    env_bool,
+    env_int,
+    env_list,
+    env_mailer,
+    env_networks,
+    env_str,
+    env_url,
+)
+from portal.observability.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
@@ -65,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every later middleware and view logs with the request id and is timed.
+    "portal.observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -206,7 +217,7 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz answers over plain HTTP so load balancers and compose health checks can reach it.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$", r"^metrics$"]
 
 # Secrets at rest (bucket keys, root passwords): Fernet keys, newest first; older keys still
 # decrypt, so a key can be rotated by prepending a new one and running `manage.py rotate_keys`.
@@ -399,16 +410,17 @@ CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
     "schedule": crontab(hour=4, minute=40),
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        # oauthlib logs request bodies (client secret included) at DEBUG; never let it through.
-        "oauthlib": {"level": "WARNING"},
-        "requests_oauthlib": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-    },
-}
+# Observability (docs/observability.md). /metrics answers a bearer METRICS_TOKEN or a caller
+# whose address is in METRICS_ALLOWED_IPS; nobody when both are empty. A Celery worker serves its
+# pool's metrics on WORKER_METRICS_PORT (0: off). Logs are JSON lines unless LOG_FORMAT=plain.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_networks(
+    "METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else []
+)
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0, minimum=0)
+WORKER_METRICS_ADDRESS = env_str("WORKER_METRICS_ADDRESS", "127.0.0.1")
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)

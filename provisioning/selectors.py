@@ -1,9 +1,26 @@
 """Reads of filespaces and their timelines, always scoped to the customer first."""
 
-from django.db.models import QuerySet
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from portal.customers.models import Customer
 from provisioning.models import Filespace, ProvisioningEvent
+
+BUSY_STATES = (
+    Filespace.State.REQUESTED,
+    Filespace.State.CREATING,
+    Filespace.State.PROVISIONING,
+    Filespace.State.DELETING,
+)
+
+
+def stuck_filter(*, now: datetime) -> Q:
+    """The one meaning of "stuck" (staff console and metrics): still busy, and unchanged for
+    longer than the provisioning deadline."""
+    before = now - timedelta(seconds=settings.PROVISIONING_DEADLINE)
+    return Q(state__in=BUSY_STATES, updated_at__lt=before)
 
 
 def filespaces_for(*, customer: Customer, include_deleted: bool = False) -> QuerySet[Filespace]:

@@ -6,6 +6,7 @@ from rest_framework import authentication, exceptions
 
 from portal.apikeys.models import ApiKey
 from portal.apikeys.services import apikey_authenticate
+from portal.observability import context
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -28,6 +29,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This API key is not valid: it is unknown, revoked or no longer allowed."
             )
+        # A customer key acts for one customer: its log lines and tasks say which.
+        context.bind(customer_id=key.customer_id)
         return key.created_by or AnonymousUser(), key
 
     def authenticate_header(self, request) -> str:

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from portal.customers.models import Customer, Invitation, Membership
+from portal.observability import context
 from portal.plans.models import Plan
 
 SESSION_KEY = "current_customer_id"
@@ -37,6 +38,9 @@ def current_membership(request: HttpRequest) -> Membership | None:
     if membership is None:
         membership = memberships.first()
     setattr(request, _CACHE_ATTR, membership)
+    if membership is not None:
+        # Log lines of this request, and tasks it enqueues, carry the customer from here on.
+        context.bind(customer_id=membership.customer_id)
     return membership
 
 

@@ -2,9 +2,8 @@
 each page's related rows are chosen here once, so a page's query count does not grow with data."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -15,19 +14,9 @@ from portal.orders.models import Order
 from portal.plans.models import Plan
 from portal.staff.models import CustomerTermination
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.selectors import stuck_filter
 
 TIMELINE_LIMIT = 100
-_BUSY_STATES = (
-    Filespace.State.REQUESTED,
-    Filespace.State.CREATING,
-    Filespace.State.PROVISIONING,
-    Filespace.State.DELETING,
-)
-
-
-def _stuck_before(now: datetime) -> datetime:
-    """A filespace still busy after the provisioning deadline counts as stuck."""
-    return now - timedelta(seconds=settings.PROVISIONING_DEADLINE)
 
 
 @dataclass
@@ -63,7 +52,7 @@ def attention_counts(*, now: datetime | None = None) -> Attention:
     now = now or timezone.now()
     fs = Filespace.objects.aggregate(
         failed=Count("pk", filter=Q(state=Filespace.State.ERROR)),
-        stuck=Count("pk", filter=Q(state__in=_BUSY_STATES, updated_at__lt=_stuck_before(now))),
+        stuck=Count("pk", filter=stuck_filter(now=now)),
     )
     flags = BillingFlag.objects.filter(resolved_at__isnull=True).aggregate(
         drift=Count("pk", filter=Q(kind=BillingFlag.Kind.DRIFT)),
@@ -101,10 +90,7 @@ def filespaces_needing_attention(*, now: datetime | None = None) -> QuerySet[Fil
     """Failed filespaces and those busy past the provisioning deadline, oldest change first."""
     now = now or timezone.now()
     return (
-        Filespace.objects.filter(
-            Q(state=Filespace.State.ERROR)
-            | Q(state__in=_BUSY_STATES, updated_at__lt=_stuck_before(now))
-        )
+        Filespace.objects.filter(Q(state=Filespace.State.ERROR) | stuck_filter(now=now))
         .select_related("customer", "plan")
         .order_by("updated_at", "id")
     )

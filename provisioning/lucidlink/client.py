@@ -23,6 +23,8 @@ import requests
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error, TokenExpiredError
 from requests_oauthlib import OAuth2Session
 
+from portal.observability import metrics
+
 from . import redaction
 from .errors import (
     AuthenticationFailed,
@@ -187,11 +189,34 @@ def _oauth_error_code(response: requests.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+# Path segments that name a collection or an action; any other segment is an id, so the
+# operation label of a metric stays one of a few templates whatever ids the calls carry.
+_LITERAL_SEGMENTS = frozenset({"domains", "filespaces", "billing", "current-period"})
+
+
+def operation_label(method: str, path: str) -> str:
+    """`GET /filespaces/{id}` for `GET /filespaces/3f2a...`: a bounded metric label."""
+    segments = [
+        segment if segment in _LITERAL_SEGMENTS else "{id}"
+        for segment in path.split("?", 1)[0].strip("/").split("/")
+        if segment
+    ]
+    return f"{method} /" + "/".join(segments)
+
+
 def _segment(value: str, what: str) -> str:
     """One URL path segment; an empty id would silently turn a GET of one into a list."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} must be a non-empty string.")
     return quote(value, safe="")
+
+
+def _observe(operation: str, status: str, started: float) -> float:
+    """Count one Service API exchange and record its duration; return the seconds it took."""
+    elapsed = time.monotonic() - started
+    metrics.lucidlink_requests.labels(operation, status).inc()
+    metrics.lucidlink_request_duration.labels(operation).observe(elapsed)
+    return elapsed
 
 
 class LucidLinkClient:
@@ -301,6 +326,22 @@ class LucidLinkClient:
         # Reference: README section 1 "Usage and billing data", operationId getCurrentPeriod.
         return parse_billing_period(self._json("GET", "/billing/current-period"))
 
+    # Health
+
+    def use_timeouts(self, connect: float, read: float) -> None:
+        """Shorter (connect, read) timeouts for a caller that must answer quickly (a probe)."""
+        self._timeout = (connect, read)
+
+    def check_access(self) -> None:
+        """Fetch a new token now, then make one authenticated call; raise the typed error.
+
+        For health checks: a token cached earlier would hide credentials revoked since, so the
+        token endpoint is always asked, and `GET /domains` proves the API itself answers.
+        """
+        with _TOKENS_LOCK:
+            _TOKENS[self._token_key] = self._request_token()
+        self.list_domains()
+
     # Plumbing
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -338,6 +379,7 @@ class LucidLinkClient:
     ) -> requests.Response | None:
         """One HTTP exchange; None when the token expired before it could be sent."""
         self._session.token = token
+        operation = operation_label(method, path)
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -352,12 +394,16 @@ class LucidLinkClient:
         except TokenExpiredError:
             return None
         except requests.Timeout:
+            _observe(operation, "timeout", started)
             raise Unavailable(f"LucidLink timed out on {method} {path}.") from None
         except requests.RequestException as exc:
+            _observe(operation, "unreachable", started)
             text = f"LucidLink is unreachable for {method} {path} ({type(exc).__name__})."
             raise Unavailable(text) from None
-        elapsed = (time.monotonic() - started) * 1000
-        log.debug("LucidLink %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
+        elapsed = _observe(operation, str(response.status_code), started)
+        log.debug(
+            "LucidLink %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed * 1000
+        )
         return response
 
     def _token(self) -> dict[str, Any]:
@@ -386,16 +432,27 @@ class LucidLinkClient:
             token = self._session.fetch_token(
                 self.token_url, client_secret=self._client_secret, timeout=self._timeout
             )
+        except AuthenticationFailed:
+            metrics.lucidlink_token_fetches.labels("refused").inc()
+            raise
+        except Unavailable:
+            metrics.lucidlink_token_fetches.labels("unavailable").inc()
+            raise
         except LucidLinkError:
+            metrics.lucidlink_token_fetches.labels("malformed").inc()
             raise
         except requests.Timeout:
+            metrics.lucidlink_token_fetches.labels("unavailable").inc()
             raise Unavailable("LucidLink token endpoint timed out.") from None
         except requests.RequestException as exc:
+            metrics.lucidlink_token_fetches.labels("unavailable").inc()
             text = f"LucidLink token endpoint is unreachable ({type(exc).__name__})."
             raise Unavailable(text) from None
         except (OAuth2Error, ValueError, TypeError, Warning):
+            metrics.lucidlink_token_fetches.labels("malformed").inc()
             text = "LucidLink token endpoint answered something that is not a usable token."
             raise MalformedResponse(text) from None
+        metrics.lucidlink_token_fetches.labels("ok").inc()
         log.info("Fetched a LucidLink access token for client %s.", self.client_id)
         token = dict(token)
         if token.get("expires_in"):

@@ -9,33 +9,14 @@ before any handler sees the record.
 from __future__ import annotations
 
 import logging
-import re
 
-REDACTED = "[redacted]"
+from portal.observability.redaction import REDACTED, redact
 
-# Each pattern keeps its first group (the name) and masks what follows it.
-_PATTERNS = [
-    # 'access_token': 'abc'  "access_token":"abc"  access_token=abc  (dict reprs, JSON, forms)
-    re.compile(
-        r"""(["']?(?:access_token|refresh_token|id_token|client_secret|password)["']?"""
-        r"""\s*[:=]\s*["']?)[^"'&,\s}]+""",
-        re.IGNORECASE,
-    ),
-    # 'Authorization': 'Basic Y2xp...' or Authorization: Bearer abc
-    re.compile(r"""(["']?authorization["']?\s*[:=]\s*["']?)[^"'\r\n}]+""", re.IGNORECASE),
-    # A bare scheme and credential anywhere else.
-    re.compile(r"""(\b(?:basic|bearer)\s+)[A-Za-z0-9._~+/=-]{6,}""", re.IGNORECASE),
-]
+__all__ = ["REDACTED", "SENSITIVE_LOGGERS", "RedactCredentials", "install", "redact"]
 
 # Loggers known to print credentials at DEBUG. A logger's filters see only records logged to
 # that exact logger, so each module's logger is named (oauthlib's client side logs nothing).
 SENSITIVE_LOGGERS = ("requests_oauthlib.oauth2_session",)
-
-
-def redact(text: str) -> str:
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda match: match.group(1) + REDACTED, text)
-    return text
 
 
 class RedactCredentials(logging.Filter):

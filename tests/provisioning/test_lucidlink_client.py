@@ -19,6 +19,7 @@ import time_machine
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from portal.observability.logs import JsonFormatter
 from provisioning import lucidlink
 from provisioning.lucidlink import LucidLinkClient
 
@@ -622,6 +623,9 @@ def test_no_secret_or_token_reaches_a_log_record_even_at_debug(fake, client, cap
         if r.name.startswith("requests_oauthlib")
     ]
     assert any("[redacted]" in m for m in oauth)
+    # The production formatter (JSON lines) leaks nothing either, tracebacks included.
+    lines = [JsonFormatter().format(record) for record in caplog.records]
+    assert not [line for line in lines if any(secret in line for secret in leaks)]
 
 
 def test_no_secret_or_token_appears_in_an_exception_or_a_repr(fake, client):

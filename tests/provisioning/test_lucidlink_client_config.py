@@ -1,7 +1,10 @@
 """Construction, transport safety, Retry-After parsing and log redaction of the LucidLink client."""
 
+import json
+import logging
 import os
 import pickle
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -10,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.observability.logs import ContextFilter, JsonFormatter, PlainFormatter
 from provisioning import lucidlink
 from provisioning.lucidlink import LucidLinkClient, parse_retry_after
 from provisioning.lucidlink.redaction import redact
@@ -132,22 +136,48 @@ def test_unreadable_retry_after_is_ignored(text):
 # Redaction
 
 
-@pytest.mark.parametrize(
-    ("text", "secret"),
-    [
-        ("Obtained token {'access_token': 'tok-abc', 'token_type': 'Bearer'}.", "tok-abc"),
-        ('content {"access_token":"tok-def","expires_in":3600}.', "tok-def"),
-        ("Request body was grant_type=client_credentials&client_secret=pw-123", "pw-123"),
-        ("headers {'Authorization': 'Basic bXNwOnB3LTEyMw=='}", "bXNwOnB3LTEyMw=="),
-        ("headers {'Authorization': 'Bearer tok-xyz'}", "tok-xyz"),
-        ("sent Bearer tok-loose-123 to the API", "tok-loose-123"),
-    ],
-)
+REDACTION_CASES = [
+    ("Obtained token {'access_token': 'tok-abc', 'token_type': 'Bearer'}.", "tok-abc"),
+    ('content {"access_token":"tok-def","expires_in":3600}.', "tok-def"),
+    ("Request body was grant_type=client_credentials&client_secret=pw-123", "pw-123"),
+    ("headers {'Authorization': 'Basic bXNwOnB3LTEyMw=='}", "bXNwOnB3LTEyMw=="),
+    ("headers {'Authorization': 'Bearer tok-xyz'}", "tok-xyz"),
+    ("sent Bearer tok-loose-123 to the API", "tok-loose-123"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), REDACTION_CASES)
 def test_redaction_masks_tokens_secrets_and_authorization_headers(text, secret):
     masked = redact(text)
 
     assert secret not in masked
     assert "[redacted]" in masked
+
+
+@pytest.mark.parametrize(("text", "secret"), REDACTION_CASES)
+def test_json_log_lines_mask_the_same_secrets_in_message_and_traceback(text, secret):
+    record = logging.LogRecord("any.logger", logging.WARNING, __file__, 1, "%s", (text,), None)
+    try:
+        raise RuntimeError(text)
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    ContextFilter().filter(record)
+    line = JsonFormatter().format(record)
+
+    assert "\n" not in line  # one record, one line
+    entry = json.loads(line)
+    assert secret not in line
+    assert "[redacted]" in entry["message"] and "[redacted]" in entry["exception"]
+    assert entry["level"] == "WARNING" and entry["logger"] == "any.logger"
+
+
+@pytest.mark.parametrize(("text", "secret"), REDACTION_CASES)
+def test_plain_log_lines_mask_the_same_secrets(text, secret):
+    record = logging.LogRecord("any.logger", logging.INFO, __file__, 1, text, None, None)
+    ContextFilter().filter(record)
+    line = PlainFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+
+    assert secret not in line and "[redacted]" in line
 
 
 def test_redaction_leaves_ordinary_messages_alone():
