@@ -57,6 +57,9 @@ class Filespace(models.Model):
     poll_deadline = models.DateTimeField(null=True, blank=True)
 
     requested_at = models.DateTimeField(default=timezone.now)
+    # The create intent's time: set just before the row's first POST /filespaces, never reset.
+    # A filespace holding the name is provably not this row's while this is empty.
+    create_sent_at = models.DateTimeField(null=True, blank=True)
     created_remote_at = models.DateTimeField(null=True, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
     active_at = models.DateTimeField(null=True, blank=True)

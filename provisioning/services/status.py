@@ -118,7 +118,7 @@ def filespace_apply_remote_status(
             )
             return State.ERROR
         Filespace.objects.filter(pk=filespace.pk, state=current).update(
-            remote_status=remote.status,
+            remote_status=remote.status or "",
             polls=filespace.polls + 1,
             next_poll_at=now + _seconds(poll_delay(filespace.polls + 1)),
             lease_until=None,
@@ -249,7 +249,7 @@ class _StatusSource:
         if batch_size >= self.threshold:
             if self._listed is None or time.monotonic() - self._listed_at > self.max_age:
                 # Reference: README "Endpoints", GET /filespaces.
-                self._listed = {r.id: r for r in self.client.list_filespaces()}
+                self._listed = {r.id: r for r in self.client.list_filespaces() if r.id}
                 self._listed_at = time.monotonic()
             remote = self._listed.get(filespace.remote_id)
             if remote is not None:
