@@ -102,13 +102,12 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
     samples = []
     gaps = []
     for row in todo:
-        filespace_id, customer_id, remote_id = row
-        remote = listed.get(remote_id)
+        remote = listed.get(row[2])
         sample = None if remote is None else _sample_of(remote, row, slot=slot, now=now)
         if isinstance(sample, UsageSample):
             samples.append(sample)
             continue
-        reason = problems.get(filespace_id) or sample or "LucidLink returned no stats for this filespace"
+        reason = problems.get(row[0]) or sample or "LucidLink returned no stats for this filespace"
         gaps.append((row, reason))
     UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
     by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)

@@ -240,7 +240,7 @@ _STATS_FIELDS = {
 
 
 def parse_stats(value: Any) -> FilespaceStats:
-    """Only `filespaceSize` is required; an absent figure is None, never a zero that would misbill."""
+    """Only `filespaceSize` is required; an absent figure is None, never a zero (that misbills)."""
     data = _object(value, "FilespaceStats")
     where = "FilespaceStats"
     figures = {
