@@ -253,6 +253,8 @@ PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 100, minimum=1)
 # From this many due rows on, one GET /filespaces answers a whole sweep batch.
 PROVISIONING_LIST_THRESHOLD = env_int("PROVISIONING_LIST_THRESHOLD", 10, minimum=1)
 PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 60, minimum=1)
+# Seconds between orphan sweeps (filespaces at LucidLink that no live row tracks).
+PROVISIONING_ORPHAN_SWEEP_INTERVAL = env_int("PROVISIONING_ORPHAN_SWEEP_INTERVAL", 900, minimum=10)
 
 # Celery. With no CELERY_BROKER_URL a filesystem broker under var/ needs no server.
 CELERY_BROKER_URL = env_url(
@@ -311,6 +313,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reconcile-initializations": {
         "task": "provisioning.managed_tasks.reconcile_initializations",
         "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
+    },
+    "sweep-orphan-filespaces": {
+        "task": "provisioning.tasks.sweep_orphans",
+        "schedule": float(PROVISIONING_ORPHAN_SWEEP_INTERVAL),
     },
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "collect-usage": {

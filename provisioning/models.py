@@ -161,3 +161,4 @@ class ProvisioningEvent(models.Model):
 
 # Records of managed CLI operations (docs/managed-operations.md), kept in their own module.
 from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule  # noqa: E402, F401
+from provisioning.orphan_models import OrphanFilespace  # noqa: E402, F401

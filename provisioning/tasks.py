@@ -118,6 +118,32 @@ def delete_filespace(self, filespace_id: int) -> None:
         )
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_orphans() -> dict:
+    """Periodic: flag filespaces at LucidLink that no live row tracks (idempotent upserts)."""
+    from provisioning.services import orphans
+
+    try:
+        result = orphans.orphans_sweep(client=lucidlink.get_client())
+    except lucidlink.LucidLinkError as exc:
+        # The next beat tries again; nothing was changed.
+        logger.warning("Orphan sweep skipped: %s", exc.message)
+        return {"skipped": exc.message}
+    return {"listed": result.listed, "orphans": result.orphans, "new": result.new}
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
+def delete_orphan(self, orphan_id: int) -> None:
+    """Delete a flagged orphan at LucidLink; idempotent (404 counts as done)."""
+    from provisioning.services import orphans
+
+    try:
+        orphans.orphan_remove_remote(orphan_id=orphan_id, client=lucidlink.get_client())
+    except (lucidlink.Unavailable, lucidlink.Conflict) as exc:
+        delay = services.retry_delay(self.request.retries + 1, getattr(exc, "retry_after", None))
+        raise self.retry(exc=exc, countdown=delay) from None
+
+
 # Managed CLI operations live in their own module; importing it registers their tasks.
 from provisioning import managed_tasks  # noqa: E402, F401
 
