@@ -253,6 +253,8 @@ PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 100, minimum=1)
 # From this many due rows on, one GET /filespaces answers a whole sweep batch.
 PROVISIONING_LIST_THRESHOLD = env_int("PROVISIONING_LIST_THRESHOLD", 10, minimum=1)
 PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 60, minimum=1)
+# Seconds between status checks of a `provisioned` row (it only changes when initialized).
+PROVISIONING_READY_POLL_INTERVAL = env_int("PROVISIONING_READY_POLL_INTERVAL", 900, minimum=1)
 # Seconds between orphan sweeps (filespaces at LucidLink that no live row tracks).
 PROVISIONING_ORPHAN_SWEEP_INTERVAL = env_int("PROVISIONING_ORPHAN_SWEEP_INTERVAL", 900, minimum=10)
 

@@ -18,6 +18,16 @@ def pytest_report_header(config) -> list[str]:
     return [f"portal backends: database={engine} broker={broker} cache={cache}"]
 
 
+@pytest.fixture(autouse=True)
+def _no_lucidlink_pause_left_over():
+    """The shared LucidLink pause lives in the cache; one test's 429 must not pause the next."""
+    from provisioning.services import pause
+
+    pause.api_pause_clear()
+    yield
+    pause.api_pause_clear()
+
+
 @pytest.fixture
 def plan_factory(db):
     from decimal import Decimal
