@@ -18,6 +18,7 @@ from provisioning.services.common import (
     PAUSE_AFTER_CREATE_ENV,
     FilespaceNotOurs,
     Kind,
+    LeaseLost,
     State,
     _seconds,
     event_record,
@@ -171,8 +172,14 @@ def filespace_record_intent(*, filespace: Filespace, domain) -> bool:
     fields = {"domain_id": domain.id, "domain_name": domain.name}
     if not earlier:
         fields["create_sent_at"] = now
-        filespace.create_sent_at = now
-    Filespace.objects.filter(pk=filespace.pk).update(**fields)
+    # Only while this attempt still holds the claim: a worker that stalled past its lease and
+    # lost the row to another attempt must not send a second POST.
+    held = Filespace.objects.filter(
+        pk=filespace.pk, state=State.CREATING, attempts=filespace.attempts, lease_until__gte=now
+    ).update(**fields)
+    if held != 1:
+        raise LeaseLost(f"Filespace {filespace.pk} is no longer claimed by this attempt.")
+    filespace.create_sent_at = filespace.create_sent_at or now
     return earlier
 
 

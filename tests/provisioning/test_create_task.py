@@ -356,3 +356,36 @@ def test_an_account_without_a_domain_fails_the_order_with_words_for_the_customer
     assert requested.state == State.ERROR
     assert "not ready to create filespaces" in requested.last_error
     assert fake_client.calls["create_filespace"] == 0
+
+
+def test_an_attempt_that_lost_its_claim_before_the_post_sends_nothing(fake_client, requested):
+    from provisioning import services
+
+    claimed = services.filespace_claim_for_create(filespace_id=requested.pk)
+    # It stalled past its lease and another attempt took the row over meanwhile.
+    Filespace.objects.filter(pk=requested.pk).update(attempts=2)
+
+    with pytest.raises(services.LeaseLost):
+        services.filespace_ensure_remote(filespace=claimed, client=fake_client)
+
+    assert fake_client.calls["create_filespace"] == 0
+
+
+def test_a_running_task_renews_its_lease_and_a_taken_over_one_cannot(fake_client, requested):
+    from provisioning.services.lease import lease_renew
+
+    claimed = services_claim(requested)
+    Filespace.objects.filter(pk=requested.pk).update(lease_until=timezone.now())
+    key = {"filespace_id": claimed.pk, "state": State.CREATING, "attempts": claimed.attempts}
+
+    assert lease_renew(**key) is True
+    assert Filespace.objects.get(pk=requested.pk).lease_until > timezone.now() + timedelta(
+        seconds=10
+    )
+    assert lease_renew(**{**key, "attempts": claimed.attempts + 1}) is False
+
+
+def services_claim(row):
+    from provisioning import services
+
+    return services.filespace_claim_for_create(filespace_id=row.pk)
