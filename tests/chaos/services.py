@@ -30,13 +30,20 @@ def postgres_restart() -> float:
     """Restart the private cluster (fast shutdown: open connections are cut); seconds down."""
     pg_ctl, data, opts = _need("CHAOS_PG_CTL"), _need("CHAOS_PG_DATA"), _need("CHAOS_PG_OPTS")
     started = time.monotonic()
-    subprocess.run(
-        _as_postgres([pg_ctl, "-D", data, "-m", "fast", "-o", opts, "-w", "restart"]),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    connections.close_all()  # this process's connections died with the server
+    log = os.path.join(data, "server.log")
+    command = [pg_ctl, "-D", data, "-m", "fast", "-o", opts, "-l", log, "-w", "restart"]
+    try:
+        # No pipes: the restarted postmaster would hold them open and run() would never return.
+        subprocess.run(
+            _as_postgres(command),
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+    finally:
+        connections.close_all()  # this process's connections died with the server
     return time.monotonic() - started
 
 
