@@ -44,7 +44,24 @@ def postgres_restart() -> float:
         )
     finally:
         connections.close_all()  # this process's connections died with the server
+    _reconnect()
     return time.monotonic() - started
+
+
+def _reconnect(tries: int = 40) -> None:
+    """Use the database until a query succeeds: pooled connections that died are dropped."""
+    from django.db import connection
+    from django.db.utils import InterfaceError, OperationalError
+
+    for _ in range(tries):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return
+        except (OperationalError, InterfaceError):
+            connections.close_all()
+            time.sleep(0.25)
+    raise RuntimeError("the private PostgreSQL did not come back")
 
 
 def _redis_pid() -> int:
