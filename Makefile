@@ -12,12 +12,13 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test test-clocks e2e lint format check-migrations bench clean
+.PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench clean
 
 help:
 	@echo "make run    set up and start the portal, worker, beat and simulator (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite (CLOCK=2026-11-30T23:59:59Z CLOCK_TZ=Zone pins the clock)"
 	@echo "make test-clocks  the whole suite once at each risky instant (month and year ends, leap days)"
+	@echo "make chaos  the fault suite on a private PostgreSQL and Redis (prints a results table)"
 	@echo "make lint   ruff and the missing-migrations check"
 
 $(VENV)/.installed: pyproject.toml
@@ -71,6 +72,11 @@ test-clocks: install
 E2E_OUTPUT ?= $(if $(ARTIFACTS),$(ARTIFACTS),var)/e2e-results
 e2e: install
 	$(VENV)/bin/pytest tests/e2e --screenshot only-on-failure --tracing retain-on-failure --output $(E2E_OUTPUT)
+
+# Real workers, beat, lucidsim, and a private PostgreSQL cluster and Redis that the scenarios
+# restart and freeze (never the shared ones); see tests/chaos and .ci/chaos.
+chaos: install
+	.ci/chaos
 
 lint: install
 	$(VENV)/bin/ruff check .

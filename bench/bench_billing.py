@@ -118,13 +118,20 @@ class ListOnlyClient:
     def __init__(self, filespaces) -> None:
         from provisioning import lucidlink
 
-        stats = lucidlink.FilespaceStats(10**12, 10**12, 1, 1, 1, 1, 1, 1)
+        stats = lucidlink.FilespaceStats(10**12, 10**12, 1, 1, 1, 1, 1, 1)  # size, then used...
         self.calls = 0
         self.answer = [
-            lucidlink.RemoteFilespace(fs.remote_id, "d", fs.remote_name, "initialized", "teams",
-                                      3, 2, None, stats)
+            lucidlink.RemoteFilespace(
+                domain_id="d",
+                name=fs.remote_name,
+                storage=lucidlink.FilespaceStorage(provider="IBM"),
+                id=fs.remote_id,
+                status="initialized",
+                users_count=2,
+                stats=stats,
+            )
             for fs in filespaces
-        ]  # fmt: skip
+        ]
 
     def list_filespaces(self):
         self.calls += 1

@@ -39,7 +39,8 @@ class UsageSample(models.Model):
     sampled_at = models.DateTimeField()
     used_storage = models.PositiveBigIntegerField(help_text="Bytes in the bucket (billed).")
     filespace_size = models.PositiveBigIntegerField()
-    users_count = models.PositiveIntegerField()
+    # None: LucidLink's answer left usersCount out (optional in the Swagger), so it is unknown.
+    users_count = models.PositiveIntegerField(null=True, blank=True)
     get_request_count = models.PositiveBigIntegerField()
     get_data_size = models.PositiveBigIntegerField()
     put_request_count = models.PositiveBigIntegerField()
@@ -102,7 +103,7 @@ class DailyUsage(models.Model):
     used_storage_min = models.PositiveBigIntegerField()
     used_storage_max = models.PositiveBigIntegerField()
     used_storage_last = models.PositiveBigIntegerField()
-    users_peak = models.PositiveIntegerField()
+    users_peak = models.PositiveIntegerField(null=True, blank=True, help_text="None: unknown.")
     get_data_growth = models.PositiveBigIntegerField(help_text="Bytes read during the day.")
     put_data_growth = models.PositiveBigIntegerField(help_text="Bytes written during the day.")
 

@@ -84,8 +84,11 @@ def staff_overview(request: HttpRequest) -> HttpResponse:
     overview = selectors.staff_overview(month_start=month_start)
     if request.GET.get("format") == "csv":
         return _overview_csv_response(overview)
+    from provisioning.services.orphans import orphans_cost_lines
+
     context = {
         "overview": overview,
+        "orphan_costs": orphans_cost_lines(),
         "periods": selectors.recent_periods(now=now),
         "period": f"{month_start:%Y-%m}",
     }

@@ -44,15 +44,16 @@ def delete_domain(sim: Simulator, client: str, request: Request, id: str) -> Res
 
 def create_filespace(sim: Simulator, client: str, request: Request) -> Response:
     body = _body(request, errors.INVALID_FILESPACE)
-    return json_response(201, sim.create_filespace(client, body))
+    return json_response(201, sim.answer(sim.create_filespace(client, body)))
 
 
 def get_filespaces(sim: Simulator, client: str, request: Request) -> Response:
-    return json_response(200, sim.list_filespaces(client, request.param("qualifiedName")))
+    found = sim.list_filespaces(client, request.param("qualifiedName"))
+    return json_response(200, [sim.answer(view) for view in found])
 
 
 def get_filespace(sim: Simulator, client: str, request: Request, id: str) -> Response:
-    return json_response(200, sim.get_filespace(client, id))
+    return json_response(200, sim.answer(sim.get_filespace(client, id)))
 
 
 def delete_filespace(sim: Simulator, client: str, request: Request, id: str) -> Response:

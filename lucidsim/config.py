@@ -9,6 +9,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 DEFAULT_ACCOUNTS = "portal-demo:portal-demo-secret"
+
+# Every field of a Filespace answer the vendor's Swagger does not require, by its path in the
+# answer (Filespace requires domain, name, storage; FilespaceStorage requires provider; the
+# FilespaceStats object is itself optional, and inside it only filespaceSize is required).
+OPTIONAL_FIELDS = (
+    "id",
+    "status",
+    "version",
+    "subscriptionType",
+    "usersCount",
+    "stats",
+    "storage.owner",
+    "storage.region",
+    "storage.endpoint",
+    "storage.bucket",
+    "stats.usedStorage",
+    "stats.getRequestCount",
+    "stats.getDataSize",
+    "stats.putRequestCount",
+    "stats.putDataSize",
+    "stats.listRequestCount",
+    "stats.deleteRequestCount",
+)
+# What `--omit-optional` leaves out: every optional field except the three no client can do its
+# job without (an id to address the filespace, a status to know it is ready, stats to meter it).
+# Those can still be left out one by one with `omit_fields` (PATCH /_sim/config).
+OMIT_OPTIONAL = tuple(
+    path
+    for path in OPTIONAL_FIELDS
+    if path not in ("id", "status") and not path.startswith("stats")
+)
 DOMAIN_NAME_RE = re.compile(r"^[a-z0-9-]{3,60}$")
 
 
@@ -34,6 +65,7 @@ class Config:
     accounts: tuple[Account, ...] = ()
     verbose: bool = False
     clock_ms: int | None = None  # Start the clock at this instant (epoch ms) instead of now.
+    omit_fields: tuple[str, ...] = ()
 
 
 def parse_accounts(raw: str) -> tuple[Account, ...]:
@@ -94,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ISO-8601",
         help="start a new state's clock at this UTC instant (e.g. 2026-11-30T23:59:59Z)",
     )
+    parser.add_argument(
+        "--omit-optional",
+        action="store_true",
+        default=env("LUCIDSIM_OMIT_OPTIONAL", "").lower() in ("1", "true", "yes", "on"),
+        help="leave every optional field (but id, status, stats) out of filespace answers",
+    )
     return parser
 
 
@@ -127,4 +165,18 @@ def load_config(argv: list[str] | None = None) -> Config:
         accounts=parse_accounts(args.accounts),
         verbose=args.verbose,
         clock_ms=parse_clock(args.clock),
+        omit_fields=OMIT_OPTIONAL if args.omit_optional else (),
     )
+
+
+def check_omit_fields(value: object) -> tuple[str, ...]:
+    """A list of optional field paths (see OPTIONAL_FIELDS); ConfigError names a bad one."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("omit_fields must be a list of field paths.")
+    unknown = sorted(set(value) - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"omit_fields can only name optional fields ({', '.join(OPTIONAL_FIELDS)}), "
+            f"not {', '.join(unknown)}."
+        )
+    return tuple(dict.fromkeys(value))

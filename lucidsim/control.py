@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lucidsim import cliops, state, stats
+from lucidsim.config import OMIT_OPTIONAL, OPTIONAL_FIELDS, ConfigError, check_omit_fields
 from lucidsim.errors import ApiError
 from lucidsim.http import BadJson, Request, Response, json_response, route
 from lucidsim.observe import FaultBook, Ledger
@@ -79,6 +80,8 @@ class Controls:
         return {
             "provisioning_delay": settings.provisioning_delay,
             "token_ttl": settings.token_ttl,
+            "omit_fields": list(settings.omit_fields),
+            "optional_fields": list(OPTIONAL_FIELDS),
             "seed": self.sim.config.seed,
             "accounts": [
                 {"client_id": a.client_id, "domain_name": a.domain_name}
@@ -93,7 +96,17 @@ class Controls:
         body = self._body(request)
         delay = self._number(body, "provisioning_delay", maximum=MAX_CLOCK_JUMP)
         ttl = self._number(body, "token_ttl", minimum=1, maximum=MAX_CLOCK_JUMP)
-        self.sim.set_settings(delay, None if ttl is None else int(ttl))
+        omit = None
+        if body.get("omit_optional") is not None:
+            if not isinstance(body["omit_optional"], bool):
+                raise ApiError(400, "omit_optional must be true or false.")
+            omit = OMIT_OPTIONAL if body["omit_optional"] else ()
+        if body.get("omit_fields") is not None:
+            try:
+                omit = check_omit_fields(body["omit_fields"])
+            except ConfigError as exc:
+                raise ApiError(400, str(exc)) from None
+        self.sim.set_settings(delay, None if ttl is None else int(ttl), omit)
         return json_response(200, self._config())
 
     def clock(self, request: Request) -> Response:
@@ -167,8 +180,16 @@ class Controls:
             delay_seconds=float(self._number(body, "delay_seconds", maximum=600) or 0),
             body=body.get("body"),
             times=times,
+            drop_after=self._flag(body, "drop_after"),
         )
         return json_response(201, {"id": fault.id})
+
+    @staticmethod
+    def _flag(body: dict, key: str) -> bool:
+        value = body.get(key, False)
+        if not isinstance(value, bool):
+            raise ApiError(400, f"{key} must be true or false.")
+        return value
 
     def clear_faults(self, request: Request) -> Response:
         self.faults.clear()

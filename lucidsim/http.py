@@ -57,6 +57,10 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# A response that is never sent: the server closes the connection instead (a dropped answer).
+DROPPED = -1
+
+
 def json_response(status: int, data: object, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(data, separators=(",", ":")).encode()
     return Response(status, body, "application/json", headers or {})

@@ -37,6 +37,9 @@ class Fault:
     delay_seconds: float
     body: str | None
     times: int
+    # Perform the call, then close the connection without answering: the client never learns
+    # whether it acted (a create that reached LucidLink but whose answer was lost).
+    drop_after: bool = False
 
     def matches(self, operation: str, method: str, path: str, full_path: str) -> bool:
         """``path`` is relative to the API base (``/filespaces/...``); a full path also matches."""

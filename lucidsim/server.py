@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
 import socket
@@ -19,6 +20,7 @@ from lucidsim.config import Config, ConfigError, load_config
 from lucidsim.control import Controls
 from lucidsim.errors import ILLEGAL_REQUEST, ApiError
 from lucidsim.http import (
+    DROPPED,
     Request,
     Response,
     error_response,
@@ -85,12 +87,15 @@ class App:
         client_id = (
             self._client_for(request) if operation != "token" else self._token_client(request)
         )
-        response = self._fault(operation, request.method, relative, request.path)
+        fault = self.faults.take(operation, request.method, relative, request.path)
+        response = self._fault(fault) if fault is not None else None
         if response is None:
             try:
                 response = run(client_id)
             except ApiError as exc:
                 response = error_response(exc)
+            if fault is not None and fault.drop_after:
+                response = Response(DROPPED)
         self.ledger.record(
             at_ms=self.sim.now_ms(),
             method=request.method,
@@ -102,10 +107,8 @@ class App:
         )
         return response
 
-    def _fault(self, operation: str, method: str, relative: str, path: str) -> Response | None:
-        fault = self.faults.take(operation, method, relative, path)
-        if fault is None:
-            return None
+    def _fault(self, fault) -> Response | None:
+        """The answer a fault gives instead of the call, or None to perform the call."""
         if fault.delay_seconds:
             time.sleep(fault.delay_seconds)
         headers = {}
@@ -120,7 +123,7 @@ class App:
             except ValueError:
                 phrase = "Injected fault"
             return json_response(fault.status, {"status": fault.status, "message": phrase}, headers)
-        if fault.body is not None:
+        if fault.body is not None and not fault.drop_after:
             return Response(200, fault.body.encode(), "application/json", headers)
         return None
 
@@ -265,6 +268,12 @@ class Handler(BaseHTTPRequestHandler):
             )
 
     def _send(self, response: Response) -> None:
+        if response.status == DROPPED:
+            # Close without a byte of answer, as a connection lost after the server acted.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(response.status)
         # A 204 carries no body and so no Content-Length, but the media type is still named:
         # the Swagger file declares application/json for every answer of these operations.

@@ -29,6 +29,23 @@ TOKEN_PURGE_AT = 1000
 class Settings:
     provisioning_delay: float
     token_ttl: int
+    omit_fields: tuple[str, ...] = ()
+
+
+def without_fields(view: dict, paths: tuple[str, ...]) -> dict:
+    """A copy of a filespace answer with the given optional fields (``a`` or ``a.b``) left out."""
+    trimmed = {**view}
+    if isinstance(trimmed.get("storage"), dict):
+        trimmed["storage"] = dict(trimmed["storage"])
+    if isinstance(trimmed.get("stats"), dict):
+        trimmed["stats"] = dict(trimmed["stats"])
+    for path in paths:
+        head, _, tail = path.partition(".")
+        if not tail:
+            trimmed.pop(head, None)
+        elif isinstance(trimmed.get(head), dict):
+            trimmed[head].pop(tail, None)
+    return trimmed
 
 
 def _token_key(token: str) -> str:
@@ -42,7 +59,7 @@ class Simulator(BillingPeriods):
         self.accounts = {account.client_id: account for account in config.accounts}
         self.lock = threading.RLock()
         self.store = Persistence(config.state)
-        self.settings = Settings(config.provisioning_delay, config.token_ttl)
+        self.settings = Settings(config.provisioning_delay, config.token_ttl, config.omit_fields)
         fresh = not self.store.load("kv")
         self._load()
         # A restarted simulator keeps the clock its state file recorded.
@@ -90,7 +107,9 @@ class Simulator(BillingPeriods):
         """Empty every table; with ``now_ms`` the fresh state's clock starts at that instant."""
         with self.lock:
             self.store.clear()
-            self.settings = Settings(self.config.provisioning_delay, self.config.token_ttl)
+            self.settings = Settings(
+                self.config.provisioning_delay, self.config.token_ttl, self.config.omit_fields
+            )
             self._load()
             if now_ms is not None:
                 self.set_clock_offset(now_ms - int(time.time() * 1000))
@@ -113,12 +132,24 @@ class Simulator(BillingPeriods):
                 self._roll_periods(client_id, now)
             return now
 
-    def set_settings(self, provisioning_delay: float | None, token_ttl: int | None) -> None:
+    def set_settings(
+        self,
+        provisioning_delay: float | None,
+        token_ttl: int | None,
+        omit_fields: tuple[str, ...] | None = None,
+    ) -> None:
         with self.lock:
             if provisioning_delay is not None:
                 self.settings.provisioning_delay = provisioning_delay
             if token_ttl is not None:
                 self.settings.token_ttl = token_ttl
+            if omit_fields is not None:
+                self.settings.omit_fields = omit_fields
+
+    def answer(self, view: dict) -> dict:
+        """A filespace as the Service API answers it: without the fields configured to omit."""
+        omit = self.settings.omit_fields
+        return without_fields(view, omit) if omit else view
 
     # -- tokens ----------------------------------------------------------------------------
 

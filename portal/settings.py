@@ -255,7 +255,7 @@ PROVISIONING_POLL_INTERVAL = env_int("PROVISIONING_POLL_INTERVAL", 10, minimum=1
 PROVISIONING_FIRST_POLL_DELAY = env_int("PROVISIONING_FIRST_POLL_DELAY", 5, minimum=1)
 PROVISIONING_MAX_POLL_BACKOFF = env_int("PROVISIONING_MAX_POLL_BACKOFF", 300, minimum=1)
 PROVISIONING_DEADLINE = env_int("PROVISIONING_DEADLINE", 1800, minimum=60)
-PROVISIONING_LEASE = env_int("PROVISIONING_LEASE", 120, minimum=5)
+PROVISIONING_LEASE = env_int("PROVISIONING_LEASE", 15, minimum=5)
 PROVISIONING_MAX_ATTEMPTS = env_int("PROVISIONING_MAX_ATTEMPTS", 8, minimum=1)
 PROVISIONING_RETRY_BASE = env_int("PROVISIONING_RETRY_BASE", 2, minimum=1)
 PROVISIONING_RETRY_CAP = env_int("PROVISIONING_RETRY_CAP", 300, minimum=1)
@@ -263,7 +263,11 @@ PROVISIONING_RECONCILE_GRACE = env_int("PROVISIONING_RECONCILE_GRACE", 60, minim
 PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 100, minimum=1)
 # From this many due rows on, one GET /filespaces answers a whole sweep batch.
 PROVISIONING_LIST_THRESHOLD = env_int("PROVISIONING_LIST_THRESHOLD", 10, minimum=1)
-PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 60, minimum=1)
+PROVISIONING_RECONCILE_INTERVAL = env_int("PROVISIONING_RECONCILE_INTERVAL", 10, minimum=1)
+# Seconds between status checks of a `provisioned` row (it only changes when initialized).
+PROVISIONING_READY_POLL_INTERVAL = env_int("PROVISIONING_READY_POLL_INTERVAL", 900, minimum=1)
+# Seconds between orphan sweeps (filespaces at LucidLink that no live row tracks).
+PROVISIONING_ORPHAN_SWEEP_INTERVAL = env_int("PROVISIONING_ORPHAN_SWEEP_INTERVAL", 900, minimum=10)
 
 # Celery. With no CELERY_BROKER_URL a filesystem broker under var/ needs no server.
 CELERY_BROKER_URL = env_url(
@@ -322,6 +326,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reconcile-initializations": {
         "task": "provisioning.managed_tasks.reconcile_initializations",
         "schedule": float(PROVISIONING_RECONCILE_INTERVAL),
+    },
+    "sweep-orphan-filespaces": {
+        "task": "provisioning.tasks.sweep_orphans",
+        "schedule": float(PROVISIONING_ORPHAN_SWEEP_INTERVAL),
     },
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "collect-usage": {

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.models import Filespace, OrphanFilespace, ProvisioningEvent
 
 
 class ProvisioningEventInline(admin.TabularInline):
@@ -35,7 +35,7 @@ class FilespaceAdmin(admin.ModelAdmin):
         "storage_owner", "subscription_type", "provider", "region", "bucket", "endpoint",
         "state", "remote_status", "attempts", "polls", "last_error", "next_poll_at",
         "lease_until", "poll_deadline", "requested_at", "created_remote_at", "provisioned_at",
-        "active_at", "failed_at", "deleting_at", "deleted_at", "updated_at",
+        "active_at", "failed_at", "deleting_at", "deleted_at", "updated_at", "create_sent_at",
     ]  # fmt: skip
     fields = readonly_fields
     inlines = [ProvisioningEventInline]
@@ -80,3 +80,21 @@ class ProvisioningEventAdmin(admin.ModelAdmin):
 
 # Managed CLI operation records (docs/managed-operations.md).
 from provisioning import managed_admin  # noqa: E402, F401
+
+
+@admin.register(OrphanFilespace)
+class OrphanFilespaceAdmin(admin.ModelAdmin):
+    """Read-only: staff adopt or delete orphans on the console's Orphans page (audited)."""
+
+    list_display = ["remote_name", "reason", "state", "provider", "cost_so_far", "first_seen_at"]
+    list_filter = ["state", "reason"]
+    search_fields = ["remote_name", "remote_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

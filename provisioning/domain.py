@@ -76,6 +76,12 @@ def msp_domain(*, client: LucidLinkClient | None = None) -> Domain:
     if len(domains) > 1:
         names = ", ".join(sorted(domain.name for domain in domains))
         raise DomainAmbiguous(f"The LucidLink account lists several domains ({names}).")
+    if domains[0].id is None:
+        # The Swagger marks a Domain's id optional, but a create names the domain by its id.
+        raise DomainMissing(
+            f"LucidLink listed the domain {domains[0].name} without its id, so no filespace can "
+            "be created in it yet."
+        )
     _remember(client, domains[0])
     return domains[0]
 

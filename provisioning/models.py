@@ -57,6 +57,9 @@ class Filespace(models.Model):
     poll_deadline = models.DateTimeField(null=True, blank=True)
 
     requested_at = models.DateTimeField(default=timezone.now)
+    # The create intent's time: set just before the row's first POST /filespaces, never reset.
+    # A filespace holding the name is provably not this row's while this is empty.
+    create_sent_at = models.DateTimeField(null=True, blank=True)
     created_remote_at = models.DateTimeField(null=True, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
     active_at = models.DateTimeField(null=True, blank=True)
@@ -158,3 +161,4 @@ class ProvisioningEvent(models.Model):
 
 # Records of managed CLI operations (docs/managed-operations.md), kept in their own module.
 from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule  # noqa: E402, F401
+from provisioning.orphan_models import OrphanFilespace  # noqa: E402, F401

@@ -12,6 +12,8 @@ from celery import shared_task
 
 from provisioning import emails, lucidlink, services
 from provisioning.models import Filespace
+from provisioning.services import pause
+from provisioning.services.lease import lease_kept
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,13 @@ def create_filespace(self, filespace_id: int) -> None:
         # Gone, past this step, held by a live lease, or waiting for its backoff.
         return
     try:
-        services.filespace_ensure_remote(filespace=filespace, client=lucidlink.get_client())
+        with lease_kept(filespace=filespace):
+            services.filespace_ensure_remote(filespace=filespace, client=lucidlink.get_client())
+    except services.LeaseLost:
+        logger.warning("Filespace %s was taken over before its POST; stopping.", filespace_id)
     except lucidlink.Unavailable as exc:  # transport, timeout, 429, 5xx, unreadable answer
+        if exc.retry_after:
+            pause.api_pause(exc.retry_after)
         countdown = services.filespace_schedule_retry(filespace=filespace, error=exc)
         if countdown is not None:
             # A small margin keeps the redelivery after next_poll_at even with clock jitter.
@@ -103,7 +110,8 @@ def delete_filespace(self, filespace_id: int) -> None:
     if filespace is None:
         return
     try:
-        services.filespace_remove_remote(filespace=filespace, client=lucidlink.get_client())
+        with lease_kept(filespace=filespace):
+            services.filespace_remove_remote(filespace=filespace, client=lucidlink.get_client())
     except (lucidlink.Unavailable, lucidlink.Conflict) as exc:
         countdown = services.filespace_schedule_delete_retry(filespace=filespace, error=exc)
         if countdown is not None:
@@ -116,6 +124,32 @@ def delete_filespace(self, filespace_id: int) -> None:
             api_answer=exc.message,
             from_states=(Filespace.State.DELETING,),
         )
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def sweep_orphans() -> dict:
+    """Periodic: flag filespaces at LucidLink that no live row tracks (idempotent upserts)."""
+    from provisioning.services import orphans
+
+    try:
+        result = orphans.orphans_sweep(client=lucidlink.get_client())
+    except lucidlink.LucidLinkError as exc:
+        # The next beat tries again; nothing was changed.
+        logger.warning("Orphan sweep skipped: %s", exc.message)
+        return {"skipped": exc.message}
+    return {"listed": result.listed, "orphans": result.orphans, "new": result.new}
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
+def delete_orphan(self, orphan_id: int) -> None:
+    """Delete a flagged orphan at LucidLink; idempotent (404 counts as done)."""
+    from provisioning.services import orphans
+
+    try:
+        orphans.orphan_remove_remote(orphan_id=orphan_id, client=lucidlink.get_client())
+    except (lucidlink.Unavailable, lucidlink.Conflict) as exc:
+        delay = services.retry_delay(self.request.retries + 1, getattr(exc, "retry_after", None))
+        raise self.retry(exc=exc, countdown=delay) from None
 
 
 # Managed CLI operations live in their own module; importing it registers their tasks.

@@ -6,6 +6,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.worktree",
     "tests.fixtures.worker",
     "tests.fixtures.lucidsim",
+    "tests.fixtures.chaos",
 ]
 
 
@@ -16,6 +17,16 @@ def pytest_report_header(config) -> list[str]:
     broker = settings.CELERY_BROKER_URL.split(":", 1)[0]
     cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     return [f"portal backends: database={engine} broker={broker} cache={cache}"]
+
+
+@pytest.fixture(autouse=True)
+def _no_lucidlink_pause_left_over():
+    """The shared LucidLink pause lives in the cache; one test's 429 must not pause the next."""
+    from provisioning.services import pause
+
+    pause.api_pause_clear()
+    yield
+    pause.api_pause_clear()
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
     if not todo:
         return CollectResult(slot, len(live), 0, 0, len(done))
     try:
-        listed = {remote.id: remote for remote in client.list_filespaces()}
+        listed = {remote.id: remote for remote in client.list_filespaces() if remote.id}
     except unavailable as exc:
         _record_gaps(todo, slot, now, f"LucidLink unavailable: {exc.message}")
         raise
@@ -102,30 +102,13 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
     samples = []
     gaps = []
     for row in todo:
-        filespace_id, customer_id, remote_id = row
-        remote = listed.get(remote_id)
-        if remote is None or remote.stats is None:
-            reason = problems.get(filespace_id) or "LucidLink returned no stats for this filespace"
-            gaps.append((row, reason))
+        remote = listed.get(row[2])
+        sample = None if remote is None else _sample_of(remote, row, slot=slot, now=now)
+        if isinstance(sample, UsageSample):
+            samples.append(sample)
             continue
-        stats = remote.stats
-        samples.append(
-            UsageSample(
-                filespace_id=filespace_id,
-                customer_id=customer_id,
-                slot=slot,
-                sampled_at=now,
-                used_storage=max(0, stats.used_storage),
-                filespace_size=max(0, stats.filespace_size),
-                users_count=max(0, remote.users_count or 0),
-                get_request_count=max(0, stats.get_request_count),
-                get_data_size=max(0, stats.get_data_size),
-                put_request_count=max(0, stats.put_request_count),
-                put_data_size=max(0, stats.put_data_size),
-                list_request_count=max(0, stats.list_request_count),
-                delete_request_count=max(0, stats.delete_request_count),
-            )
-        )
+        reason = problems.get(row[0]) or sample or "LucidLink returned no stats for this filespace"
+        gaps.append((row, reason))
     UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
     by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for row, reason in gaps:
@@ -135,6 +118,42 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
     if gaps:
         logger.warning("Usage collection for %s: %d filespaces without a sample.", slot, len(gaps))
     return CollectResult(slot, len(live), len(samples), len(gaps), len(done))
+
+
+# The figures a sample cannot do without: the billed bytes and the cumulative traffic counters.
+# The Swagger makes every one of them optional; one that is absent makes the slot a gap (never a
+# zero, which would misbill). The users count is kept as unknown (None) instead.
+SAMPLE_FIGURES = (
+    "used_storage",
+    "get_request_count",
+    "get_data_size",
+    "put_request_count",
+    "put_data_size",
+    "list_request_count",
+    "delete_request_count",
+)
+
+
+def _sample_of(remote, row, *, slot: datetime, now: datetime) -> UsageSample | str:
+    """The sample for one answer, or the reason it cannot be one (a gap)."""
+    filespace_id, customer_id, _ = row
+    stats = remote.stats
+    if stats is None:
+        return "LucidLink returned no stats for this filespace"
+    missing = stats.missing(*SAMPLE_FIGURES)
+    if missing:
+        return f"LucidLink did not report {', '.join(missing)} for this filespace"
+    figures = {name: max(0, getattr(stats, name)) for name in SAMPLE_FIGURES}
+    users = remote.users_count
+    return UsageSample(
+        filespace_id=filespace_id,
+        customer_id=customer_id,
+        slot=slot,
+        sampled_at=now,
+        filespace_size=max(0, stats.filespace_size),
+        users_count=None if users is None else max(0, users),
+        **figures,
+    )
 
 
 def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: datetime, reason: str):
@@ -148,6 +167,12 @@ def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: date
         batch_size=1000,
         ignore_conflicts=True,
     )
+
+
+def _peak(values: Iterable[int | None]) -> int | None:
+    """The largest known value; None when LucidLink reported none of them."""
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
 
 
 def usage_rollup_days(*, days: Iterable[date]) -> int:
@@ -215,7 +240,7 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
                         used_storage_min=min(used),
                         used_storage_max=max(used),
                         used_storage_last=used[-1],
-                        users_peak=max(row[4] for row in day_rows),
+                        users_peak=_peak(row[4] for row in day_rows),
                         get_data_growth=max(0, day_rows[-1][5] - first_get),
                         put_data_growth=max(0, day_rows[-1][6] - first_put),
                     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.staff import views
+from portal.staff import orphan_views, views
 
 app_name = "staff"
 
@@ -21,6 +21,9 @@ urlpatterns = [
     path("filespaces/<int:pk>/retry/", views.filespace_retry, name="filespace_retry"),
     path("filespaces/<int:pk>/fail/", views.filespace_fail, name="filespace_fail"),
     path("filespaces/<int:pk>/delete/", views.filespace_delete, name="filespace_delete"),
+    path("orphans/", orphan_views.orphan_list, name="orphans"),
+    path("orphans/<int:pk>/adopt/", orphan_views.orphan_adopt, name="orphan_adopt"),
+    path("orphans/<int:pk>/delete/", orphan_views.orphan_delete, name="orphan_delete"),
     path("plans/", views.plan_list, name="plans"),
     path("plans/new/", views.plan_edit, name="plan_new"),
     path("plans/<int:pk>/", views.plan_edit, name="plan_edit"),

@@ -3,9 +3,16 @@
 Reference: service-api.swagger.json, definitions Domain, Filespace, FilespaceStorage,
 FilespaceStats, BillingPeriod, FilespaceLineItemWithForecast and FilespaceUsage.
 
-Every parser raises `MalformedResponse` (never KeyError or TypeError) when a field it needs is
-missing or has the wrong type, so a changed or broken answer becomes a retryable, logged failure
-instead of a crash deep inside a service.
+Only what the Swagger marks required is required: a Domain needs `name`; a Filespace needs
+`domain`, `name` and `storage`; its FilespaceStorage needs `provider`; its FilespaceStats needs
+`filespaceSize`. Every other field may be absent from a real answer (the vendor's own 201 sample
+has no `bucket`, `version` or `subscriptionType`) and is parsed as None, typed Optional: an
+unknown, never a default that looks like a real value. Consumers treat None as "LucidLink did not
+say", never as a different value.
+
+Every parser raises `MalformedResponse` (never KeyError or TypeError) only when a required field
+is missing or any field has the wrong type, so a broken answer becomes a retryable, logged
+failure instead of a crash deep inside a service.
 """
 
 from __future__ import annotations
@@ -20,44 +27,53 @@ from .errors import MalformedResponse
 
 @dataclass(frozen=True)
 class Domain:
-    id: str
+    id: str | None  # optional in the Swagger; a domain without one cannot be used for a create
     name: str
 
 
 @dataclass(frozen=True)
 class FilespaceStorage:
-    owner: str
     provider: str
-    region: str
-    endpoint: str | None
-    bucket: str | None
+    owner: str | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    bucket: str | None = None
 
 
 @dataclass(frozen=True)
 class FilespaceStats:
-    """Bytes and counters; the counters are cumulative since the filespace was created."""
+    """Bytes and counters; the counters are cumulative since the filespace was created.
 
-    used_storage: int
+    Only `filespace_size` is required; None is a figure LucidLink did not report.
+    """
+
     filespace_size: int
-    get_request_count: int
-    get_data_size: int
-    put_request_count: int
-    put_data_size: int
-    list_request_count: int
-    delete_request_count: int
+    used_storage: int | None = None
+    get_request_count: int | None = None
+    get_data_size: int | None = None
+    put_request_count: int | None = None
+    put_data_size: int | None = None
+    list_request_count: int | None = None
+    delete_request_count: int | None = None
+
+    def missing(self, *fields: str) -> list[str]:
+        """The names of the given figures LucidLink left out of this answer."""
+        return [field for field in fields if getattr(self, field) is None]
 
 
 @dataclass(frozen=True)
 class RemoteFilespace:
-    id: str
+    """One filespace as LucidLink answered it; None is always "not said", never a value."""
+
     domain_id: str
     name: str
-    status: str
-    subscription_type: str | None
-    version: int | None
-    users_count: int
-    storage: FilespaceStorage | None
-    stats: FilespaceStats | None
+    storage: FilespaceStorage
+    id: str | None = None
+    status: str | None = None
+    subscription_type: str | None = None
+    version: int | None = None
+    users_count: int | None = None
+    stats: FilespaceStats | None = None
 
 
 @dataclass(frozen=True)
@@ -135,10 +151,10 @@ def _str(data: dict[str, Any], key: str, where: str, *, required: bool = True) -
     return value
 
 
-def _id(data: dict[str, Any], key: str, where: str) -> str:
+def _id(data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
     """An opaque id: any non-empty string (an empty one would address the collection)."""
-    value = _str(data, key, where)
-    if not value:
+    value = _str(data, key, where, required=required)
+    if value is not None and not value:
         raise MalformedResponse(f"LucidLink {where} field '{key}' is empty.")
     return value
 
@@ -197,16 +213,16 @@ def _millis(data: dict[str, Any], key: str, where: str) -> datetime:
 
 def parse_domain(value: Any) -> Domain:
     data = _object(value, "Domain")
-    return Domain(id=_id(data, "id", "Domain"), name=_str(data, "name", "Domain"))
+    return Domain(id=_id(data, "id", "Domain", required=False), name=_str(data, "name", "Domain"))
 
 
 def parse_storage(value: Any) -> FilespaceStorage:
     data = _object(value, "FilespaceStorage")
     where = "FilespaceStorage"
     return FilespaceStorage(
-        owner=_str(data, "owner", where),
         provider=_str(data, "provider", where),
-        region=_str(data, "region", where),
+        owner=_str(data, "owner", where, required=False),
+        region=_str(data, "region", where, required=False),
         endpoint=_str(data, "endpoint", where, required=False),
         bucket=_str(data, "bucket", where, required=False),
     )
@@ -214,7 +230,6 @@ def parse_storage(value: Any) -> FilespaceStorage:
 
 _STATS_FIELDS = {
     "used_storage": "usedStorage",
-    "filespace_size": "filespaceSize",
     "get_request_count": "getRequestCount",
     "get_data_size": "getDataSize",
     "put_request_count": "putRequestCount",
@@ -225,26 +240,28 @@ _STATS_FIELDS = {
 
 
 def parse_stats(value: Any) -> FilespaceStats:
-    """All eight figures are required: a silently zeroed cumulative counter would misbill."""
+    """Only `filespaceSize` is required; an absent figure is None, never a zero (that misbills)."""
     data = _object(value, "FilespaceStats")
-    figures = {field: _int(data, key, "FilespaceStats") for field, key in _STATS_FIELDS.items()}
-    return FilespaceStats(**figures)
+    where = "FilespaceStats"
+    figures = {
+        field: _int(data, key, where, required=False) for field, key in _STATS_FIELDS.items()
+    }
+    return FilespaceStats(filespace_size=_int(data, "filespaceSize", where), **figures)
 
 
 def parse_filespace(value: Any) -> RemoteFilespace:
     data = _object(value, "Filespace")
     where = "Filespace"
-    storage = data.get("storage")
     stats = data.get("stats")
     return RemoteFilespace(
-        id=_id(data, "id", where),
         domain_id=_id(data, "domain", where),
         name=_str(data, "name", where),
-        status=_str(data, "status", where),
+        storage=parse_storage(_value(data, "storage", where, True)),
+        id=_id(data, "id", where, required=False),
+        status=_str(data, "status", where, required=False),
         subscription_type=_str(data, "subscriptionType", where, required=False),
         version=_int(data, "version", where, required=False),
-        users_count=_int(data, "usersCount", where, required=False) or 0,
-        storage=None if storage is None else parse_storage(storage),
+        users_count=_int(data, "usersCount", where, required=False),
         stats=None if stats is None else parse_stats(stats),
     )
 

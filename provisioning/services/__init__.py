@@ -12,6 +12,7 @@ services from here: `from provisioning import services` then `services.filespace
 from provisioning.services.common import (
     PAUSE_AFTER_CREATE_ENV,
     FilespaceNotOurs,
+    LeaseLost,
     event_record,
     poll_delay,
     reason_for_rejection,
@@ -55,6 +56,7 @@ __all__ = [
     "PAUSE_AFTER_CREATE_ENV",
     "CreateOutcome",
     "FilespaceNotOurs",
+    "LeaseLost",
     "ReconcileResult",
     "SweepResult",
     "event_record",

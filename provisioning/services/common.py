@@ -75,6 +75,10 @@ def event_record(
 # --- Customer-facing words for failures ---------------------------------------------------
 
 
+class LeaseLost(Exception):
+    """The task's claim on the row ended (taken over after a stall); it must not call LucidLink."""
+
+
 class FilespaceNotOurs(lucidlink.Conflict):
     """The name exists at LucidLink but that filespace is provably not this row's."""
 

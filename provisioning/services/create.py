@@ -18,6 +18,7 @@ from provisioning.services.common import (
     PAUSE_AFTER_CREATE_ENV,
     FilespaceNotOurs,
     Kind,
+    LeaseLost,
     State,
     _seconds,
     event_record,
@@ -30,6 +31,9 @@ from provisioning.services.status import (
     filespace_apply_remote_status,
     filespace_mark_failed,
 )
+
+# Every create asks for this Service API version (the vendor's default; README "Validation").
+CREATE_VERSION = 3
 
 # --- Placement -------------------------------------------------------------------------------
 
@@ -110,18 +114,73 @@ def filespace_claim_for_create(*, filespace_id: int) -> Filespace | None:
     return Filespace.objects.get(pk=filespace_id)
 
 
+def _intent_differences(filespace: Filespace, remote: lucidlink.RemoteFilespace) -> list[str]:
+    """The fields the answer carries with a value other than the row's recorded create intent.
+
+    Only `storage.provider` is required by the Swagger; every other field is compared only when
+    the answer carries it. Absent means unknown, never different. Bucket and endpoint are compared
+    only when the row asked for one (LucidLink-owned storage names its own bucket).
+    """
+    storage = remote.storage
+    intent = [
+        ("provider", storage.provider, filespace.provider),
+        ("region", storage.region, filespace.region),
+        ("owner", storage.owner, filespace.storage_owner),
+        ("subscription type", remote.subscription_type, filespace.subscription_type),
+        ("version", remote.version, CREATE_VERSION),
+    ]
+    if filespace.bucket:
+        intent.append(("bucket", storage.bucket, filespace.bucket))
+    if filespace.endpoint:
+        intent.append(("endpoint", storage.endpoint, filespace.endpoint))
+    return [
+        f"{label} is {said}"
+        for label, said, intended in intent
+        if said is not None and said != intended
+    ]
+
+
 def _remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, domain) -> str:
-    """Why a remote filespace is not provably this row's, or "" when it is."""
+    """Why a remote filespace is not provably this row's, or "" when it is.
+
+    The proof rests on what the portal recorded before it sent any POST (the create intent: the
+    exact name, the domain, provider, region, owner, subscription type, bucket and endpoint,
+    and `create_sent_at`, the start of the window in which a POST of this row can have reached
+    LucidLink), plus what the answer does carry. A row that never recorded an intent never sent
+    a POST, so a filespace holding its name cannot be its own.
+    """
     if remote.name != filespace.remote_name or remote.domain_id != domain.id:
         return "it is in another domain or has another name"
-    storage = remote.storage
-    if storage is None:
-        return "LucidLink did not say where its storage is"
-    if storage.provider != filespace.provider or storage.region != filespace.region:
-        return f"its storage is {storage.provider} {storage.region}"
-    if filespace.bucket and (storage.bucket or "") != filespace.bucket:
+    if filespace.create_sent_at is None:
+        return "it existed before this order asked LucidLink for anything"
+    differences = _intent_differences(filespace, remote)
+    if any(item.startswith("bucket ") for item in differences):
         return "its storage is another bucket"
-    return ""
+    return "; ".join(f"its {item}" for item in differences)
+
+
+def filespace_record_intent(*, filespace: Filespace, domain) -> bool:
+    """Write the create intent on the row before the POST; False if this is its first POST.
+
+    The row already holds the name, provider, region, owner, subscription type, bucket and
+    endpoint (copied at placement); this adds the domain and the moment the first POST is sent.
+    Returns whether an earlier attempt had already recorded an intent (and so may have sent a
+    POST whose answer was lost).
+    """
+    earlier = filespace.create_sent_at is not None
+    now = timezone.now()
+    fields = {"domain_id": domain.id, "domain_name": domain.name}
+    if not earlier:
+        fields["create_sent_at"] = now
+    # Only while this attempt still holds the claim: a worker that stalled past its lease and
+    # lost the row to another attempt must not send a second POST.
+    held = Filespace.objects.filter(
+        pk=filespace.pk, state=State.CREATING, attempts=filespace.attempts, lease_until__gte=now
+    ).update(**fields)
+    if held != 1:
+        raise LeaseLost(f"Filespace {filespace.pk} is no longer claimed by this attempt.")
+    filespace.create_sent_at = filespace.create_sent_at or now
+    return earlier
 
 
 @dataclass
@@ -158,9 +217,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     adopted = remote is not None
     if remote is None:
         with transaction.atomic():
-            Filespace.objects.filter(pk=filespace.pk).update(
-                domain_id=domain.id, domain_name=domain.name
-            )
+            sent_before = filespace_record_intent(filespace=filespace, domain=domain)
             event_record(
                 filespace=filespace,
                 kind=Kind.CREATE_SENT,
@@ -179,8 +236,15 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
                 region=filespace.region,
                 endpoint=filespace.endpoint or None,
                 bucket=filespace.bucket or None,
+                version=CREATE_VERSION,
             )
         except lucidlink.Conflict as exc:
+            if not sent_before:
+                # This was the row's first POST, so the name was taken before it was sent.
+                detail = "it existed before this order asked LucidLink for anything"
+                raise FilespaceNotOurs(
+                    reason_not_ours(filespace=filespace, detail=detail), status=exc.status
+                ) from exc
             remote = client.find_filespace(qualified_name)
             if remote is None:
                 raise FilespaceNotOurs(
@@ -189,6 +253,9 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
                 ) from exc
             adopted = True
         _pause_for_tests()
+    if remote.id is None:
+        # The id is optional in the Swagger; without it the filespace cannot be polled.
+        remote = _with_id(client, remote, qualified_name)
 
     if adopted:
         mismatch = _remote_matches(filespace=filespace, remote=remote, domain=domain)
@@ -199,6 +266,16 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     if not filespace_record_created(filespace=filespace, remote=remote, adopted=adopted):
         return None
     return CreateOutcome(remote=remote, adopted=adopted)
+
+
+def _with_id(client, remote: lucidlink.RemoteFilespace, qualified_name: str):
+    """The same filespace with its id, looked up by name; Unavailable (retry) when still absent."""
+    found = client.find_filespace(qualified_name)
+    if found is None or found.id is None:
+        raise lucidlink.Unavailable(
+            f"LucidLink did not give the id of {qualified_name}; looking it up again later."
+        )
+    return found
 
 
 def _pause_for_tests() -> None:
@@ -219,7 +296,7 @@ def filespace_record_created(
             remote_id=remote.id,
             domain_id=filespace.domain_id,
             domain_name=filespace.domain_name,
-            remote_status=remote.status,
+            remote_status=remote.status or "",
             created_remote_at=now,
             next_poll_at=now + _seconds(settings.PROVISIONING_FIRST_POLL_DELAY),
             poll_deadline=now + _seconds(settings.PROVISIONING_DEADLINE),
@@ -243,7 +320,7 @@ def filespace_record_created(
             api_answer=f"status={remote.status}",
         )
     filespace.state, filespace.remote_id, filespace.polls = State.PROVISIONING, remote.id, 0
-    if remote.status != "provisioning":
+    if remote.status not in (None, "provisioning"):
         filespace.refresh_from_db()
         filespace_apply_remote_status(filespace=filespace, remote=remote)
     return True

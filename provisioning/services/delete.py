@@ -58,6 +58,10 @@ def filespace_remove_remote(*, filespace: Filespace, client) -> bool:
         if remote is not None and not _remote_matches(
             filespace=filespace, remote=remote, domain=domain
         ):
+            if remote.id is None:
+                raise lucidlink.Unavailable(
+                    f"LucidLink listed {filespace.remote_name} without its id; trying again later."
+                )
             remote_id = remote.id
     if remote_id is not None:
         # Reference: README "Endpoints", DELETE /filespaces/{id}. A 404 means already gone.

@@ -14,6 +14,7 @@ from django.utils import timezone
 from portal.orders.models import Order
 from provisioning import lucidlink
 from provisioning.models import Filespace
+from provisioning.services import pause
 from provisioning.services.common import (
     Kind,
     State,
@@ -78,6 +79,18 @@ _STATUS_TARGET = {
 }
 
 
+def _next_poll_delay(state: str, polls: int) -> float:
+    """`provisioning` rows are checked often; `provisioned` ones wait on the customer's init.
+
+    A provisioned row only changes when someone initializes it: the portal's own managed init
+    activates it at once (provisioning.managed), so the poller only has to notice an init done
+    outside the portal, and does so at the slow PROVISIONING_READY_POLL_INTERVAL.
+    """
+    if state == State.PROVISIONED:
+        return float(settings.PROVISIONING_READY_POLL_INTERVAL)
+    return poll_delay(polls)
+
+
 def filespace_apply_remote_status(
     *, filespace: Filespace, remote: lucidlink.RemoteFilespace, now: datetime | None = None
 ) -> str:
@@ -118,9 +131,9 @@ def filespace_apply_remote_status(
             )
             return State.ERROR
         Filespace.objects.filter(pk=filespace.pk, state=current).update(
-            remote_status=remote.status,
+            remote_status=remote.status or "",
             polls=filespace.polls + 1,
-            next_poll_at=now + _seconds(poll_delay(filespace.polls + 1)),
+            next_poll_at=now + _seconds(_next_poll_delay(current, filespace.polls + 1)),
             lease_until=None,
             updated_at=now,
         )
@@ -136,7 +149,9 @@ def filespace_apply_remote_status(
             "updated_at": now,
         }
         if target == State.PROVISIONED:
-            fields.update(provisioned_at=now, next_poll_at=now + _seconds(poll_delay(1)))
+            fields.update(
+                provisioned_at=now, next_poll_at=now + _seconds(_next_poll_delay(target, 1))
+            )
         else:
             fields.update(active_at=now, next_poll_at=None)
             if filespace.provisioned_at is None:
@@ -223,6 +238,24 @@ def _release_polls(filespaces: list[Filespace], *, delay: float) -> None:
         )
 
 
+def _status_waiting_out_pauses(source, filespace, batch_size, started, budget):
+    """The row's status; on 429/5xx/timeout pause the API for everyone, wait, ask again.
+
+    Raises the last Unavailable or AuthenticationFailed once the pause would outlast the budget.
+    """
+    failures = 0
+    while True:
+        try:
+            return source.status_of(filespace, batch_size)
+        except (lucidlink.Unavailable, lucidlink.AuthenticationFailed) as exc:
+            failures += 1
+            wait = retry_delay(failures, getattr(exc, "retry_after", None))
+            pause.api_pause(wait)
+            logger.warning("LucidLink paused for %.1f s: %s", wait, exc.message)
+            if not _wait_out_pause(started, budget):
+                raise
+
+
 @dataclass
 class SweepResult:
     checked: int = 0
@@ -249,13 +282,28 @@ class _StatusSource:
         if batch_size >= self.threshold:
             if self._listed is None or time.monotonic() - self._listed_at > self.max_age:
                 # Reference: README "Endpoints", GET /filespaces.
-                self._listed = {r.id: r for r in self.client.list_filespaces()}
+                self._listed = {r.id: r for r in self.client.list_filespaces() if r.id}
                 self._listed_at = time.monotonic()
             remote = self._listed.get(filespace.remote_id)
             if remote is not None:
                 return remote
         # Reference: README "Endpoints", GET /filespaces/{id}.
         return self.client.get_filespace(filespace.remote_id)
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _wait_out_pause(started: float, budget: float) -> bool:
+    """Wait for the shared API pause if it ends within the budget; False if it does not."""
+    remaining = pause.api_paused_for()
+    if remaining <= 0:
+        return True
+    if time.monotonic() - started + remaining > budget:
+        return False
+    _sleep(remaining)
+    return True
 
 
 def filespaces_poll_due(
@@ -271,6 +319,10 @@ def filespaces_poll_due(
     another sweep on another worker, which claims disjoint batches, so a large backlog is
     worked through in parallel rather than one row at a time. A sweep that runs out of budget
     with rows still due hands over the same way instead of leaving them for the next beat.
+
+    A 429/5xx/timeout pauses the whole API (pause.api_pause, shared by every worker, never
+    shorter than Retry-After); the sweep waits the pause out and carries on with the same row
+    when it ends within the budget, and otherwise hands its rows back due at the pause's end.
     """
     limit = limit or settings.PROVISIONING_POLL_BATCH
     budget = budget if budget is not None else max(settings.PROVISIONING_POLL_INTERVAL * 0.8, 5)
@@ -279,6 +331,9 @@ def filespaces_poll_due(
     result = SweepResult()
     handed_over = False
     while True:  # at least one batch, then more while the budget lasts
+        if not _wait_out_pause(started, budget):
+            result.stopped = "LucidLink asked the portal to wait; the next sweep carries on."
+            return result
         batch = filespaces_claim_due_polls(limit=limit)
         if not batch:
             return result
@@ -287,7 +342,7 @@ def filespaces_poll_due(
             handed_over = True
         for index, filespace in enumerate(batch):
             try:
-                remote = source.status_of(filespace, len(batch))
+                remote = _status_waiting_out_pauses(source, filespace, len(batch), started, budget)
             except lucidlink.NotFound as exc:
                 filespace_mark_failed(
                     filespace=filespace,
@@ -303,10 +358,10 @@ def filespaces_poll_due(
                 result.changed += 1
                 continue
             except (lucidlink.Unavailable, lucidlink.AuthenticationFailed) as exc:
-                # The whole API is down, throttling or refusing the portal: stop this sweep
-                # and hand every claimed row back, due again after the backoff.
-                delay = retry_delay(filespace.polls + 1, getattr(exc, "retry_after", None))
-                _release_polls(batch[index:], delay=delay)
+                # The pause outlasts this sweep's budget: hand every claimed row back, due
+                # again when the shared pause ends (never before Retry-After).
+                delay = max(pause.api_paused_for(), getattr(exc, "retry_after", None) or 0)
+                _release_polls(batch[index:], delay=delay or retry_delay(1))
                 result.stopped = exc.message
                 logger.warning("Status sweep stopped: %s", exc.message)
                 return result

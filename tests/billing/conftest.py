@@ -44,7 +44,7 @@ class FakeLucidLink:
             subscription_type="teams",
             version=3,
             users_count=users,
-            storage=None,
+            storage=lucidlink.FilespaceStorage(provider="IBM"),
             stats=stats,
         )
 

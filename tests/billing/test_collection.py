@@ -175,3 +175,38 @@ def test_a_filespace_without_stats_yet_gets_a_gap_not_a_zero(live_filespace, fak
     assert (result.sampled, result.gaps) == (0, 1)
     assert not UsageSample.objects.exists()
     assert UsageGap.objects.get().reason == "LucidLink returned no stats for this filespace"
+
+
+def test_an_unknown_users_count_is_stored_as_unknown_not_zero(live_filespace, fake_lucidlink):
+    import dataclasses
+
+    fs = live_filespace()
+    fake_lucidlink.set_usage(fs.remote_id, 3 * 10**9, users=5)
+    remote = fake_lucidlink.remote[fs.remote_id]
+    fake_lucidlink.remote[fs.remote_id] = dataclasses.replace(remote, users_count=None)
+
+    result = services.usage_collect(client=fake_lucidlink, now=at("2026-03-05T10:00"))
+
+    assert result.sampled == 1
+    sample = UsageSample.objects.get(filespace=fs)
+    assert (sample.used_storage, sample.users_count) == (3 * 10**9, None)
+    services.usage_rollup_days(days=[at("2026-03-05T00:00").date()])
+    assert fs.daily_usage.get().users_peak is None
+
+
+def test_an_absent_billed_figure_is_a_gap_that_names_it(live_filespace, fake_lucidlink):
+    import dataclasses
+
+    fs = live_filespace()
+    fake_lucidlink.set_usage(fs.remote_id, 3 * 10**9)
+    remote = fake_lucidlink.remote[fs.remote_id]
+    stats = dataclasses.replace(remote.stats, used_storage=None, get_data_size=None)
+    fake_lucidlink.remote[fs.remote_id] = dataclasses.replace(remote, stats=stats)
+
+    result = services.usage_collect(client=fake_lucidlink, now=at("2026-03-05T10:00"))
+
+    assert (result.sampled, result.gaps) == (0, 1)
+    assert not UsageSample.objects.exists()
+    assert UsageGap.objects.get().reason == (
+        "LucidLink did not report used_storage, get_data_size for this filespace"
+    )

@@ -199,6 +199,7 @@ def worker_env(sim) -> dict[str, str]:
         "LUCIDLINK_READ_TIMEOUT": "5",
         "PROVISIONING_POLL_INTERVAL": "1",
         "PROVISIONING_FIRST_POLL_DELAY": "1",
+        "PROVISIONING_READY_POLL_INTERVAL": "1",
         "PROVISIONING_RECONCILE_INTERVAL": "5",
         "PROVISIONING_RETRY_BASE": "1",
         "EMAIL_URL": "console://",

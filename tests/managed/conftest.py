@@ -45,9 +45,11 @@ def remote_create(sim, name: str, *, provider="IBM", region="us-east") -> dict:
 
 
 def remote_get(sim, remote_id: str) -> dict:
-    response = sim.api("GET", f"/filespaces/{remote_id}")
-    assert response.status_code == 200, response.text
-    return response.json()
+    """The simulator's full view of a filespace (the control API, which never omits a field)."""
+    listed = sim.control("GET", "/_sim/filespaces")["filespaces"]
+    found = [view for view in listed if view["id"] == remote_id]
+    assert found, f"lucidsim has no live filespace {remote_id}"
+    return found[0]
 
 
 @pytest.fixture

@@ -251,7 +251,9 @@ def test_a_filespace_with_our_name_that_is_not_ours_fails_with_a_clear_reason(si
     assert filespace.state == State.ERROR
     assert filespace.remote_id is None
     assert "already used by another filespace at LucidLink" in filespace.last_error
-    assert "IBM jp-tok" in filespace.last_error
+    # Even a filespace that matched the order field for field would not be adopted: the name was
+    # taken before this order sent any POST, so it cannot be one this order created.
+    assert "existed before this order asked LucidLink for anything" in filespace.last_error
     assert remote_count(sim, "acme-media") == 1  # still only the one made elsewhere
     assert filespace.events.get(kind=Kind.FAILED).api_status == 409
 
@@ -263,7 +265,8 @@ def test_a_409_for_a_name_the_portal_cannot_see_fails_with_a_clear_reason(sim, o
     deliver(filespace)
 
     assert filespace.state == State.ERROR
-    assert "not in the MSP's domain" in filespace.last_error
+    # The row's first POST answered 409: the name was taken before this order sent anything.
+    assert "existed before this order asked LucidLink for anything" in filespace.last_error
 
 
 def test_deleting_waits_for_provisioning_then_ends_deleted(sim, order, django_user_model):

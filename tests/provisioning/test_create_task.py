@@ -59,6 +59,7 @@ def test_the_create_sends_the_plan_and_order_storage(fake_client, requested, mon
         "region": "us-east",
         "endpoint": None,
         "bucket": None,
+        "version": 3,
     }
 
 
@@ -87,7 +88,10 @@ def test_a_retry_after_a_crash_adopts_the_filespace_the_first_attempt_created(
     # The first worker's POST succeeded, then it died before recording it; its lease expired.
     fake_client.add("cust1-media", provider="IBM", region="us-east")
     Filespace.objects.filter(pk=requested.pk).update(
-        state=State.CREATING, attempts=1, lease_until=timezone.now() - timedelta(seconds=1)
+        state=State.CREATING,
+        attempts=1,
+        lease_until=timezone.now() - timedelta(seconds=1),
+        create_sent_at=timezone.now() - timedelta(seconds=30),
     )
 
     tasks.create_filespace(requested.pk)
@@ -100,8 +104,10 @@ def test_a_retry_after_a_crash_adopts_the_filespace_the_first_attempt_created(
 
 
 def test_a_conflict_on_create_adopts_a_filespace_that_is_provably_ours(fake_client, requested):
-    # Made by an attempt this row has no record of (e.g. before a staff retry reset the count).
+    # Made by an earlier attempt whose answer was lost; a staff retry then reset the count, so
+    # this attempt POSTs first. The intent recorded before that earlier POST proves it ours.
     fake_client.add("cust1-media")
+    Filespace.objects.filter(pk=requested.pk).update(create_sent_at=timezone.now())
 
     tasks.create_filespace(requested.pk)
 
@@ -130,6 +136,7 @@ def test_the_first_attempt_creates_without_a_lookup_and_a_later_one_looks_first(
 
 def test_a_filespace_with_our_name_in_another_region_is_not_adopted(fake_client, requested):
     fake_client.add("cust1-media", provider="IBM", region="eu-de")
+    Filespace.objects.filter(pk=requested.pk).update(create_sent_at=timezone.now())
 
     tasks.create_filespace(requested.pk)
 
@@ -137,7 +144,7 @@ def test_a_filespace_with_our_name_in_another_region_is_not_adopted(fake_client,
     assert requested.state == State.ERROR
     assert requested.remote_id is None
     assert "already used by another filespace" in requested.last_error
-    assert "IBM eu-de" in requested.last_error
+    assert "region is eu-de" in requested.last_error
     assert "Order again with a different name" in requested.last_error
     assert Order.objects.get(pk=requested.order_id).state == Order.State.FAILED
     assert fake_client.calls["create_filespace"] == 1  # answered 409
@@ -150,6 +157,7 @@ def test_a_conflict_with_a_filespace_outside_our_domain_fails_with_a_clear_reaso
     fake_client.fail(
         "create_filespace", lucidlink.Conflict("Filespace name already exists.", status=409)
     )
+    Filespace.objects.filter(pk=requested.pk).update(create_sent_at=timezone.now())
 
     tasks.create_filespace(requested.pk)
 
@@ -308,7 +316,9 @@ def test_a_requested_row_without_a_due_time_is_still_created(fake_client, filesp
 
 
 def test_a_filespace_with_our_name_on_another_bucket_is_not_adopted(fake_client, filespace_factory):
-    own = filespace_factory(name="media", bucket="acme-media", attempts=1)
+    own = filespace_factory(
+        name="media", bucket="acme-media", attempts=1, create_sent_at=timezone.now()
+    )
     fake_client.add("cust1-media", bucket="someone-elses")
 
     tasks.create_filespace(own.pk)
@@ -319,7 +329,10 @@ def test_a_filespace_with_our_name_on_another_bucket_is_not_adopted(fake_client,
 
 
 def test_a_filespace_with_our_name_and_bucket_is_adopted(fake_client, filespace_factory):
-    own = filespace_factory(name="media", bucket="acme-media", attempts=1)
+    # An earlier attempt recorded its create intent and sent the POST; its answer was lost.
+    own = filespace_factory(
+        name="media", bucket="acme-media", attempts=1, create_sent_at=timezone.now()
+    )
     fake_client.add("cust1-media", bucket="acme-media")
 
     tasks.create_filespace(own.pk)
@@ -343,3 +356,36 @@ def test_an_account_without_a_domain_fails_the_order_with_words_for_the_customer
     assert requested.state == State.ERROR
     assert "not ready to create filespaces" in requested.last_error
     assert fake_client.calls["create_filespace"] == 0
+
+
+def test_an_attempt_that_lost_its_claim_before_the_post_sends_nothing(fake_client, requested):
+    from provisioning import services
+
+    claimed = services.filespace_claim_for_create(filespace_id=requested.pk)
+    # It stalled past its lease and another attempt took the row over meanwhile.
+    Filespace.objects.filter(pk=requested.pk).update(attempts=2)
+
+    with pytest.raises(services.LeaseLost):
+        services.filespace_ensure_remote(filespace=claimed, client=fake_client)
+
+    assert fake_client.calls["create_filespace"] == 0
+
+
+def test_a_running_task_renews_its_lease_and_a_taken_over_one_cannot(fake_client, requested):
+    from provisioning.services.lease import lease_renew
+
+    claimed = services_claim(requested)
+    Filespace.objects.filter(pk=requested.pk).update(lease_until=timezone.now())
+    key = {"filespace_id": claimed.pk, "state": State.CREATING, "attempts": claimed.attempts}
+
+    assert lease_renew(**key) is True
+    assert Filespace.objects.get(pk=requested.pk).lease_until > timezone.now() + timedelta(
+        seconds=10
+    )
+    assert lease_renew(**{**key, "attempts": claimed.attempts + 1}) is False
+
+
+def services_claim(row):
+    from provisioning import services
+
+    return services.filespace_claim_for_create(filespace_id=row.pk)

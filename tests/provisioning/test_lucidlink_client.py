@@ -389,13 +389,14 @@ def with_stats(**changes):
         (None, "{not json"),
         (None, "<html>gateway</html>"),
         ([FILESPACE], None),
-        ({key: value for key, value in FILESPACE.items() if key != "id"}, None),
+        ({key: value for key, value in FILESPACE.items() if key != "name"}, None),
+        ({key: value for key, value in FILESPACE.items() if key != "storage"}, None),
         ({**FILESPACE, "name": 7}, None),
         ({**FILESPACE, "storage": "AWS"}, None),
         (with_stats(usedStorage="1024"), None),
         (with_stats(putDataSize=1.5), None),
         (with_stats(getRequestCount=True), None),
-        ({**FILESPACE, "stats": {"filespaceSize": 1}}, None),
+        ({**FILESPACE, "stats": {"usedStorage": 1}}, None),
     ],
 )
 def test_an_unreadable_answer_is_a_malformed_response(fake, client, body, text):
@@ -431,7 +432,37 @@ def test_a_provisioning_filespace_may_have_no_stats_yet(fake, client):
     filespace = client.get_filespace("fs-1")
 
     assert filespace.stats is None
-    assert filespace.users_count == 0
+    assert filespace.users_count is None  # unknown, not zero users
+
+
+def test_an_answer_with_only_the_required_fields_parses_with_every_other_field_unknown(
+    fake, client
+):
+    # The Swagger requires domain, name and storage on a Filespace and provider on its storage.
+    fake.answer(200, {"domain": "dom-1", "name": "acme-media", "storage": {"provider": "AWS"}})
+
+    filespace = client.get_filespace("fs-1")
+
+    assert filespace == lucidlink.RemoteFilespace(
+        domain_id="dom-1", name="acme-media", storage=lucidlink.FilespaceStorage(provider="AWS")
+    )
+    assert (filespace.id, filespace.status, filespace.version, filespace.users_count) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert filespace.storage.owner is filespace.storage.region is filespace.storage.bucket is None
+
+
+def test_stats_with_only_the_filespace_size_leave_the_other_figures_unknown(fake, client):
+    fake.answer(200, {**FILESPACE, "stats": {"filespaceSize": 10}})
+
+    stats = client.get_filespace("fs-1").stats
+
+    assert stats.filespace_size == 10
+    assert stats.used_storage is None
+    assert stats.missing("used_storage", "get_data_size") == ["used_storage", "get_data_size"]
 
 
 def test_create_filespace_sends_the_documented_body(fake, client):

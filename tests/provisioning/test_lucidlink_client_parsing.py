@@ -119,7 +119,10 @@ def test_arbitrary_json_parses_or_is_malformed(parse, valid, document):
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (("stats", "usedStorage"), None),
+        (("stats", "filespaceSize"), None),
+        (("storage", "provider"), None),
+        (("storage",), None),
+        (("name",), None),
         (("stats", "usedStorage"), float("inf")),
         (("stats", "usedStorage"), float("nan")),
         (("storage", "provider"), 5),

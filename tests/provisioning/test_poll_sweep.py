@@ -144,10 +144,41 @@ def test_throttling_stops_the_sweep_and_waits_for_retry_after(fake_client, polle
         assert filespace.next_poll_at >= timezone.now() + timedelta(seconds=59)
 
 
+def test_a_short_retry_after_is_waited_out_and_the_sweep_carries_on(
+    fake_client, polled, monkeypatch
+):
+    slept: list[float] = []
+    monkeypatch.setattr("provisioning.services.status._sleep", slept.append)
+    rows = [polled(f"fs{i}", status="provisioned") for i in range(3)]
+    fake_client.fail("get_filespace", lucidlink.Unavailable("429", retry_after=3, status=429))
+
+    result = tasks.poll_filespaces()
+
+    assert result == {"checked": 3, "changed": 3, "stopped": ""}
+    assert len(slept) == 1 and 2.9 <= slept[0] <= 3  # the Retry-After, once, then on
+    assert fake_client.calls["get_filespace"] == 4  # the throttled row was asked again
+    assert {Filespace.objects.get(pk=row.pk).state for row in rows} == {State.PROVISIONED}
+
+
+def test_a_pause_set_by_one_sweep_keeps_every_other_sweep_from_calling(fake_client, polled):
+    from provisioning.services import pause
+
+    row = polled()
+    pause.api_pause(60)
+
+    result = tasks.poll_filespaces()
+
+    assert fake_client.calls == {}
+    assert "wait" in result["stopped"]
+    row.refresh_from_db()
+    assert row.lease_until is None  # nothing was claimed, so nothing waits on a lease
+
+
 def test_a_stopped_sweep_hands_its_rows_back_with_one_update_per_state(fake_client, polled):
     rows = [polled(f"fs{i}") for i in range(4)] + [polled("ready", status="provisioned")]
     Filespace.objects.filter(pk=rows[-1].pk).update(state=State.PROVISIONED)
-    fake_client.fail("get_filespace", lucidlink.Unavailable("503", status=503))
+    # A pause longer than the sweep's budget: it hands every claimed row back at once.
+    fake_client.fail("get_filespace", lucidlink.Unavailable("503", retry_after=60, status=503))
 
     with CaptureQueriesContext(connection) as queries:
         result = tasks.poll_filespaces()
@@ -260,3 +291,16 @@ def test_a_backlog_starts_a_helper_sweep_and_hands_over_when_out_of_time(
     rest = services.filespaces_poll_due(client=fake_client, fan_out=lambda: helpers.append(1))
     assert rest.checked == 3
     assert len(helpers) == 1  # the first full batch; the last one was short: nothing left
+
+
+def test_a_provisioned_row_is_checked_only_at_the_slow_ready_cadence(fake_client, polled, settings):
+    settings.PROVISIONING_READY_POLL_INTERVAL = 900
+    row = polled(status="provisioned")
+
+    tasks.poll_filespaces()
+    row.refresh_from_db()
+    assert row.state == State.PROVISIONED
+    assert row.next_poll_at >= timezone.now() + timedelta(seconds=890)
+
+    tasks.poll_filespaces()  # not due again: LucidLink is not asked
+    assert fake_client.calls["get_filespace"] == 1

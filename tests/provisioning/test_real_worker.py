@@ -63,6 +63,7 @@ def worker_env(sim, **extra: str) -> dict[str, str]:
         "PROVISIONING_RECONCILE_GRACE": "2",
         "PROVISIONING_LEASE": "5",
         "PROVISIONING_RETRY_BASE": "1",
+        "PROVISIONING_READY_POLL_INTERVAL": "1",
     }
     env.update(extra)
     return env

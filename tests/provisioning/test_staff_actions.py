@@ -147,7 +147,11 @@ def test_a_delete_of_a_row_that_never_learned_its_remote_id_finds_it_by_name(
 ):
     fake_client.add("cust1-media", status="provisioned")
     orphan = filespace_factory(
-        name="media", state=State.DELETING, domain_name="msp", next_poll_at=timezone.now()
+        name="media",
+        state=State.DELETING,
+        domain_name="msp",
+        next_poll_at=timezone.now(),
+        create_sent_at=timezone.now(),
     )
 
     tasks.delete_filespace(orphan.pk)

@@ -46,6 +46,7 @@ def _worker_env(sim) -> dict[str, str]:
         "LUCIDLINK_CLIENT_SECRET": sim.client_secret,
         "PROVISIONING_POLL_INTERVAL": "1",
         "PROVISIONING_FIRST_POLL_DELAY": "1",
+        "PROVISIONING_READY_POLL_INTERVAL": "1",
     }
 
 
