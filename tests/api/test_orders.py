@@ -184,3 +184,23 @@ def test_after_the_stored_answer_is_pruned_a_retry_still_places_no_second_order(
     assert again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
     assert Order.objects.filter(customer=customer).count() == 1
+
+
+def test_an_idempotency_key_another_customer_used_places_this_customers_own_order(
+    api, plan, customer, customer_factory, api_key_factory, api_client_for
+):
+    """Keys are per customer: B reusing A's key (and body) must not get A's order back."""
+    other = customer_factory(name="Zeta", name_prefix="zeta")
+    other_api = api_client_for(api_key_factory(customer=other)[1])
+    first = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="shared")
+
+    theirs = other_api.post(
+        "/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="shared"
+    )
+
+    assert first.status_code == theirs.status_code == 201
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["id"] != first.json()["id"]
+    assert Order.objects.get(pk=theirs.json()["id"]).customer == other
+    assert Order.objects.filter(customer=customer).count() == 1
+    assert Order.objects.filter(customer=other).count() == 1

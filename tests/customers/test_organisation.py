@@ -227,3 +227,40 @@ def test_invitations_are_capped_per_hour(member_factory):
             invited_by=owner.user,
         )
     assert not Invitation.objects.filter(email="one-more@example.com").exists()
+
+
+def test_a_member_removed_from_the_organisation_they_switched_to_falls_back_to_their_own(
+    client, member_factory, customer_factory
+):
+    alpha = member_factory(customer=customer_factory(name="Alpha"))
+    beta_owner = member_factory(customer=customer_factory(name="Beta"))
+    in_beta = member_factory(user=alpha.user, customer=beta_owner.customer, role="member")
+    client.force_login(alpha.user)
+    client.post(reverse("customers:switch"), {"customer": beta_owner.customer_id})
+    assert b"<h1>Beta</h1>" in client.get(reverse("dashboard")).content
+
+    services.membership_remove(membership=in_beta, acting=beta_owner)
+
+    page = client.get(reverse("dashboard")).content
+    assert b"<h1>Alpha</h1>" in page
+    assert b"Beta" not in page
+    team = client.get(reverse("customers:team")).content.decode()
+    assert beta_owner.user.email not in team
+
+
+def test_the_session_customer_counts_only_through_the_users_own_membership(
+    rf, member_factory, customer_factory
+):
+    """Another user's membership of the session's customer must not become this user's."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from portal.customers import selectors
+
+    mine = member_factory(customer=customer_factory(name="Mine"))
+    theirs = member_factory(customer=customer_factory(name="Theirs"))
+    request = rf.get("/")
+    request.user = mine.user
+    request.session = SessionStore()
+    request.session[selectors.SESSION_KEY] = theirs.customer_id
+
+    assert selectors.current_membership(request) == mine
