@@ -1,5 +1,7 @@
 """Orders through the API: idempotent placement, approval, rejection and error shape."""
 
+import json
+
 import pytest
 
 from portal.orders.models import Order
@@ -204,3 +206,44 @@ def test_an_idempotency_key_another_customer_used_places_this_customers_own_orde
     assert Order.objects.get(pk=theirs.json()["id"]).customer == other
     assert Order.objects.filter(customer=customer).count() == 1
     assert Order.objects.filter(customer=other).count() == 1
+
+
+def test_another_idempotency_key_from_the_same_customer_places_another_order(api, plan, customer):
+    first = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="k-a")
+    second = api.post(
+        "/api/v1/orders/", _body(plan, name="two"), format="json", HTTP_IDEMPOTENCY_KEY="k-b"
+    )
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers
+    assert second.json()["name"] == "two"
+    assert Order.objects.filter(customer=customer).count() == 2
+
+
+def test_a_stored_answer_is_found_only_by_its_customer_endpoint_and_key(customer, customer_factory):
+    from decimal import Decimal
+
+    from portal.api import services
+
+    stored = services.idempotent_response_store(
+        customer=customer, endpoint="orders.create", key="k", fingerprint="f", status_code=201,
+        body={"amount": Decimal("1.50")},
+    )  # fmt: skip
+
+    assert json.loads(stored.body) == {"amount": "1.50"}
+    find = services.idempotent_response_find
+    assert find(customer=customer, endpoint="orders.create", key="k") == stored
+    assert find(customer=customer, endpoint="orders.create", key="other") is None
+    assert find(customer=customer, endpoint="other.create", key="k") is None
+    assert find(customer=customer_factory(), endpoint="orders.create", key="k") is None
+
+
+def test_storing_an_answer_a_concurrent_retry_stored_first_returns_that_one(customer):
+    from portal.api import services
+
+    fields = {"customer": customer, "endpoint": "orders.create", "key": "k", "status_code": 201}
+    first = services.idempotent_response_store(**fields, fingerprint="first", body={"id": 1})
+
+    second = services.idempotent_response_store(**fields, fingerprint="second", body={"id": 2})
+
+    assert second.pk == first.pk
+    assert second.request_hash == "first"
