@@ -264,3 +264,77 @@ def test_the_session_customer_counts_only_through_the_users_own_membership(
     request.session[selectors.SESSION_KEY] = theirs.customer_id
 
     assert selectors.current_membership(request) == mine
+
+
+@pytest.fixture
+def two_teams(member_factory, customer_factory, user_factory):
+    """Alpha (an owner, a member, invitations open, accepted and withdrawn) and Beta (a member)."""
+    owner = member_factory(customer=customer_factory(name="Alpha"))
+    member = member_factory(customer=owner.customer, role="member")
+    beta = member_factory(customer=customer_factory(name="Beta"), role="member")
+    invite = {"role": "member", "invited_by": owner.user}
+    open_, _ = services.invitation_create(customer=owner.customer, email="open@x.example", **invite)
+    taken, _ = services.invitation_create(customer=owner.customer, email="took@x.example", **invite)
+    gone, _ = services.invitation_create(customer=owner.customer, email="gone@x.example", **invite)
+    theirs, _ = services.invitation_create(
+        customer=beta.customer, email="theirs@x.example", role="member", invited_by=beta.user
+    )
+    Invitation.objects.filter(pk=taken.pk).update(accepted_at=timezone.now())
+    Invitation.objects.filter(pk=gone.pk).update(revoked_at=timezone.now())
+    return owner, member, beta, open_, theirs
+
+
+def test_the_team_page_lists_this_organisations_members_and_open_invitations_only(
+    client, two_teams
+):
+    owner, member, beta, _open, _theirs = two_teams
+    client.force_login(owner.user)
+
+    page = client.get(reverse("customers:team")).content.decode()
+
+    assert owner.user.email in page and member.user.email in page
+    assert beta.user.email not in page
+    assert "open@x.example" in page
+    assert "took@x.example" not in page and "gone@x.example" not in page
+    assert "theirs@x.example" not in page
+
+
+def test_a_manager_removes_members_and_withdraws_invitations_of_their_own_organisation_only(
+    client, two_teams
+):
+    owner, member, beta, open_, theirs = two_teams
+    client.force_login(owner.user)
+
+    for name, pk in (("member_remove", beta.pk), ("invitation_revoke", theirs.pk)):
+        assert client.post(reverse(f"customers:{name}", args=[pk])).status_code == 404
+    client.post(reverse("customers:member_remove", args=[member.pk]))
+    client.post(reverse("customers:invitation_revoke", args=[open_.pk]))
+
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    assert Membership.objects.filter(pk=beta.pk).exists()
+    assert Invitation.objects.get(pk=open_.pk).revoked_at is not None
+    assert Invitation.objects.get(pk=theirs.pk).revoked_at is None
+
+
+def test_the_team_page_costs_the_same_queries_for_one_member_or_many(client, member_factory):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner = member_factory()
+    client.force_login(owner.user)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("customers:team")).status_code == 200
+        return len(captured.captured_queries)
+
+    alone = queries()
+    for _ in range(3):
+        member_factory(customer=owner.customer, role="member")
+        services.invitation_create(
+            customer=owner.customer,
+            email=f"i{Invitation.objects.count()}@x.example",
+            role="member",
+            invited_by=owner.user,
+        )
+    assert queries() == alone
