@@ -87,26 +87,27 @@ def run(name: str, target: dict, *, children: int, budget: float) -> bool:
     mutmut = [sys.executable, "-m", "mutmut"]
     print(f"== {name}: {', '.join(target['modules'])} against {' '.join(target['tests'])}")
     started = time.monotonic()
-    process = subprocess.Popen(
-        [*mutmut, "run", "--max-children", str(children)],
-        cwd=workspace,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=budget)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.communicate()
-        print(f"   stopped after {budget:.0f}s; `make mutate` again continues from here")
-    else:
-        if process.returncode != 0:
-            print(stderr[-3000:], file=sys.stderr)
-            print(f"   mutmut failed (exit {process.returncode})")
-            return False
+    log_path = workspace / "mutmut.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [*mutmut, "run", "--max-children", str(children)],
+            cwd=workspace,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            print(f"   stopped after {budget:.0f}s; `make mutate` again continues from here")
+        else:
+            if process.returncode != 0:
+                print(log_path.read_text()[-3000:], file=sys.stderr)
+                print(f"   mutmut failed (exit {process.returncode}); its output: {log_path}")
+                return False
     print(f"   {time.monotonic() - started:.0f}s")
     report(workspace, mutmut, env)
     return True
