@@ -56,7 +56,8 @@ def _init(filespace_factory) -> int:
 
 def _delivery(filespace_factory) -> int:
     subscription = Subscription.objects.create(url="https://hooks.example.com/", secret="s")
-    event = Event.objects.create(event_type="order.placed", dedupe_key="claim-test", data={})
+    key = f"claim-test-{Event.objects.count()}"
+    event = Event.objects.create(event_type="order.placed", dedupe_key=key, data={})
     return Delivery.objects.create(subscription=subscription, event=event).pk
 
 
@@ -181,3 +182,34 @@ def test_two_connections_claiming_at_the_same_moment_get_one_lease(claim, filesp
     assert len(results) == 2
     assert sum(result is not None for result in results) == 1
     assert claim.attempts(pk) == 1
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_its_own_row_and_leaves_another_claimable_one_alone(claim, filespace_factory):
+    pk = claim.make(filespace_factory)
+    other = claim.make(filespace_factory)
+
+    assert claim.take(pk) is not None
+
+    assert claim.attempts(pk) == 1
+    assert claim.attempts(other) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"state": Filespace.State.ACTIVE},
+        {"next_poll_at": timezone.now() + timedelta(minutes=5)},
+        {"lease_until": timezone.now() + timedelta(minutes=5)},
+    ],
+    ids=["another state", "not yet due", "leased"],
+)
+def test_a_filespace_that_is_not_deleting_due_and_free_is_not_claimed_for_delete(
+    filespace_factory, fields
+):
+    pk = _deleting(filespace_factory)
+    Filespace.objects.filter(pk=pk).update(**fields)
+
+    assert filespace_claim_for_delete(filespace_id=pk) is None
+    assert _filespace_attempts(pk) == 0
