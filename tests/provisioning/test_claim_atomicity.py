@@ -213,3 +213,25 @@ def test_a_filespace_that_is_not_deleting_due_and_free_is_not_claimed_for_delete
 
     assert filespace_claim_for_delete(filespace_id=pk) is None
     assert _filespace_attempts(pk) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", [Filespace.State.ACTIVE, Filespace.State.DELETING])
+def test_a_row_past_creation_with_an_old_lease_is_not_claimed_for_create(filespace_factory, state):
+    pk = filespace_factory(state=state, lease_until=timezone.now() - timedelta(minutes=5)).pk
+
+    assert filespace_claim_for_create(filespace_id=pk) is None
+    assert Filespace.objects.get(pk=pk).state == state
+
+
+@pytest.mark.django_db
+def test_the_create_claim_holds_a_lease_for_the_configured_time(filespace_factory, settings):
+    import time_machine
+
+    with time_machine.travel("2026-03-10T12:00:00Z", tick=False):
+        pk = _requested(filespace_factory)
+        claimed = filespace_claim_for_create(filespace_id=pk)
+        assert claimed.lease_until == timezone.now() + timedelta(
+            seconds=settings.PROVISIONING_LEASE
+        )
+        assert claimed.updated_at == timezone.now()
