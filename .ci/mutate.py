@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKSPACES = ROOT / "var" / "mutate"
 # What the tests need besides the packages; linked into every workspace.
 LINKED = [
-    "portal", "provisioning", "billing", "lucidsim", "tests", "templates", "static",
+    "portal", "provisioning", "billing", "lucidsim", "tests", "templates", "static", "docs",
     "manage.py", ".env.example",
 ]  # fmt: skip
 PACKAGES = ["portal", "provisioning", "billing", "lucidsim"]
@@ -61,7 +61,7 @@ def mutmut_config(target: dict) -> str:
         "\n[tool.mutmut]\n"
         f"source_paths = {toml_list(PACKAGES)}\n"
         f"only_mutate = {toml_list(target['modules'])}\n"
-        f"also_copy = {toml_list(['templates', 'static', 'manage.py', '.env.example'])}\n"
+        f"also_copy = {toml_list(['templates', 'static', 'docs', 'manage.py', '.env.example'])}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(target['tests'])}\n"
         f"pytest_add_cli_args = {toml_list(PYTEST_ARGS + target.get('pytest_args', FAST_DB))}\n"
     )
