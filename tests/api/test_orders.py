@@ -237,13 +237,37 @@ def test_a_stored_answer_is_found_only_by_its_customer_endpoint_and_key(customer
     assert find(customer=customer_factory(), endpoint="orders.create", key="k") is None
 
 
-def test_storing_an_answer_a_concurrent_retry_stored_first_returns_that_one(customer):
+def test_storing_an_answer_a_concurrent_retry_stored_first_returns_that_one(
+    customer, customer_factory
+):
     from portal.api import services
 
     fields = {"customer": customer, "endpoint": "orders.create", "key": "k", "status_code": 201}
+    # Neighbours that share all but one of customer, endpoint and key.
+    for neighbour in (
+        {"customer": customer_factory()},
+        {"endpoint": "other.create"},
+        {"key": "other"},
+    ):
+        services.idempotent_response_store(
+            **{**fields, **neighbour}, fingerprint="neighbour", body={}
+        )
     first = services.idempotent_response_store(**fields, fingerprint="first", body={"id": 1})
 
     second = services.idempotent_response_store(**fields, fingerprint="second", body={"id": 2})
 
     assert second.pk == first.pk
     assert second.request_hash == "first"
+
+
+def test_a_request_fingerprint_ignores_key_order_and_reads_decimals_as_text():
+    import hashlib
+    from decimal import Decimal
+
+    from portal.api.services import request_hash
+
+    assert request_hash({"plan": 1, "name": "media"}) == request_hash({"name": "media", "plan": 1})
+    assert request_hash({"units": Decimal("1.5")}) == request_hash({"units": "1.5"})
+    # Stored fingerprints outlive a deploy: the canonical form is part of the contract.
+    canonical = b'{"name":"media","plan":1}'
+    assert request_hash({"plan": 1, "name": "media"}) == hashlib.sha256(canonical).hexdigest()
