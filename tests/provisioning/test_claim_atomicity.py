@@ -197,19 +197,17 @@ def test_a_claim_takes_its_own_row_and_leaves_another_claimable_one_alone(claim,
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "fields",
-    [
-        {"state": Filespace.State.ACTIVE},
-        {"next_poll_at": timezone.now() + timedelta(minutes=5)},
-        {"lease_until": timezone.now() + timedelta(minutes=5)},
-    ],
+    "field",
+    ["state", "next_poll_at", "lease_until"],
     ids=["another state", "not yet due", "leased"],
 )
 def test_a_filespace_that_is_not_deleting_due_and_free_is_not_claimed_for_delete(
-    filespace_factory, fields
+    filespace_factory, field
 ):
     pk = _deleting(filespace_factory)
-    Filespace.objects.filter(pk=pk).update(**fields)
+    in_five_minutes = timezone.now() + timedelta(minutes=5)
+    value = {"state": Filespace.State.ACTIVE}.get(field, in_five_minutes)
+    Filespace.objects.filter(pk=pk).update(**{field: value})
 
     assert filespace_claim_for_delete(filespace_id=pk) is None
     assert _filespace_attempts(pk) == 0
