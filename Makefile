@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench clean
+.PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench mutate clean
 
 help:
 	@echo "make run    set up and start the portal, worker, beat and simulator (Ctrl-C stops all)"
@@ -20,6 +20,7 @@ help:
 	@echo "make test-clocks  the whole suite once at each risky instant (month and year ends, leap days)"
 	@echo "make chaos  the fault suite on a private PostgreSQL and Redis (prints a results table)"
 	@echo "make lint   ruff and the missing-migrations check"
+	@echo "make mutate mutation testing of the rules (slow, not in CI; docs/testing.md)"
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is required (none found on PATH or under pyenv)." >&2; exit 1; fi
@@ -91,6 +92,14 @@ format: install
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Mutation testing of the modules that hold the rules ([tool.mutate] in pyproject.toml), each
+# against its own tests, in workspaces under var/mutate/. Too slow for CI (docs/testing.md):
+# run it when changing a rule, e.g. `make mutate TARGETS=webhook-signing`. A rerun continues.
+MUTATE_CHILDREN ?= 1
+MUTATE_BUDGET ?= 1800
+mutate: install
+	$(PY) .ci/mutate.py $(TARGETS) --children $(MUTATE_CHILDREN) --budget $(MUTATE_BUDGET)
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -162,3 +162,22 @@ def test_creating_and_revoking_keys_is_audited_without_the_key(api_key_factory, 
     assert [e.action for e in entries] == ["apikey.created", "apikey.revoked"]
     assert all(e.actor == staff_user for e in entries)
     assert raw not in str([(e.before, e.after, e.note, e.target_label) for e in entries])
+
+
+@pytest.mark.parametrize(
+    ("raw", "queries"),
+    [
+        ("", 0),
+        ("not-a-key", 0),
+        ("Bearer fsp_x", 0),
+        ("fsp_" + "a" * 97, 0),  # 101 characters: longer than any key
+        ("fsp_" + "a" * 96, 1),  # 100 characters: looked up
+    ],
+)
+def test_a_bearer_string_that_cannot_be_a_key_is_refused_without_a_query(
+    raw, queries, django_assert_num_queries
+):
+    from portal.apikeys.services import apikey_authenticate
+
+    with django_assert_num_queries(queries):
+        assert apikey_authenticate(raw=raw) is None

@@ -1,5 +1,7 @@
 """Orders through the API: idempotent placement, approval, rejection and error shape."""
 
+import json
+
 import pytest
 
 from portal.orders.models import Order
@@ -184,3 +186,88 @@ def test_after_the_stored_answer_is_pruned_a_retry_still_places_no_second_order(
     assert again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
     assert Order.objects.filter(customer=customer).count() == 1
+
+
+def test_an_idempotency_key_another_customer_used_places_this_customers_own_order(
+    api, plan, customer, customer_factory, api_key_factory, api_client_for
+):
+    """Keys are per customer: B reusing A's key (and body) must not get A's order back."""
+    other = customer_factory(name="Zeta", name_prefix="zeta")
+    other_api = api_client_for(api_key_factory(customer=other)[1])
+    first = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="shared")
+
+    theirs = other_api.post(
+        "/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="shared"
+    )
+
+    assert first.status_code == theirs.status_code == 201
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["id"] != first.json()["id"]
+    assert Order.objects.get(pk=theirs.json()["id"]).customer == other
+    assert Order.objects.filter(customer=customer).count() == 1
+    assert Order.objects.filter(customer=other).count() == 1
+
+
+def test_another_idempotency_key_from_the_same_customer_places_another_order(api, plan, customer):
+    first = api.post("/api/v1/orders/", _body(plan), format="json", HTTP_IDEMPOTENCY_KEY="k-a")
+    second = api.post(
+        "/api/v1/orders/", _body(plan, name="two"), format="json", HTTP_IDEMPOTENCY_KEY="k-b"
+    )
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers
+    assert second.json()["name"] == "two"
+    assert Order.objects.filter(customer=customer).count() == 2
+
+
+def test_a_stored_answer_is_found_only_by_its_customer_endpoint_and_key(customer, customer_factory):
+    from decimal import Decimal
+
+    from portal.api import services
+
+    stored = services.idempotent_response_store(
+        customer=customer, endpoint="orders.create", key="k", fingerprint="f", status_code=201,
+        body={"amount": Decimal("1.50")},
+    )  # fmt: skip
+
+    assert json.loads(stored.body) == {"amount": "1.50"}
+    find = services.idempotent_response_find
+    assert find(customer=customer, endpoint="orders.create", key="k") == stored
+    assert find(customer=customer, endpoint="orders.create", key="other") is None
+    assert find(customer=customer, endpoint="other.create", key="k") is None
+    assert find(customer=customer_factory(), endpoint="orders.create", key="k") is None
+
+
+def test_storing_an_answer_a_concurrent_retry_stored_first_returns_that_one(
+    customer, customer_factory
+):
+    from portal.api import services
+
+    fields = {"customer": customer, "endpoint": "orders.create", "key": "k", "status_code": 201}
+    # Neighbours that share all but one of customer, endpoint and key.
+    for neighbour in (
+        {"customer": customer_factory()},
+        {"endpoint": "other.create"},
+        {"key": "other"},
+    ):
+        services.idempotent_response_store(
+            **{**fields, **neighbour}, fingerprint="neighbour", body={}
+        )
+    first = services.idempotent_response_store(**fields, fingerprint="first", body={"id": 1})
+
+    second = services.idempotent_response_store(**fields, fingerprint="second", body={"id": 2})
+
+    assert second.pk == first.pk
+    assert second.request_hash == "first"
+
+
+def test_a_request_fingerprint_ignores_key_order_and_reads_decimals_as_text():
+    import hashlib
+    from decimal import Decimal
+
+    from portal.api.services import request_hash
+
+    assert request_hash({"plan": 1, "name": "media"}) == request_hash({"name": "media", "plan": 1})
+    assert request_hash({"units": Decimal("1.5")}) == request_hash({"units": "1.5"})
+    # Stored fingerprints outlive a deploy: the canonical form is part of the contract.
+    canonical = b'{"name":"media","plan":1}'
+    assert request_hash({"plan": 1, "name": "media"}) == hashlib.sha256(canonical).hexdigest()

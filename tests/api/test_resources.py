@@ -202,3 +202,12 @@ def test_listing_orders_and_filespaces_costs_the_same_queries_for_one_or_many(
         assert len(msp_api.get("/api/v1/orders/").json()["results"]) == 7
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert len(msp_api.get("/api/v1/filespaces/").json()["results"]) == 7
+
+
+def test_the_schema_tells_clients_to_send_the_key_as_a_bearer_token(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    schemes = schema["components"]["securitySchemes"]
+    assert {"type": "http", "scheme": "bearer"}.items() <= next(iter(schemes.values())).items()
+    assert "Authorization: Bearer fsp_" in next(iter(schemes.values()))["description"]

@@ -1,8 +1,9 @@
 """The upstream check through the real client against lucidsim's GET /billing/current-period."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from billing import services
@@ -12,7 +13,26 @@ from provisioning import lucidlink
 pytestmark = pytest.mark.django_db
 
 
+def _mid_month_after(moment: datetime) -> datetime:
+    """Noon on the 10th of the month after `moment`: 3 days later is still the same month."""
+    first_of_next = (moment.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first_of_next.replace(day=10, hour=12, minute=0, second=0, microsecond=0)
+
+
+def _pin_both_clocks(lucidsim) -> time_machine.travel:
+    """Move lucidsim's clock (it only goes forward) and ours to the same mid-month instant."""
+    sim_now = datetime.fromtimestamp(lucidsim.now_ms() / 1000, tz=UTC)
+    target = _mid_month_after(sim_now)
+    lucidsim.advance_clock((target - sim_now).total_seconds())
+    return time_machine.travel(target, tick=True)
+
+
 def test_the_check_reads_lucidsims_period_and_flags_what_we_did_not_meter(lucidsim, live_filespace):
+    with _pin_both_clocks(lucidsim):
+        _check_flags_what_we_did_not_meter(lucidsim, live_filespace)
+
+
+def _check_flags_what_we_did_not_meter(lucidsim, live_filespace):
     lucidlink.forget_tokens()
     domain = lucidsim.create_domain("msp")
     ids = []
@@ -39,10 +59,8 @@ def test_the_check_reads_lucidsims_period_and_flags_what_we_did_not_meter(lucids
     kinds = dict(BillingFlag.objects.values_list("kind", "subject"))
     assert kinds[BillingFlag.Kind.UNKNOWN_FILESPACE] == f"remote:{ids[1]}"
     assert kinds[BillingFlag.Kind.BELOW_COST] == f"customer:{ours.customer_id}"
+    # lucidsim's clock is 3 days ahead, in the same month: the windows overlap and our zero is
+    # 100% away from LucidLink's figure.
+    assert period.start < timezone.now()
     drift = BillingFlag.objects.filter(kind=BillingFlag.Kind.DRIFT)
-    if period.start < timezone.now():
-        # lucidsim's clock is 3 days ahead; unless that crossed into a new month, the windows
-        # overlap and our zero is 100% away from LucidLink's figure.
-        assert [(f.filespace, f.drift_percent) for f in drift] == [(ours, 100)]
-    else:
-        assert not drift.exists()
+    assert [(f.filespace, f.drift_percent) for f in drift] == [(ours, 100)]

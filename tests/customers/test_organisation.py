@@ -227,3 +227,114 @@ def test_invitations_are_capped_per_hour(member_factory):
             invited_by=owner.user,
         )
     assert not Invitation.objects.filter(email="one-more@example.com").exists()
+
+
+def test_a_member_removed_from_the_organisation_they_switched_to_falls_back_to_their_own(
+    client, member_factory, customer_factory
+):
+    alpha = member_factory(customer=customer_factory(name="Alpha"))
+    beta_owner = member_factory(customer=customer_factory(name="Beta"))
+    in_beta = member_factory(user=alpha.user, customer=beta_owner.customer, role="member")
+    client.force_login(alpha.user)
+    client.post(reverse("customers:switch"), {"customer": beta_owner.customer_id})
+    assert b"<h1>Beta</h1>" in client.get(reverse("dashboard")).content
+
+    services.membership_remove(membership=in_beta, acting=beta_owner)
+
+    page = client.get(reverse("dashboard")).content
+    assert b"<h1>Alpha</h1>" in page
+    assert b"Beta" not in page
+    team = client.get(reverse("customers:team")).content.decode()
+    assert beta_owner.user.email not in team
+
+
+def test_the_session_customer_counts_only_through_the_users_own_membership(
+    rf, member_factory, customer_factory
+):
+    """Another user's membership of the session's customer must not become this user's."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from portal.customers import selectors
+
+    mine = member_factory(customer=customer_factory(name="Mine"))
+    theirs = member_factory(customer=customer_factory(name="Theirs"))
+    request = rf.get("/")
+    request.user = mine.user
+    request.session = SessionStore()
+    request.session[selectors.SESSION_KEY] = theirs.customer_id
+
+    assert selectors.current_membership(request) == mine
+
+
+@pytest.fixture
+def two_teams(member_factory, customer_factory, user_factory):
+    """Alpha (an owner, a member, invitations open, accepted and withdrawn) and Beta (a member)."""
+    owner = member_factory(customer=customer_factory(name="Alpha"))
+    member = member_factory(customer=owner.customer, role="member")
+    beta = member_factory(customer=customer_factory(name="Beta"), role="member")
+    invite = {"role": "member", "invited_by": owner.user}
+    open_, _ = services.invitation_create(customer=owner.customer, email="open@x.example", **invite)
+    taken, _ = services.invitation_create(customer=owner.customer, email="took@x.example", **invite)
+    gone, _ = services.invitation_create(customer=owner.customer, email="gone@x.example", **invite)
+    theirs, _ = services.invitation_create(
+        customer=beta.customer, email="theirs@x.example", role="member", invited_by=beta.user
+    )
+    Invitation.objects.filter(pk=taken.pk).update(accepted_at=timezone.now())
+    Invitation.objects.filter(pk=gone.pk).update(revoked_at=timezone.now())
+    return owner, member, beta, open_, theirs
+
+
+def test_the_team_page_lists_this_organisations_members_and_open_invitations_only(
+    client, two_teams
+):
+    owner, member, beta, _open, _theirs = two_teams
+    client.force_login(owner.user)
+
+    page = client.get(reverse("customers:team")).content.decode()
+
+    assert owner.user.email in page and member.user.email in page
+    assert beta.user.email not in page
+    assert "open@x.example" in page
+    assert "took@x.example" not in page and "gone@x.example" not in page
+    assert "theirs@x.example" not in page
+
+
+def test_a_manager_removes_members_and_withdraws_invitations_of_their_own_organisation_only(
+    client, two_teams
+):
+    owner, member, beta, open_, theirs = two_teams
+    client.force_login(owner.user)
+
+    for name, pk in (("member_remove", beta.pk), ("invitation_revoke", theirs.pk)):
+        assert client.post(reverse(f"customers:{name}", args=[pk])).status_code == 404
+    client.post(reverse("customers:member_remove", args=[member.pk]))
+    client.post(reverse("customers:invitation_revoke", args=[open_.pk]))
+
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    assert Membership.objects.filter(pk=beta.pk).exists()
+    assert Invitation.objects.get(pk=open_.pk).revoked_at is not None
+    assert Invitation.objects.get(pk=theirs.pk).revoked_at is None
+
+
+def test_the_team_page_costs_the_same_queries_for_one_member_or_many(client, member_factory):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner = member_factory()
+    client.force_login(owner.user)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("customers:team")).status_code == 200
+        return len(captured.captured_queries)
+
+    alone = queries()
+    for _ in range(3):
+        member_factory(customer=owner.customer, role="member")
+        services.invitation_create(
+            customer=owner.customer,
+            email=f"i{Invitation.objects.count()}@x.example",
+            role="member",
+            invited_by=owner.user,
+        )
+    assert queries() == alone

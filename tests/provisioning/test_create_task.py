@@ -389,3 +389,18 @@ def services_claim(row):
     from provisioning import services
 
     return services.filespace_claim_for_create(filespace_id=row.pk)
+
+
+def test_a_lookup_answer_with_our_name_in_another_domain_is_never_adopted(
+    fake_client, requested, monkeypatch
+):
+    """Should LucidLink's lookup answer with another domain's filespace, it is not ours."""
+    stranger = fake_client.add("cust1-media", domain_id="dom-other")
+    fake_client.fail("create_filespace", lucidlink.Conflict("Exists.", status=409))
+    monkeypatch.setattr(fake_client, "find_filespace", lambda qualified_name: stranger)
+
+    tasks.create_filespace(requested.pk)
+
+    requested.refresh_from_db()
+    assert requested.remote_id is None
+    assert requested.state == State.ERROR

@@ -2,6 +2,8 @@
 
 import copy
 import dataclasses
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -27,15 +29,16 @@ FILESPACE = {
     "version": 3,
     "usersCount": 1,
     "storage": {"owner": "lucidlink", "provider": "IBM", "region": "us-east"},
+    # Distinct numbers, so a parser that reads one field into another is caught.
     "stats": {
-        "usedStorage": 1,
-        "filespaceSize": 1,
-        "getRequestCount": 1,
-        "getDataSize": 1,
-        "putRequestCount": 1,
-        "putDataSize": 1,
-        "listRequestCount": 1,
-        "deleteRequestCount": 1,
+        "usedStorage": 11,
+        "filespaceSize": 12,
+        "getRequestCount": 13,
+        "getDataSize": 14,
+        "putRequestCount": 15,
+        "putDataSize": 16,
+        "listRequestCount": 17,
+        "deleteRequestCount": 18,
     },
 }
 PERIOD = {
@@ -96,9 +99,68 @@ def parses_or_is_malformed(parse, document) -> None:
     assert dataclasses.is_dataclass(result)
 
 
+EXPECTED = {
+    types.parse_filespace: types.RemoteFilespace(
+        id="fs-1",
+        domain_id="dom-1",
+        name="media",
+        status="initialized",
+        subscription_type="teams",
+        version=3,
+        users_count=1,
+        storage=types.FilespaceStorage(
+            owner="lucidlink", provider="IBM", region="us-east", endpoint=None, bucket=None
+        ),
+        stats=types.FilespaceStats(
+            used_storage=11,
+            filespace_size=12,
+            get_request_count=13,
+            get_data_size=14,
+            put_request_count=15,
+            put_data_size=16,
+            list_request_count=17,
+            delete_request_count=18,
+        ),
+    ),
+    types.parse_billing_period: types.BillingPeriod(
+        start=datetime(2025, 12, 1, tzinfo=UTC),
+        end=datetime(2026, 1, 1, tzinfo=UTC),
+        subscription_status="active",
+        amount_due=100,
+        amount_due_forecast=300,
+        currency="USD",
+        trial_days=0,
+        filespaces=(
+            types.FilespaceLineItem(
+                filespace_id="fs-1",
+                name="media",
+                amount_due=100,
+                amount_due_forecast=300,
+                is_deleted=True,
+                storage_owner="lucidlink",
+                storage_provider=None,
+                subscription_type=None,
+                usage=(types.FilespaceUsage(dimension="ManagedCapacity", usage=Decimal(5)),),
+            ),
+        ),
+    ),
+    types.parse_domain: types.Domain(id="d", name="msp"),
+}
+
+
 @pytest.mark.parametrize(("parse", "valid"), PARSERS)
-def test_the_sample_answers_parse(parse, valid):
-    assert parse(valid) is not None
+def test_the_sample_answers_parse_to_exactly_their_values(parse, valid):
+    assert parse(valid) == EXPECTED[parse]
+
+
+def test_a_billing_line_answers_its_usage_by_dimension():
+    period = copy.deepcopy(PERIOD)
+    usage = period["filespaceBreakdown"][0]["usageByDimension"]
+    usage.append({"dimension": "FilespaceUsers", "usage": 2.5})
+    line = types.parse_billing_period(period).filespaces[0]
+    assert line.managed_capacity == Decimal(5)
+    assert line.filespace_users == Decimal("2.5")
+    assert line.usage_of("Egress") is None
 
 
 @pytest.mark.parametrize(("parse", "valid"), PARSERS)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from portal.plans.models import BillingUnit, QuantityRule, StorageOwner, SubscriptionType
 from portal.staff.forms import PlanForm
 from provisioning import rules
+from tests.reach import Reach
 
 pytestmark = pytest.mark.django_db
 
@@ -53,27 +54,34 @@ def plan_data(draw) -> dict:
     return data
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=plan_data())
-def test_any_input_is_either_refused_with_errors_or_a_consistent_plan(data):
-    form = PlanForm(data=data)
-    if not form.is_valid():
-        assert form.errors
-        event("refused")
-        return
-    event("accepted")
-    plan = form.save(commit=False)
-    plan.full_clean()
-    assert plan.name.strip()
-    assert len(plan.currency) == 3 and plan.currency.isascii() and plan.currency.isupper()
-    assert plan.price_per_unit_month >= Decimal(0)
-    assert plan.included_units >= 0 and plan.minimum_monthly_charge >= 0
-    assert (plan.subscription_type == "custom") == (plan.storage_owner == "customer")
-    if plan.subscription_type == "basic":
-        assert plan.provider == "Wasabi"
-    if plan.subscription_type in ("teams", "enterprise"):
-        assert plan.provider == "IBM"
-    known = rules.regions_for(plan.provider)
-    assert not known or set(plan.allowed_regions) <= set(known)
+def test_any_input_is_either_refused_with_errors_or_a_consistent_plan():
+    reach = Reach("accepted")
+
+    @settings(
+        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(data=plan_data())
+    def check(data):
+        reach.tried()
+        form = PlanForm(data=data)
+        if not form.is_valid():
+            assert form.errors
+            event("refused")
+            return
+        reach.reached()
+        plan = form.save(commit=False)
+        plan.full_clean()
+        assert plan.name.strip()
+        assert len(plan.currency) == 3 and plan.currency.isascii() and plan.currency.isupper()
+        assert plan.price_per_unit_month >= Decimal(0)
+        assert plan.included_units >= 0 and plan.minimum_monthly_charge >= 0
+        assert (plan.subscription_type == "custom") == (plan.storage_owner == "customer")
+        if plan.subscription_type == "basic":
+            assert plan.provider == "Wasabi"
+        if plan.subscription_type in ("teams", "enterprise"):
+            assert plan.provider == "IBM"
+        known = rules.regions_for(plan.provider)
+        assert not known or set(plan.allowed_regions) <= set(known)
+
+    check()
+    reach.assert_share(0.25)

@@ -40,3 +40,12 @@ def test_garbage_headers_never_verify_and_never_raise(header):
 def test_any_body_round_trips(body, timestamp):
     header = signing.sign(secret=SECRET, body=body, timestamp=timestamp)
     assert signing.verify(secret=SECRET, body=body, header=header, now=timestamp)
+
+
+def test_a_timestamp_from_beyond_the_window_in_the_future_is_refused():
+    now = 1_800_000_000
+    window = signing.REPLAY_WINDOW_SECONDS
+    future = signing.sign(secret=SECRET, body=b"{}", timestamp=now + window + 1)
+    edge = signing.sign(secret=SECRET, body=b"{}", timestamp=now + window)
+    assert not signing.verify(secret=SECRET, body=b"{}", header=future, now=now)
+    assert signing.verify(secret=SECRET, body=b"{}", header=edge, now=now)

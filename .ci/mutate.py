@@ -1,0 +1,174 @@
+"""Mutation testing of the rules that matter: `make mutate [TARGETS=...]`.
+
+Reads the targets from `[tool.mutate.targets]` in pyproject.toml (modules to mutate and the
+tests that guard them). Each target runs mutmut in its own workspace, var/mutate/<target>/:
+the workspace holds links to the project's packages and a pyproject.toml whose [tool.mutmut]
+names only that target's modules and tests, so mutmut's copy (mutants/) and its cached results
+stay under var/ and a rerun continues where the last one stopped. Runs on SQLite (each mutant's
+test run gets its own in-memory database); real-worker tests are left out.
+
+Prints, per module, the mutation score and every surviving mutant (`--diffs` shows each one's
+change). Exits non-zero when a target failed to run, not when mutants survive: the survivors
+are judged by a person and written down in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSPACES = ROOT / "var" / "mutate"
+# What the tests need besides the packages; linked into every workspace.
+LINKED = [
+    "portal", "provisioning", "billing", "lucidsim", "tests", "templates", "static", "docs",
+    "manage.py", ".env.example",
+]  # fmt: skip
+PACKAGES = ["portal", "provisioning", "billing", "lucidsim"]
+# Settings that would point the mutants' test runs at a shared database or broker.
+UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not worker"]
+# Each mutant's pytest session builds its own database; from the models, not the migrations, is
+# seconds faster. A target whose tests need a data migration sets `pytest_args = []`.
+FAST_DB = ["--no-migrations"]
+RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
+
+
+def targets() -> dict[str, dict]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return data["tool"]["mutate"]["targets"]
+
+
+def module_of(mutant: str) -> str:
+    """`portal.webhooks.signing.x_verify__mutmut_3` -> `portal.webhooks.signing` (also for
+    methods: `...authentication.xǁClassǁmethod__mutmut_1`)."""
+    return mutant.rsplit(".", 1)[0]
+
+
+def mutmut_config(target: dict) -> str:
+    def toml_list(values: list[str]) -> str:
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+    return (
+        "\n[tool.mutmut]\n"
+        f"source_paths = {toml_list(PACKAGES)}\n"
+        f"only_mutate = {toml_list(target['modules'])}\n"
+        f"also_copy = {toml_list(['templates', 'static', 'docs', 'manage.py', '.env.example'])}\n"
+        f"pytest_add_cli_args_test_selection = {toml_list(target['tests'])}\n"
+        f"pytest_add_cli_args = {toml_list(PYTEST_ARGS + target.get('pytest_args', FAST_DB))}\n"
+    )
+
+
+def prepare(name: str, target: dict) -> Path:
+    workspace = WORKSPACES / name
+    workspace.mkdir(parents=True, exist_ok=True)
+    for entry in LINKED:
+        link = workspace / entry
+        if not link.is_symlink():
+            link.symlink_to(ROOT / entry)
+    pyproject = (ROOT / "pyproject.toml").read_text() + mutmut_config(target)
+    config = workspace / "pyproject.toml"
+    if not config.exists() or config.read_text() != pyproject:
+        config.write_text(pyproject)
+    return workspace
+
+
+def run(name: str, target: dict, *, children: int, budget: float) -> bool:
+    workspace = prepare(name, target)
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    mutmut = [sys.executable, "-m", "mutmut"]
+    print(f"== {name}: {', '.join(target['modules'])} against {' '.join(target['tests'])}")
+    started = time.monotonic()
+    log_path = workspace / "mutmut.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [*mutmut, "run", "--max-children", str(children)],
+            cwd=workspace,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            print(f"   stopped after {budget:.0f}s; `make mutate` again continues from here")
+        else:
+            if process.returncode != 0:
+                print(log_path.read_text()[-3000:], file=sys.stderr)
+                print(f"   mutmut failed (exit {process.returncode}); its output: {log_path}")
+                return False
+    print(f"   {time.monotonic() - started:.0f}s")
+    report(workspace, mutmut, env)
+    return True
+
+
+def report(workspace: Path, mutmut: list[str], env: dict[str, str], *, diffs=False) -> None:
+    listing = subprocess.run(
+        [*mutmut, "results", "--all", "true"],
+        cwd=workspace, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    by_module: dict[str, Counter] = defaultdict(Counter)
+    survivors: list[tuple[str, str]] = []
+    for line in listing.splitlines():
+        match = RESULT_LINE.match(line)
+        if not match:
+            continue
+        mutant, status = match["name"], match["status"].strip()
+        by_module[module_of(mutant)][status] += 1
+        if status not in ("killed", "not checked"):
+            survivors.append((mutant, status))
+    for module, counts in sorted(by_module.items()):
+        checked = sum(n for status, n in counts.items() if status != "not checked")
+        killed = counts["killed"]
+        score = f"{100 * killed / checked:.0f}%" if checked else "n/a"
+        detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        print(f"   {module}: {score} killed of {checked} checked ({detail})")
+    for mutant, status in survivors:
+        print(f"   {status}: {mutant}")
+        if diffs:
+            shown = subprocess.run(
+                [*mutmut, "show", mutant], cwd=workspace, env=env, capture_output=True, text=True
+            ).stdout
+            print("      " + "\n      ".join(shown.splitlines()[1:]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", help="targets from pyproject.toml (default: all)")
+    parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
+    parser.add_argument(
+        "--budget", type=float, default=1200, help="seconds per target before it is stopped"
+    )
+    parser.add_argument("--report", action="store_true", help="only print the last results")
+    parser.add_argument("--diffs", action="store_true", help="show each survivor's change")
+    args = parser.parse_args()
+    known = targets()
+    chosen = args.targets or list(known)
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    ok = True
+    for name in chosen:
+        if args.report:
+            workspace = prepare(name, known[name])
+            env = {k: v for k, v in os.environ.items() if k not in UNSET}
+            print(f"== {name}")
+            report(workspace, [sys.executable, "-m", "mutmut"], env, diffs=args.diffs)
+        else:
+            ok = run(name, known[name], children=args.children, budget=args.budget) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
