@@ -124,6 +124,45 @@ class DailyUsage(models.Model):
         return self.used_storage_sum / self.sample_count
 
 
+class MonthUsage(models.Model):
+    """One filespace's samples in one month, summarized as they arrive (billing.summary).
+
+    Pages rate the month to date from this row instead of the month's raw samples; the invoice
+    run still rates from the raw samples. Rebuilt from the raw samples whenever a sample does not
+    extend it in order, so it is always what ``summary.summarize`` gives for the stored samples.
+    """
+
+    filespace = models.ForeignKey(
+        "provisioning.Filespace", on_delete=models.PROTECT, related_name="month_usage"
+    )
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(help_text="First day of the month.")
+    slot_seconds = models.PositiveIntegerField()
+    first_slot = models.BigIntegerField(help_text="Epoch seconds of the first sampled slot.")
+    first_value = models.PositiveBigIntegerField()
+    last_slot = models.BigIntegerField(help_text="Epoch seconds of the last sampled slot.")
+    last_value = models.PositiveBigIntegerField()
+    slot_sum = models.DecimalField(**BYTES, help_text="Σ bytes of every slot, gaps filled.")
+    slot_count = models.PositiveIntegerField()
+    sample_count = models.PositiveIntegerField()
+    peak = models.PositiveBigIntegerField()
+    # {"<day number>": [filled peak, Σ sampled bytes, samples, largest sample]}
+    days = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["filespace_id", "month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["filespace", "month"], name="month_usage_one_per_month"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "month"], name="month_usage_customer_month")]
+
+    def __str__(self) -> str:
+        return f"filespace {self.filespace_id} in {self.month:%Y-%m}"
+
+
 class FilespacePlanPeriod(models.Model):
     """The plan a filespace is billed on from ``starts_at`` until the next row (plan history)."""
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from billing.summary import SeriesSummary, WindowFigures, window_figures
+
 QUANTITY_PLACES = Decimal("0.000001")
 UNIT_BYTES = {"GB": 10**9, "GiB": 2**30}
 # ISO 4217 minor units; every currency not listed has two decimal places.
@@ -309,10 +311,33 @@ def _tiered_amount(
     return amount, tuple(used)
 
 
+def _figures_from_samples(
+    series: SampleSeries, start: int, end: int, slot_seconds: int, horizon: int | None, rule: str
+) -> WindowFigures:
+    """The window's figures slot by slot from the raw samples (the reference computation)."""
+    if rule == QuantityRule.TIME_WEIGHTED:
+        complete = _complete_byte_seconds(series, start, end, slot_seconds)
+        if complete is not None:
+            byte_seconds, slot_count, active_seconds = complete
+            return WindowFigures(byte_seconds, slot_count, active_seconds, 0, 0, ZERO)
+    rows = _slot_rows(series, start, end, slot_seconds)
+    filled = [row[0] for row in rows if row[3]]
+    gap_slots = sum(1 for slot in filled if horizon is None or slot < horizon)
+    level = ZERO if rule == QuantityRule.TIME_WEIGHTED else _level_bytes(rows, rule)
+    return WindowFigures(
+        byte_seconds=sum(row[1] * row[2] for row in rows),
+        slot_count=len(rows),
+        active_seconds=sum(row[1] for row in rows),
+        gap_slots=gap_slots,
+        projected_slots=len(filled) - gap_slots,
+        level=level,
+    )
+
+
 def rate_usage(
     *,
     terms: PlanTerms,
-    samples: Iterable[Sample] | SampleSeries,
+    samples: Iterable[Sample] | SampleSeries | SeriesSummary,
     window_start: datetime,
     window_end: datetime,
     month_start: datetime,
@@ -326,7 +351,8 @@ def rate_usage(
     bytes over seconds; the level rules (peak, average of daily peaks, last) take a level and
     weight it by the share of the month the filespace was billable. Slots starting at or after
     ``as_of`` are projected (filled from the last value) rather than reported as gaps: that is
-    how a forecast to the end of the month is made.
+    how a forecast to the end of the month is made. ``samples`` may be the month's
+    ``SeriesSummary`` when the window holds every sampled slot (billing.summary.covers).
     """
     if terms.unit not in UNIT_BYTES:
         raise RatingError(f"Unknown billing unit {terms.unit!r}.")
@@ -336,24 +362,19 @@ def rate_usage(
         raise RatingError("The window must lie inside its month.")
     unit_bytes = UNIT_BYTES[terms.unit]
     month_seconds = int((month_end - month_start).total_seconds())
-    series = series_of(samples)
     start, end = _epoch(window_start), _epoch(window_end)
-    complete = None
-    if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
-        complete = _complete_byte_seconds(series, start, end, slot_seconds)
-    if complete is not None:
-        byte_seconds, slot_count, active_seconds = complete
-        rows = []
-        gap_slots = projected_slots = 0
+    horizon = _epoch(as_of) if as_of is not None else None
+    if isinstance(samples, SeriesSummary):
+        if samples.slot_seconds != slot_seconds:
+            raise RatingError("The summary was made for another sampling interval.")
+        figures = window_figures(samples, start, end, horizon, terms.quantity_rule)
     else:
-        rows = _slot_rows(series, start, end, slot_seconds)
-        slot_count = len(rows)
-        active_seconds = sum(row[1] for row in rows)
-        horizon = _epoch(as_of) if as_of is not None else None
-        filled = [row[0] for row in rows if row[3]]
-        gap_slots = sum(1 for slot in filled if horizon is None or slot < horizon)
-        projected_slots = len(filled) - gap_slots
-        byte_seconds = sum(row[1] * row[2] for row in rows)
+        figures = _figures_from_samples(
+            series_of(samples), start, end, slot_seconds, horizon, terms.quantity_rule
+        )
+    byte_seconds, slot_count = figures.byte_seconds, figures.slot_count
+    active_seconds, gap_slots = figures.active_seconds, figures.gap_slots
+    projected_slots = figures.projected_slots
     fraction = Decimal(active_seconds) / Decimal(month_seconds)
     if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
         raw_quantity = Decimal(byte_seconds) / (Decimal(unit_bytes) * Decimal(month_seconds))
@@ -362,7 +383,7 @@ def rate_usage(
             f"{month_seconds} s in month)"
         )
     else:
-        level = _level_bytes(rows, terms.quantity_rule)
+        level = figures.level
         raw_quantity = level / Decimal(unit_bytes) * fraction
         how = (
             f"{terms.quantity_rule.replace('_', ' ')} {level.normalize():f} B / {unit_bytes} B/"

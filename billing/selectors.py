@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
@@ -13,8 +13,10 @@ from django.http import Http404
 
 from billing import charts, rating
 from billing.models import BillingFlag, DailyUsage, Invoice, InvoiceLine, UsageGap, UsageSample
-from billing.services.pricing import billable_filespaces, rate_filespaces, rating_inputs
+from billing.services.pricing import billable_filespaces, rate_filespaces, summary_inputs
+from billing.summary import SeriesSummary
 
+EPOCH_DAY = date(1970, 1, 1)
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -50,7 +52,7 @@ class FilespaceUsage:
     forecast: Decimal
     quantity_to_date: Decimal
     gap_slots: int
-    chart: charts.Chart
+    chart: charts.Chart | None
 
 
 @dataclass
@@ -62,14 +64,23 @@ class UsagePage:
     is_current: bool = False
 
 
-def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now: datetime):
-    """Each filespace's chart, cost to date and forecast for one month, in five queries."""
+def usage_page_for(
+    *, customer, month_start: datetime, month_end: datetime, now: datetime, charts_wanted=True
+):
+    """Each filespace's chart, cost to date and forecast for one month, in a few queries.
+
+    The figures come from the month-to-date summaries (billing.summary), so a view reads a row
+    per filespace whatever the hour of the month; filespaces without a covering summary are
+    rated from their raw samples, with the same result.
+    """
     filespaces = list(
         billable_filespaces(month_start=month_start, month_end=month_end).filter(customer=customer)
     )
-    inputs = rating_inputs(filespaces=filespaces, month_start=month_start, month_end=month_end)
     is_current = month_start <= now < month_end
     as_of = now if is_current else None
+    inputs = summary_inputs(
+        filespaces=filespaces, month_start=month_start, month_end=month_end, as_of=as_of
+    )
     to_date = rate_filespaces(
         filespaces=filespaces,
         month_start=month_start,
@@ -106,12 +117,7 @@ def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now:
             totals[currency]["forecast"] += line.amount
             if line.filespace_id:
                 per_fs[line.filespace_id]["forecast"] += line.amount
-
-    daily: dict[int, list[DailyUsage]] = defaultdict(list)
-    for rollup in DailyUsage.objects.filter(
-        customer=customer, day__gte=month_start.date(), day__lt=month_end.date()
-    ).order_by("day"):
-        daily[rollup.filespace_id].append(rollup)
+    daily = _daily_points(filespaces, inputs, month_start, month_end) if charts_wanted else {}
     month_days = [
         month_start.date() + timedelta(days=offset)
         for offset in range((month_end - month_start).days)
@@ -120,8 +126,19 @@ def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now:
     for filespace in sorted(filespaces, key=lambda fs: fs.remote_name):
         unit = filespace.plan.billing_unit
         unit_bytes = Decimal(rating.UNIT_BYTES.get(unit, 10**9))
-        days = daily.get(filespace.pk, [])
         figures = per_fs[filespace.pk]
+        chart = None
+        if charts_wanted:
+            points = daily.get(filespace.pk, {})
+            chart = charts.usage_chart(
+                title=f"Stored data in {filespace.qualified_name}, {month_start:%B %Y}",
+                unit=unit,
+                days=month_days,
+                averages={day: Decimal(total) / count / unit_bytes
+                          for day, (total, count, _) in points.items()},
+                peaks={day: Decimal(largest) / unit_bytes
+                       for day, (_, _, largest) in points.items()},
+            )  # fmt: skip
         rows.append(
             FilespaceUsage(
                 filespace=filespace,
@@ -131,22 +148,38 @@ def usage_page_for(*, customer, month_start: datetime, month_end: datetime, now:
                 forecast=figures["forecast"],
                 quantity_to_date=figures["quantity"],
                 gap_slots=figures["gaps"],
-                chart=charts.usage_chart(
-                    title=f"Stored data in {filespace.qualified_name}, {month_start:%B %Y}",
-                    unit=unit,
-                    days=month_days,
-                    averages={
-                        d.day: d.used_storage_average / unit_bytes for d in days if d.sample_count
-                    },
-                    peaks={
-                        d.day: Decimal(d.used_storage_max) / unit_bytes
-                        for d in days
-                        if d.sample_count
-                    },
-                ),
+                chart=chart,
             )
         )
     return UsagePage(month_start, month_end, rows, dict(totals), is_current)
+
+
+def _daily_points(
+    filespaces: list, inputs, month_start: datetime, month_end: datetime
+) -> dict[int, dict[date, tuple[int, int, int]]]:
+    """(Σ sampled bytes, samples, largest sample) per filespace and day with samples.
+
+    Read from the month's summaries; the daily rollups serve filespaces without one.
+    """
+    points: dict[int, dict[date, tuple[int, int, int]]] = defaultdict(dict)
+    others = []
+    for filespace in filespaces:
+        month = inputs.samples.get(filespace.pk)
+        if isinstance(month, SeriesSummary):
+            for day, sampled in month.day_samples.items():
+                points[filespace.pk][EPOCH_DAY + timedelta(days=day)] = sampled
+        else:
+            others.append(filespace.pk)
+    if others:
+        rollups = DailyUsage.objects.filter(
+            filespace_id__in=others,
+            day__gte=month_start.date(),
+            day__lt=month_end.date(),
+            sample_count__gt=0,
+        ).values_list("filespace_id", "day", "used_storage_sum", "sample_count", "used_storage_max")
+        for filespace_id, day, total, count, largest in rollups:
+            points[filespace_id][day] = (total, count, largest)
+    return points
 
 
 def invoices_for(*, customer) -> QuerySet[Invoice]:

@@ -9,6 +9,7 @@ from billing.services.invoices import (
     invoice_run,
     invoice_verify,
 )
+from billing.services.summaries import usage_summaries_append, usage_summaries_rebuild
 from billing.services.upstream import upstream_check
 from billing.services.usage import (
     LIVE_STATES,
@@ -34,4 +35,6 @@ __all__ = [
     "usage_collect",
     "usage_prune",
     "usage_rollup_days",
+    "usage_summaries_append",
+    "usage_summaries_rebuild",
 ]

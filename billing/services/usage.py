@@ -16,6 +16,7 @@ from billing import rating
 from billing.db import EpochSeconds
 from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
 from billing.services.pricing import ready_at
+from billing.services.summaries import usage_summaries_append
 from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
         reason = problems.get(row[0]) or sample or "LucidLink returned no stats for this filespace"
         gaps.append((row, reason))
     UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
+    usage_summaries_append(slot=slot, filespace_ids=[sample.filespace_id for sample in samples])
     by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for row, reason in gaps:
         by_reason[reason].append(row)

@@ -119,7 +119,11 @@ def usage_to_date_for(*, customer: Customer) -> dict:
     month_start, month_end = rating.month_of(now)
     try:
         page = billing.usage_page_for(
-            customer=customer, month_start=month_start, month_end=month_end, now=now
+            customer=customer,
+            month_start=month_start,
+            month_end=month_end,
+            now=now,
+            charts_wanted=False,
         )
     except (BillingError, EmptyResultSet):
         # EmptyResultSet: billing's rating_inputs cannot yet take a customer with no billable

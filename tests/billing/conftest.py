@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from billing import rating
 from provisioning import lucidlink
 
 
@@ -93,8 +94,10 @@ def live_filespace(filespace_factory):
     return make
 
 
-def write_samples(filespace, start: str, end: str, used: int, *, step: int = 3600) -> int:
-    """One sample per slot from start up to end, all with ``used`` bytes."""
+def write_samples(
+    filespace, start: str, end: str, used: int, *, step: int = 3600, summarize: bool = True
+) -> int:
+    """One sample per slot from start up to end, all with ``used`` bytes; summaries follow."""
     from billing.models import UsageSample
 
     cursor, stop = at(start), at(end)
@@ -119,4 +122,10 @@ def write_samples(filespace, start: str, end: str, used: int, *, step: int = 360
         )
         cursor += timedelta(seconds=step)
     UsageSample.objects.bulk_create(rows, batch_size=2000)
+    if summarize:
+        # As usage collection does: the month-to-date summaries follow the samples.
+        from billing.services import usage_summaries_rebuild
+
+        for month_start in {rating.month_of(row.slot)[0] for row in rows}:
+            usage_summaries_rebuild(filespace_ids=[filespace.pk], month_start=month_start)
     return len(rows)

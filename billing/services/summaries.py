@@ -1,0 +1,178 @@
+"""Month-to-date usage summaries: kept up to date as samples arrive, read by the pages.
+
+A summary row (MonthUsage) is always what ``billing.summary.summarize`` gives for the stored
+samples of its filespace and month: a sample later than the summary's last one is appended; any
+other change (a sample out of order, a row missing) rebuilds the row from the raw samples.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing import rating, summary
+from billing.db import EpochSeconds
+from billing.models import MonthUsage, UsageSample
+
+SUMMARY_FIELDS = [
+    "customer",
+    "slot_seconds",
+    "first_slot",
+    "first_value",
+    "last_slot",
+    "last_value",
+    "slot_sum",
+    "slot_count",
+    "sample_count",
+    "peak",
+    "days",
+    "updated_at",
+]
+
+
+def summary_of(row: MonthUsage) -> summary.SeriesSummary:
+    days = {int(day): figures for day, figures in row.days.items()}
+    return summary.SeriesSummary(
+        slot_seconds=row.slot_seconds,
+        first_slot=row.first_slot,
+        first_value=row.first_value,
+        last_slot=row.last_slot,
+        last_value=row.last_value,
+        slot_sum=int(row.slot_sum),
+        slot_count=row.slot_count,
+        sample_count=row.sample_count,
+        peak=row.peak,
+        day_peaks={day: figures[0] for day, figures in days.items() if figures[0] is not None},
+        day_samples={day: tuple(figures[1:]) for day, figures in days.items() if figures[2]},
+    )
+
+
+def _store(row: MonthUsage, month: summary.SeriesSummary, now: datetime) -> MonthUsage:
+    row.slot_seconds = month.slot_seconds
+    row.first_slot, row.first_value = month.first_slot, month.first_value
+    row.last_slot, row.last_value = month.last_slot, month.last_value
+    row.slot_sum, row.slot_count = month.slot_sum, month.slot_count
+    row.sample_count, row.peak = month.sample_count, month.peak
+    days: dict[str, list] = {}
+    for day in sorted(set(month.day_peaks) | set(month.day_samples)):
+        sampled = month.day_samples.get(day, (0, 0, 0))
+        days[str(day)] = [month.day_peaks.get(day), *sampled]
+    row.days = days
+    row.updated_at = now
+    return row
+
+
+def _raw_series(
+    filespace_ids: Iterable[int], month_start: datetime, month_end: datetime
+) -> dict[int, dict[int, int]]:
+    ids = list(filespace_ids)
+    series: dict[int, dict[int, int]] = defaultdict(dict)
+    if not ids:
+        return series
+    rows = (
+        UsageSample.objects.filter(filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end)
+        .annotate(epoch=EpochSeconds("slot"))
+        .values_list("filespace_id", "epoch", "used_storage")
+    )
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for filespace_id, epoch, used in cursor.fetchall():
+            series[filespace_id][epoch] = used
+    return series
+
+
+@transaction.atomic
+def usage_summaries_rebuild(*, filespace_ids: Iterable[int], month_start: datetime) -> int:
+    """Recompute the month's summary rows of these filespaces from the raw samples."""
+    from provisioning.models import Filespace
+
+    ids = sorted(set(filespace_ids))
+    month_start, month_end = rating.month_of(month_start)
+    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    now = timezone.now()
+    written = 0
+    customers = dict(Filespace.objects.filter(pk__in=ids).values_list("pk", "customer_id"))
+    series = _raw_series(ids, month_start, month_end)
+    existing = {
+        row.filespace_id: row
+        for row in MonthUsage.objects.select_for_update().filter(
+            filespace_id__in=ids, month=month_start.date()
+        )
+    }
+    stale, fresh, changed = [], [], []
+    for filespace_id in ids:
+        month = summary.summarize(series.get(filespace_id, {}), slot_seconds)
+        row = existing.get(filespace_id)
+        if month is None:
+            # No sample, or samples off the slot grid: pages rate such a month from raw samples.
+            if row is not None:
+                stale.append(row.pk)
+            continue
+        if row is None:
+            row = MonthUsage(
+                filespace_id=filespace_id,
+                customer_id=customers[filespace_id],
+                month=month_start.date(),
+            )
+            fresh.append(_store(row, month, now))
+        else:
+            changed.append(_store(row, month, now))
+        written += 1
+    MonthUsage.objects.filter(pk__in=stale).delete()
+    MonthUsage.objects.bulk_create(fresh, batch_size=1000)
+    MonthUsage.objects.bulk_update(changed, SUMMARY_FIELDS[1:], batch_size=1000)
+    return written
+
+
+@transaction.atomic
+def usage_summaries_append(*, slot: datetime, filespace_ids: Iterable[int]) -> int:
+    """Add the stored samples of one slot to their month's summaries; returns rows touched.
+
+    The values are read back from the table rather than taken from the caller, so a sample that
+    lost an insert race to a concurrent collection is summarized as stored. Rows are locked, and
+    a slot already in a summary is skipped, so a doubled call adds nothing.
+    """
+    month_start = rating.month_of(slot)[0]
+    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    epoch = int(slot.timestamp())
+    values = dict(
+        UsageSample.objects.filter(slot=slot, filespace_id__in=list(filespace_ids)).values_list(
+            "filespace_id", "used_storage"
+        )
+    )
+    rows = {
+        row.filespace_id: row
+        for row in MonthUsage.objects.select_for_update().filter(
+            filespace_id__in=list(values), month=month_start.date()
+        )
+    }
+    now = timezone.now()
+    rebuild, changed = [], []
+    for filespace_id, used in values.items():
+        row = rows.get(filespace_id)
+        if row is None or row.slot_seconds != slot_seconds or epoch < row.last_slot:
+            rebuild.append(filespace_id)
+        elif epoch > row.last_slot:
+            month = summary.summary_append(summary_of(row), epoch, used, slot_seconds)
+            changed.append(_store(row, month, now))
+    MonthUsage.objects.bulk_update(changed, SUMMARY_FIELDS[1:], batch_size=1000)
+    if rebuild:
+        usage_summaries_rebuild(filespace_ids=rebuild, month_start=month_start)
+    return len(changed) + len(rebuild)
+
+
+def month_summaries(
+    *, filespace_ids: Iterable[int], month_start: datetime
+) -> dict[int, summary.SeriesSummary]:
+    """The month's summaries of these filespaces that match the current sampling interval."""
+    slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
+    rows = MonthUsage.objects.filter(
+        filespace_id__in=list(filespace_ids), month=month_start.date(), slot_seconds=slot_seconds
+    )
+    return {row.filespace_id: summary_of(row) for row in rows}
