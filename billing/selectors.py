@@ -8,15 +8,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, QuerySet, Sum
+from django.core.paginator import Page, Paginator
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    QuerySet,
+    Sum,
+)
 from django.http import Http404
 
 from billing import charts, rating
 from billing.models import BillingFlag, DailyUsage, Invoice, InvoiceLine, UsageGap, UsageSample
 from billing.services.pricing import billable_filespaces, rate_filespaces, summary_inputs
 from billing.summary import SeriesSummary
+from portal.customers.models import Customer
 
 EPOCH_DAY = date(1970, 1, 1)
+OVERVIEW_PAGE_SIZE = 50
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -65,7 +77,13 @@ class UsagePage:
 
 
 def usage_page_for(
-    *, customer, month_start: datetime, month_end: datetime, now: datetime, charts_wanted=True
+    *,
+    customer,
+    month_start: datetime,
+    month_end: datetime,
+    now: datetime,
+    charts_wanted: bool = True,
+    filespace_ids: list[int] | None = None,
 ):
     """Each filespace's chart, cost to date and forecast for one month, in a few queries.
 
@@ -73,9 +91,11 @@ def usage_page_for(
     per filespace whatever the hour of the month; filespaces without a covering summary are
     rated from their raw samples, with the same result.
     """
-    filespaces = list(
-        billable_filespaces(month_start=month_start, month_end=month_end).filter(customer=customer)
-    )
+    billable = billable_filespaces(month_start=month_start, month_end=month_end)
+    billable = billable.filter(customer=customer)
+    if filespace_ids is not None:
+        billable = billable.filter(pk__in=filespace_ids)
+    filespaces = list(billable)
     is_current = month_start <= now < month_end
     as_of = now if is_current else None
     inputs = summary_inputs(
@@ -234,25 +254,31 @@ class Overview:
     totals: list[dict]
     open_flags: list[BillingFlag]
     metered: list[dict] = field(default_factory=list)
+    invoice_page: Page | None = None
+    metered_page: Page | None = None
 
 
-def metered_estimates(*, month_start: datetime, month_end: datetime) -> list[dict]:
-    """Staff only: every customer's metered storage this month from the daily rollups.
+def metered_estimates(
+    *, month_start: datetime, month_end: datetime, customer_ids: list[int] | None = None
+) -> list[dict]:
+    """Staff only: customers' metered storage this month from the daily rollups.
 
-    One aggregate query. Each day counts with its average sample, priced at the filespace's
-    current plan without allowance, tiers or minimum: an estimate for customers who have no
-    invoice yet, never an invoice figure.
+    One aggregate query, over the given customers (default: all). Each day counts with its
+    average sample, priced at the filespace's current plan without allowance, tiers or minimum:
+    an estimate for customers who have no invoice yet, never an invoice figure.
     """
     days_in_month = Decimal((month_end - month_start).days)
     daily_average = ExpressionWrapper(
         F("used_storage_sum") / F("sample_count"),
         output_field=DecimalField(max_digits=30, decimal_places=6),
     )
+    rollups = DailyUsage.objects.filter(
+        day__gte=month_start.date(), day__lt=month_end.date(), sample_count__gt=0
+    )
+    if customer_ids is not None:
+        rollups = rollups.filter(customer_id__in=customer_ids)
     rows = (
-        DailyUsage.objects.filter(
-            day__gte=month_start.date(), day__lt=month_end.date(), sample_count__gt=0
-        )
-        .values(
+        rollups.values(
             "customer_id",
             "customer__name",
             "filespace__plan__currency",
@@ -289,13 +315,21 @@ def metered_estimates(*, month_start: datetime, month_end: datetime) -> list[dic
     return list(merged.values())
 
 
-def staff_overview(*, month_start: datetime) -> Overview:
-    """Staff only: every customer's documents for one month, totals per currency and status."""
-    invoices = list(
+def staff_overview(
+    *, month_start: datetime, invoice_page: str | None = None, metered_page: str | None = None
+) -> Overview:
+    """Staff only: one page of the month's documents and of the metered customers, and totals.
+
+    A fixed number of queries whatever the number of customers: the documents and the customers
+    with usage are paginated, and the metered estimate is aggregated for the shown page only.
+    """
+    month_end = rating.month_of(month_start)[1]
+    documents = (
         Invoice.objects.filter(period_start=month_start.date())
         .select_related("customer")
         .order_by("customer__name", "kind", "id")
     )
+    invoices = Paginator(documents, OVERVIEW_PAGE_SIZE).get_page(invoice_page)
     totals = list(
         Invoice.objects.filter(period_start=month_start.date())
         .values("currency", "status", "kind")
@@ -307,8 +341,33 @@ def staff_overview(*, month_start: datetime) -> Overview:
         .select_related("customer", "filespace")
         .order_by("-last_seen_at")[:100]
     )
+    used = DailyUsage.objects.filter(
+        customer=OuterRef("pk"),
+        day__gte=month_start.date(),
+        day__lt=month_end.date(),
+        sample_count__gt=0,
+    )
+    metered_customers = (
+        Customer.objects.filter(Exists(used)).order_by("name", "id").values_list("pk", flat=True)
+    )
+    shown = Paginator(metered_customers, OVERVIEW_PAGE_SIZE).get_page(metered_page)
+    metered = metered_estimates(
+        month_start=month_start, month_end=month_end, customer_ids=list(shown.object_list)
+    )
+    return Overview(
+        month_start, list(invoices.object_list), totals, flags, metered, invoices, shown
+    )
+
+
+def staff_overview_export(*, month_start: datetime) -> Overview:
+    """Staff only: every document and every metered customer of the month, for the CSV."""
+    invoices = list(
+        Invoice.objects.filter(period_start=month_start.date())
+        .select_related("customer")
+        .order_by("customer__name", "kind", "id")
+    )
     metered = metered_estimates(month_start=month_start, month_end=rating.month_of(month_start)[1])
-    return Overview(month_start, invoices, totals, flags, metered)
+    return Overview(month_start, invoices, [], [], metered)
 
 
 def staff_customer_documents(*, customer) -> list[Invoice]:

@@ -81,11 +81,15 @@ def line_detail(request: HttpRequest, pk: int, line_pk: int) -> HttpResponse:
 @staff_required
 def staff_overview(request: HttpRequest) -> HttpResponse:
     (month_start, _), now = _period(request)
-    overview = selectors.staff_overview(month_start=month_start)
     if request.GET.get("format") == "csv":
-        return _overview_csv_response(overview)
+        return _overview_csv_response(selectors.staff_overview_export(month_start=month_start))
     from provisioning.services.orphans import orphans_cost_lines
 
+    overview = selectors.staff_overview(
+        month_start=month_start,
+        invoice_page=request.GET.get("page"),
+        metered_page=request.GET.get("metered_page"),
+    )
     context = {
         "overview": overview,
         "orphan_costs": orphans_cost_lines(),

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,6 +13,7 @@ from portal.customers.decorators import customer_required
 from portal.customers.forms import InvitationForm, OnboardingForm, RoleForm, SwitchCustomerForm
 from portal.customers.models import BILLING_ROLES, MANAGER_ROLES, Invitation, Role
 
+PAGE_SIZE = 50
 MANAGERS_ONLY = "Only owners and admins of your organisation can do that."
 
 
@@ -23,10 +25,15 @@ def _errors(exc: ValidationError) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     customer = request.customer
     show_costs = request.membership.role in BILLING_ROLES
-    filespaces = list(selectors.filespaces_for(customer=customer))
-    usage = selectors.usage_to_date_for(customer=customer) if show_costs else {}
+    page = Paginator(selectors.filespaces_for(customer=customer), PAGE_SIZE)
+    page = page.get_page(request.GET.get("page"))
+    filespaces = list(page.object_list)
+    usage = {}
+    if show_costs and filespaces:
+        usage = selectors.usage_to_date_for(customer=customer, filespaces=filespaces)
     context = {
         "rows": [(fs, usage.get(fs.pk)) for fs in filespaces],
+        "page": page,
         "open_orders": selectors.orders_without_filespace_for(customer=customer),
         "show_costs": show_costs,
     }

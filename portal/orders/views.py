@@ -3,6 +3,7 @@ import logging
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,8 @@ from portal.orders import forms as drafts
 from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, regions_for
 from portal.orders.services import name_taken
 from provisioning import rules
+
+PAGE_SIZE = 50
 
 logger = logging.getLogger(__name__)
 ORDER_DENIED = "Only owners and admins of your organisation can order filespaces."
@@ -173,8 +176,9 @@ def _back_to_form(request: HttpRequest, *, plan, draft: dict, exc: ValidationErr
 
 @customer_required()
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = selectors.orders_for(customer=request.customer).select_related("filespace")
-    return render(request, "orders/list.html", {"orders": orders})
+    orders = selectors.orders_for(customer=request.customer).order_by("-placed_at", "-id")
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "orders/list.html", {"orders": page.object_list, "page": page})
 
 
 @customer_required()

@@ -378,3 +378,36 @@ def test_the_staff_drill_down_costs_the_same_queries_for_1_and_50_filespaces(
         response = client.get(reverse("billing:staff_customer", args=[large.pk]))
 
     assert response.content.decode().count("<svg") == 50
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_staff_overview_pages_its_documents_and_metered_customers_by_fifty(
+    client, staff, customer_factory, filespace_factory, django_assert_num_queries
+):
+    from datetime import date
+
+    from billing.models import DailyUsage
+
+    rollups = []
+    for index in range(55):
+        customer = customer_factory(name=f"Customer {index:02d}")
+        fs = filespace_factory(customer=customer)
+        Invoice.objects.create(customer=customer, period_start=date(2026, 6, 1), currency="USD")
+        rollups.append(
+            DailyUsage(filespace=fs, customer=customer, day=date(2026, 6, 1), sample_count=1,
+                       gap_count=0, used_storage_sum=TB, used_storage_min=TB, used_storage_max=TB,
+                       used_storage_last=TB, users_peak=1, get_data_growth=0, put_data_growth=0)
+        )  # fmt: skip
+    DailyUsage.objects.bulk_create(rollups)
+    client.force_login(staff)
+    queries = queries_for(client, reverse("billing:staff_overview"))
+
+    with django_assert_num_queries(queries):
+        second = client.get(reverse("billing:staff_overview"), {"page": 2, "metered_page": 2})
+    first = client.get(reverse("billing:staff_overview")).content.decode()
+
+    body = second.content.decode()
+    assert "Customer 54" in body and "Customer 00" not in body
+    assert body.count("Page 2 of 2") == 2
+    assert first.count("Customer 49") == 2 and "Customer 50" not in first
+    assert "metered_page=2" in first

@@ -212,8 +212,9 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
 
 
 # Session, user, current membership, the switcher's memberships, then the page's own queries
-# (filespaces, open orders, and billing's fixed set for usage and cost to date).
-QUERIES = {"dashboard": 9, "orders:list": 5}
+# (the filespaces' count and page, open orders, and billing's fixed set for usage and cost to
+# date: plan history and month-to-date summaries); orders: the count and the page.
+QUERIES = {"dashboard": 10, "orders:list": 6}
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -259,3 +260,18 @@ def test_an_approved_order_shows_the_approval_on_the_timeline_and_the_waiting_pa
     assert polled["HX-Redirect"] == reverse("filespaces:detail", args=[filespace.pk])
     page = _page(owner_client, filespace)
     assert re.search(r'timeline-done">.*?Order placed.*?timeline-done">.*?Approved', page, re.S)
+
+
+def test_the_dashboard_and_orders_list_show_fifty_rows_a_page(
+    owner_client, owner, filespace_factory
+):
+    for index in range(55):
+        filespace_factory(customer=owner.customer, name=f"fs{index:02d}")
+
+    first = owner_client.get(reverse("dashboard")).content.decode()
+    second = owner_client.get(reverse("dashboard"), {"page": 2}).content.decode()
+    orders = owner_client.get(reverse("orders:list"), {"page": 2}).content.decode()
+
+    assert first.count('href="/filespaces/') == 50 and "Page 1 of 2" in first
+    assert second.count('href="/filespaces/') == 5 and "Page 2 of 2" in second
+    assert orders.count('href="/orders/') >= 5 and "Page 2 of 2" in orders
