@@ -22,10 +22,10 @@ class Chart:
     height: int
     average_points: str
     peak_points: str
-    y_ticks: list[tuple[float, str]]
-    x_ticks: list[tuple[float, str]]
-    baseline: float
-    right: float
+    y_ticks: list[tuple[str, str]]
+    x_ticks: list[tuple[str, str]]
+    baseline: str
+    right: str
     empty: bool
 
 
@@ -75,8 +75,9 @@ def usage_chart(
         return " ".join(f"{x(index[day])},{y(value)}" for day, value in sorted(values.items()))
 
     levels = [top * Decimal(step) / 4 for step in range(5)]
-    y_ticks = [(y(level), f"{_label(level)} {unit}") for level in levels]
-    x_ticks = [(x(i), f"{day:%-d %b}") for i, day in enumerate(days) if i % 5 == 0]
+    # Coordinates go to the template as text: a float would be localized there, number by number.
+    y_ticks = [(str(y(level)), f"{_label(level)} {unit}") for level in levels]
+    x_ticks = [(str(x(i)), f"{day:%-d %b}") for i, day in enumerate(days) if i % 5 == 0]
     latest = averages[max(averages)] if averages else None
     latest_text = f"{_label(latest.quantize(Decimal('0.01')))} {unit}" if latest is not None else ""
     return Chart(
@@ -91,7 +92,7 @@ def usage_chart(
         peak_points=points(peaks),
         y_ticks=y_ticks,
         x_ticks=x_ticks,
-        baseline=TOP + plot_height,
-        right=WIDTH - RIGHT,
+        baseline=str(TOP + plot_height),
+        right=str(WIDTH - RIGHT),
         empty=not averages,
     )

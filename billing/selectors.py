@@ -29,6 +29,7 @@ from portal.customers.models import Customer
 
 EPOCH_DAY = date(1970, 1, 1)
 OVERVIEW_PAGE_SIZE = 50
+USAGE_PAGE_SIZE = 25
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -74,6 +75,7 @@ class UsagePage:
     rows: list[FilespaceUsage]
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     is_current: bool = False
+    pages: Page | None = None  # the rows are one page of the month's filespaces
 
 
 def usage_page_for(
@@ -83,19 +85,25 @@ def usage_page_for(
     month_end: datetime,
     now: datetime,
     charts_wanted: bool = True,
-    filespace_ids: list[int] | None = None,
+    filespaces: list | None = None,
+    page_number: str | None = None,
 ):
     """Each filespace's chart, cost to date and forecast for one month, in a few queries.
+
+    Totals cover every filespace; the rows (and their charts) are one page of USAGE_PAGE_SIZE,
+    or every filespace when no chart is wanted.
 
     The figures come from the month-to-date summaries (billing.summary), so a view reads a row
     per filespace whatever the hour of the month; filespaces without a covering summary are
     rated from their raw samples, with the same result.
     """
-    billable = billable_filespaces(month_start=month_start, month_end=month_end)
-    billable = billable.filter(customer=customer)
-    if filespace_ids is not None:
-        billable = billable.filter(pk__in=filespace_ids)
-    filespaces = list(billable)
+    if filespaces is None:
+        billable = billable_filespaces(month_start=month_start, month_end=month_end)
+        filespaces = list(billable.filter(customer=customer))
+    else:
+        # Already loaded by the caller (with their plan); one that was not billable in the month
+        # simply gets no line.
+        filespaces = [fs for fs in filespaces if fs.customer_id == customer.pk]
     is_current = month_start <= now < month_end
     as_of = now if is_current else None
     inputs = summary_inputs(
@@ -137,13 +145,17 @@ def usage_page_for(
             totals[currency]["forecast"] += line.amount
             if line.filespace_id:
                 per_fs[line.filespace_id]["forecast"] += line.amount
-    daily = _daily_points(filespaces, inputs, month_start, month_end) if charts_wanted else {}
+    shown = Paginator(sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)), USAGE_PAGE_SIZE)
+    shown = shown.get_page(page_number)
+    daily = (
+        _daily_points(shown.object_list, inputs, month_start, month_end) if charts_wanted else {}
+    )
     month_days = [
         month_start.date() + timedelta(days=offset)
         for offset in range((month_end - month_start).days)
     ]
     rows = []
-    for filespace in sorted(filespaces, key=lambda fs: fs.remote_name):
+    for filespace in shown.object_list if charts_wanted else filespaces:
         unit = filespace.plan.billing_unit
         unit_bytes = Decimal(rating.UNIT_BYTES.get(unit, 10**9))
         figures = per_fs[filespace.pk]
@@ -171,7 +183,7 @@ def usage_page_for(
                 chart=chart,
             )
         )
-    return UsagePage(month_start, month_end, rows, dict(totals), is_current)
+    return UsagePage(month_start, month_end, rows, dict(totals), is_current, shown)
 
 
 def _daily_points(

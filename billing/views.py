@@ -39,7 +39,11 @@ def usage(request: HttpRequest) -> HttpResponse:
     (month_start, month_end), now = _period(request)
     try:
         page = selectors.usage_page_for(
-            customer=request.customer, month_start=month_start, month_end=month_end, now=now
+            customer=request.customer,
+            month_start=month_start,
+            month_end=month_end,
+            now=now,
+            page_number=request.GET.get("page"),
         )
     except services.BillingError as exc:
         messages.error(request, f"Usage cannot be priced right now: {exc.message}")
@@ -105,7 +109,11 @@ def staff_customer(request: HttpRequest, customer_pk: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=customer_pk)
     (month_start, month_end), now = _period(request)
     page = selectors.usage_page_for(
-        customer=customer, month_start=month_start, month_end=month_end, now=now
+        customer=customer,
+        month_start=month_start,
+        month_end=month_end,
+        now=now,
+        page_number=request.GET.get("page"),
     )
     context = {
         "customer": customer,

@@ -126,7 +126,7 @@ def usage_to_date_for(*, customer: Customer, filespaces: list | None = None) -> 
             month_end=month_end,
             now=now,
             charts_wanted=False,
-            filespace_ids=None if filespaces is None else [fs.pk for fs in filespaces],
+            filespaces=filespaces,
         )
     except (BillingError, EmptyResultSet):
         # EmptyResultSet: billing's rating_inputs cannot yet take a customer with no billable

@@ -139,8 +139,12 @@ def test_the_usage_page_costs_the_same_queries_for_1_and_50_filespaces(
 
     with django_assert_num_queries(baseline):
         response = client.get(reverse("billing:usage"))
+    last = client.get(reverse("billing:usage"), {"page": 2}).content.decode()
 
-    assert response.content.decode().count("<svg") == 50
+    # A page shows 25 filespaces with their charts; the totals still cover all 50.
+    body = response.content.decode()
+    assert body.count("<svg") == 25 and "Page 1 of 2" in body
+    assert last.count("<svg") == 25 and "Page 2 of 2" in last
 
 
 def finalized_invoice(customer, live_filespace, filespaces=1) -> Invoice:
@@ -377,7 +381,7 @@ def test_the_staff_drill_down_costs_the_same_queries_for_1_and_50_filespaces(
     with django_assert_num_queries(baseline):
         response = client.get(reverse("billing:staff_customer", args=[large.pk]))
 
-    assert response.content.decode().count("<svg") == 50
+    assert response.content.decode().count("<svg") == 25  # one page of filespaces
 
 
 @time_machine.travel(NOW, tick=False)

@@ -214,7 +214,7 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
 # Session, user, current membership, the switcher's memberships, then the page's own queries
 # (the filespaces' count and page, open orders, and billing's fixed set for usage and cost to
 # date: plan history and month-to-date summaries); orders: the count and the page.
-QUERIES = {"dashboard": 10, "orders:list": 6}
+QUERIES = {"dashboard": 9, "orders:list": 6}
 
 
 @pytest.mark.parametrize("count", [1, 50])
