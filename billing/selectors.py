@@ -11,10 +11,7 @@ from decimal import Decimal
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
-    DecimalField,
     Exists,
-    ExpressionWrapper,
-    F,
     OuterRef,
     QuerySet,
     Sum,
@@ -22,7 +19,15 @@ from django.db.models import (
 from django.http import Http404
 
 from billing import charts, rating
-from billing.models import BillingFlag, DailyUsage, Invoice, InvoiceLine, UsageGap, UsageSample
+from billing.models import (
+    BillingFlag,
+    DailyUsage,
+    Invoice,
+    InvoiceLine,
+    MonthUsage,
+    UsageGap,
+    UsageSample,
+)
 from billing.services.pricing import billable_filespaces, rate_filespaces, summary_inputs
 from billing.summary import SeriesSummary
 from portal.customers.models import Customer
@@ -273,38 +278,35 @@ class Overview:
 def metered_estimates(
     *, month_start: datetime, month_end: datetime, customer_ids: list[int] | None = None
 ) -> list[dict]:
-    """Staff only: customers' metered storage this month from the daily rollups.
+    """Staff only: customers' metered storage this month from the month-to-date summaries.
 
-    One aggregate query, over the given customers (default: all). Each day counts with its
-    average sample, priced at the filespace's current plan without allowance, tiers or minimum:
-    an estimate for customers who have no invoice yet, never an invoice figure.
+    One aggregate query, over the given customers (default: all): bytes times seconds of every
+    filespace from its first to its last sample (gaps filled the documented way), priced at the
+    filespace's current plan without allowance, tiers or minimum. An estimate for customers who
+    have no invoice yet, never an invoice figure.
     """
-    days_in_month = Decimal((month_end - month_start).days)
-    daily_average = ExpressionWrapper(
-        F("used_storage_sum") / F("sample_count"),
-        output_field=DecimalField(max_digits=30, decimal_places=6),
-    )
-    rollups = DailyUsage.objects.filter(
-        day__gte=month_start.date(), day__lt=month_end.date(), sample_count__gt=0
-    )
+    month_seconds = Decimal((month_end - month_start).total_seconds())
+    summaries = MonthUsage.objects.filter(month=month_start.date())
     if customer_ids is not None:
-        rollups = rollups.filter(customer_id__in=customer_ids)
+        summaries = summaries.filter(customer_id__in=customer_ids)
     rows = (
-        rollups.values(
+        summaries.values(
             "customer_id",
             "customer__name",
+            "slot_seconds",
             "filespace__plan__currency",
             "filespace__plan__billing_unit",
             "filespace__plan__price_per_unit_month",
         )
-        .annotate(byte_days=Sum(daily_average), filespaces=Count("filespace", distinct=True))
+        .annotate(slot_bytes=Sum("slot_sum"), filespaces=Count("filespace", distinct=True))
         .order_by("customer__name", "customer_id")
     )
     merged: dict[tuple, dict] = {}
     for row in rows:
         unit = row["filespace__plan__billing_unit"]
         currency = row["filespace__plan__currency"]
-        quantity = Decimal(row["byte_days"]) / rating.UNIT_BYTES.get(unit, 10**9) / days_in_month
+        byte_seconds = Decimal(row["slot_bytes"]) * row["slot_seconds"]
+        quantity = byte_seconds / rating.UNIT_BYTES.get(unit, 10**9) / month_seconds
         key = (row["customer_id"], currency, unit)
         entry = merged.setdefault(
             key,
@@ -353,12 +355,7 @@ def staff_overview(
         .select_related("customer", "filespace")
         .order_by("-last_seen_at")[:100]
     )
-    used = DailyUsage.objects.filter(
-        customer=OuterRef("pk"),
-        day__gte=month_start.date(),
-        day__lt=month_end.date(),
-        sample_count__gt=0,
-    )
+    used = MonthUsage.objects.filter(customer=OuterRef("pk"), month=month_start.date())
     metered_customers = (
         Customer.objects.filter(Exists(used)).order_by("name", "id").values_list("pk", flat=True)
     )

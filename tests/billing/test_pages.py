@@ -243,10 +243,12 @@ def test_staff_see_every_customer_with_totals_and_can_export_csv(
 
     assert "Acme" in page and "Bravo" in page and first.number in page
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
-    assert [(r["customer"], r["status"], r["total"]) for r in rows] == [
+    documents = [r for r in rows if r["kind"] != "metered_estimate"]
+    assert [(r["customer"], r["status"], r["total"]) for r in documents] == [
         ("Acme", "finalized", "20.00"),
         ("Bravo", "draft", "20.00"),
     ]
+    assert {r["customer"] for r in rows if r["kind"] == "metered_estimate"} == {"Acme", "Bravo"}
 
 
 @time_machine.travel(NOW, tick=False)
@@ -308,16 +310,17 @@ def test_staff_overview_estimates_every_customers_usage_in_constant_queries(
     with django_assert_num_queries(baseline):
         body = client.get(reverse("billing:staff_overview")).content.decode()
 
-    # Acme: 1 TB on each of 16 days measured so far (16 June counts with its 12 hours' average),
-    # over the 30 days of June: 533.333333 GB-month, 10.67 USD before allowance or minimum.
-    assert "533.333333 GB-month" in body and "10.67 USD" in body
+    # Acme: 1 TB for the 15.5 days sampled so far (up to the last sample, 16 June 11:00-12:00)
+    # over the 30 days of June: 516.666667 GB-month, 10.33 USD before allowance or minimum,
+    # the same quantity as the usage page's cost to date.
+    assert "516.666667 GB-month" in body and "10.33 USD" in body
     assert body.count("Zulu ") == 20
     export = client.get(reverse("billing:staff_overview"), {"format": "csv"}).content.decode()
     rows = list(csv.DictReader(io.StringIO(export)))
     assert len(rows) == 21
     assert rows[0] == {"customer": "Acme", "document": "", "kind": "metered_estimate",
-                       "status": "", "currency": "USD", "total": "10.67",
-                       "metered": "533.333333", "unit": "GB-month"}  # fmt: skip
+                       "status": "", "currency": "USD", "total": "10.33",
+                       "metered": "516.666667", "unit": "GB-month"}  # fmt: skip
 
 
 @time_machine.travel(NOW, tick=False)
@@ -390,19 +393,19 @@ def test_the_staff_overview_pages_its_documents_and_metered_customers_by_fifty(
 ):
     from datetime import date
 
-    from billing.models import DailyUsage
+    from billing.models import MonthUsage
 
-    rollups = []
+    summaries = []
     for index in range(55):
         customer = customer_factory(name=f"Customer {index:02d}")
         fs = filespace_factory(customer=customer)
         Invoice.objects.create(customer=customer, period_start=date(2026, 6, 1), currency="USD")
-        rollups.append(
-            DailyUsage(filespace=fs, customer=customer, day=date(2026, 6, 1), sample_count=1,
-                       gap_count=0, used_storage_sum=TB, used_storage_min=TB, used_storage_max=TB,
-                       used_storage_last=TB, users_peak=1, get_data_growth=0, put_data_growth=0)
+        summaries.append(
+            MonthUsage(filespace=fs, customer=customer, month=date(2026, 6, 1), slot_seconds=3600,
+                       first_slot=0, first_value=TB, last_slot=0, last_value=TB, slot_sum=TB,
+                       slot_count=1, sample_count=1, peak=TB)
         )  # fmt: skip
-    DailyUsage.objects.bulk_create(rollups)
+    MonthUsage.objects.bulk_create(summaries)
     client.force_login(staff)
     queries = queries_for(client, reverse("billing:staff_overview"))
 
