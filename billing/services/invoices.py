@@ -21,6 +21,7 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     RatingInputs,
     _line_signature,
     billable_filespaces,
+    invoice_inputs,
     invoice_rate_customer,
     plan_terms,
     rate_filespaces,
@@ -70,7 +71,7 @@ def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunRes
                     break
                 chunk.append(later)
                 size += len(by_customer[later])
-            inputs = rating_inputs(
+            inputs = invoice_inputs(
                 filespaces=[fs for later in chunk for fs in by_customer[later]],
                 month_start=month_start,
                 month_end=month_end,

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
 from billing import rating
 from billing.db import EpochSeconds
@@ -212,6 +212,74 @@ def summary_inputs(
         )
         samples.update(raw.samples)
     return RatingInputs(history=history, samples=samples)
+
+
+def invoice_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
+    """Plan history and, per filespace, its month summary when it provably matches the samples.
+
+    Rating a whole month from the summary gives the raw rating's figures exactly (the property
+    test in tests/billing/test_summary.py) when the summary is the one of the stored samples.
+    One ``GROUP BY`` over the month's samples checks that: the count, first and last slot and
+    the sum of bytes must equal the summary's. A filespace that fails the check, has no summary,
+    or whose window cuts into its samples (a plan change, a deletion before the last sample) is
+    rated from its raw samples.
+    """
+    ids = [fs.pk for fs in filespaces]
+    if not ids:
+        return RatingInputs(history={}, samples={})
+    history = _plan_history(ids)
+    summaries = month_summaries(filespace_ids=ids, month_start=month_start)
+    stored = {
+        row[0]: row[1:]
+        for row in UsageSample.objects.filter(
+            filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end
+        )
+        .values("filespace_id")
+        .annotate(
+            count=Count("pk"),
+            first=Min(EpochSeconds("slot")),
+            last=Max(EpochSeconds("slot")),
+            total=Sum("used_storage"),
+        )
+        .values_list("filespace_id", "count", "first", "last", "total")
+        .order_by()
+    }
+    samples: dict[int, rating.SampleSeries | SeriesSummary] = {}
+    raw = []
+    for filespace in filespaces:
+        month = summaries.get(filespace.pk)
+        facts = stored.get(filespace.pk)
+        if facts is None:
+            samples[filespace.pk] = {}
+            continue
+        windows = _pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
+        if (
+            month is not None
+            and _summary_matches(month, facts)
+            and all(
+                covers(month, int(a.timestamp() // 1), int(b.timestamp() // 1), None)
+                for a, b, _ in windows
+            )
+        ):
+            samples[filespace.pk] = month
+        else:
+            raw.append(filespace)
+    if raw:
+        samples.update(
+            rating_inputs(filespaces=raw, month_start=month_start, month_end=month_end).samples
+        )
+    return RatingInputs(history=history, samples=samples)
+
+
+def _summary_matches(month: SeriesSummary, facts: tuple) -> bool:
+    count, first, last, total = facts
+    summed = sum(day[0] for day in month.day_samples.values())
+    return (count, first, last, int(total)) == (
+        month.sample_count,
+        month.first_slot,
+        month.last_slot,
+        summed,
+    )
 
 
 def rate_filespaces(

@@ -164,3 +164,37 @@ def test_a_late_sample_out_of_order_rebuilds_the_summary(february):
     with time_machine.travel(at("2026-02-28T23:00"), tick=False):
         fast, slow, _ = rated_both_ways(february, FEB, at("2026-02-28T23:00"))
     assert fast == slow
+
+
+def test_the_invoice_run_rated_from_summaries_equals_a_recompute_from_raw_samples(february):
+    with time_machine.travel(at("2026-03-01T03:00"), tick=False):
+        services.invoice_run(year=2026, month=2)
+    invoice = Invoice.objects.get(customer=february)
+
+    # invoice_verify rates every filespace from its raw samples and lists any difference.
+    assert services.invoice_verify(invoice=invoice) == []
+    assert invoice.lines.filter(gap_slots__gt=0).exists()
+
+
+def test_a_sample_written_behind_the_summarys_back_sends_the_run_to_the_raw_samples(february):
+    steady = MonthUsage.objects.order_by("-filespace_id").first()
+    sample = UsageSample.objects.filter(filespace_id=steady.filespace_id).last()
+    late = at("2026-02-28T23:00")
+    UsageSample.objects.filter(filespace_id=steady.filespace_id, slot=late).delete()
+    UsageSample.objects.create(
+        **{
+            name: getattr(sample, name)
+            for name in ("filespace_id", "customer_id", "filespace_size", "users_count")
+        },
+        slot=late,
+        sampled_at=late,
+        used_storage=50 * TB,
+        get_request_count=0, get_data_size=0, put_request_count=0, put_data_size=0,
+        list_request_count=0, delete_request_count=0,
+    )  # fmt: skip
+
+    with time_machine.travel(at("2026-03-01T03:00"), tick=False):
+        services.invoice_run(year=2026, month=2)
+
+    invoice = Invoice.objects.get(customer=february)
+    assert services.invoice_verify(invoice=invoice) == []
