@@ -14,7 +14,8 @@ Creates a scratch PostgreSQL database holding:
 Then it serves the portal with gunicorn (DEBUG=false, 2 sync workers) and drives each page with
 wrk (Debian's ``wrk``), signed in (a customer owner; a staff user with TOTP),
 and prints each page's req/s and its ratio to the plans catalog: each page runs right after the
-catalog, ``--rounds`` times, and the median pair is reported (a shared machine's load drifts). Every URL is checked for a 200 first, so a redirect cannot pass for speed.
+catalog, ``--rounds`` times, and the median pair is reported (a shared machine's load drifts).
+Every URL is checked for a 200 first, so a redirect cannot pass for speed.
 The scratch database is dropped at the end. Without PostgreSQL or wrk it stops with a message.
 """
 
@@ -30,7 +31,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +181,7 @@ def session_cookie(user) -> str:
 
 
 def check(url: str, cookie: str) -> int:
-    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310 - http only
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -259,7 +260,8 @@ def main() -> int:
             now=now,
         )
         print(
-            f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: {data['customers']} customers, "
+            f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: "
+            f"{data['customers']} customers, "
             f"{data['filespaces']} filespaces, {data['samples']} samples of the measured "
             f"customer ({args.filespaces} filespaces, {now:%Y-%m-%d %H:%M} UTC)"
         )
@@ -275,7 +277,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{args.port}"
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310
                 break
             except OSError:
                 time.sleep(0.2)
@@ -308,7 +310,7 @@ def main() -> int:
             ratio, rate, catalog, p99 = pairs[len(pairs) // 2]
             results.append((label, rate, catalog, ratio, p99, os.getloadavg()[0]))
         print(
-            f"\n{'page':<26} {'req/s':>8} {'catalog':>8} {'× catalog':>10} {'p99':>9} {'load':>6}"
+            f"\n{'page':<26} {'req/s':>8} {'catalog':>8} {'x catalog':>10} {'p99':>9} {'load':>6}"
         )
         for label, rate, catalog, ratio, p99, load in results:
             print(f"{label:<26} {rate:8.1f} {catalog:8.1f} {ratio:10.2f} {p99:>9} {load:6.1f}")
