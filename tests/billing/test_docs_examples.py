@@ -79,3 +79,37 @@ def test_each_worked_example_rates_as_written(example):
     if "true_up" in expect:
         true_up = rating.minimum_true_up([(line.minimum_prorated, line.amount)])
         assert true_up == Decimal(expect["true_up"])
+
+
+@pytest.mark.parametrize("example", _examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
+def test_each_worked_example_rates_the_same_from_its_month_summary(example):
+    """Where the month summary covers the example's window, it gives the same line to the digit."""
+    from billing import summary
+
+    year, month = (int(part) for part in example["month"].split("-"))
+    month_start, month_end = rating.month_bounds(year, month)
+    window = example.get("window")
+    start, end = (_at(window[0]), _at(window[1])) if window else (month_start, month_end)
+    samples = rating.series_of(_samples(example["usage"]))
+    month_summary = summary.summarize(samples, 3600)
+    bounds = (int(start.timestamp()), int(end.timestamp()))
+    if not summary.covers(month_summary, *bounds, None):
+        # The window cuts into the samples: the summary refuses, such a line is rated from raw.
+        with pytest.raises(summary.SummaryError):
+            summary.window_figures(month_summary, *bounds, None, "time_weighted")
+        return
+    rated = {
+        name: rating.rate_usage(
+            terms=_terms(example["terms"]),
+            samples=source,
+            window_start=start,
+            window_end=end,
+            month_start=month_start,
+            month_end=month_end,
+            slot_seconds=3600,
+        )
+        for name, source in (("raw", samples), ("summary", month_summary))
+    }
+
+    assert rated["summary"] == rated["raw"]
+    assert str(rated["summary"].amount) == example["expect"]["amount"]
