@@ -4,6 +4,7 @@ each page's related rows are chosen here once, so a page's query count does not 
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -17,6 +18,7 @@ from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.selectors import stuck_filter
 
 TIMELINE_LIMIT = 100
+FILESPACE_PAGE_SIZE = 50
 
 
 @dataclass
@@ -177,6 +179,7 @@ class CustomerPage:
     invoices: list
     terminations: list
     timeline: list
+    filespace_page: Page | None = None
 
 
 @dataclass
@@ -189,12 +192,15 @@ class TimelineItem:
     subject: str
 
 
-def customer_page(*, customer: Customer) -> CustomerPage:
-    """Everything the staff customer page shows, in a fixed number of queries."""
+def customer_page(*, customer: Customer, filespace_page: str | None = None) -> CustomerPage:
+    """Everything the staff customer page shows, in a fixed number of queries.
+
+    Filespaces are shown FILESPACE_PAGE_SIZE at a time (``filespace_page``), orders the latest 50.
+    """
     from billing.models import DailyUsage, Invoice
 
     latest_usage = DailyUsage.objects.filter(filespace=OuterRef("pk")).order_by("-day")
-    filespaces = list(
+    filespaces = (
         Filespace.objects.filter(customer=customer)
         .select_related("plan")
         .annotate(
@@ -204,6 +210,7 @@ def customer_page(*, customer: Customer) -> CustomerPage:
         )
         .order_by("-requested_at", "-id")
     )
+    shown = Paginator(filespaces, FILESPACE_PAGE_SIZE).get_page(filespace_page)
     members = list(
         Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")
     )
@@ -222,10 +229,11 @@ def customer_page(*, customer: Customer) -> CustomerPage:
         customer=customer,
         members=members,
         orders=orders,
-        filespaces=filespaces,
+        filespaces=list(shown.object_list),
         invoices=invoices,
         terminations=terminations,
         timeline=customer_timeline(customer=customer),
+        filespace_page=shown,
     )
 
 

@@ -115,7 +115,8 @@ def _cell(value: str) -> str:
 @require_GET
 @staff_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    page = selectors.customer_page(customer=selectors.customer_get(pk=pk))
+    customer = selectors.customer_get(pk=pk)
+    page = selectors.customer_page(customer=customer, filespace_page=request.GET.get("page"))
     return render(request, "staff/customer_detail.html", {"page": page, "c": page.customer})
 
 

@@ -204,6 +204,22 @@ def test_the_customer_page_costs_the_same_queries_for_1_and_50_filespaces(
         staff_client.get(url)
 
 
+def test_the_customer_page_shows_fifty_filespaces_a_page(
+    staff_client, customer_factory, filespace_factory
+):
+    customer = customer_factory()
+    for number in range(55):
+        filespace_factory(customer=customer, name=f"fs{number:02d}")
+    url = reverse("staff:customer", args=[customer.pk])
+
+    first = staff_client.get(url).content.decode()
+    second = staff_client.get(url, {"page": 2}).content.decode()
+
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    rows = [body.split('id="fs-heading"')[1].split("</table>")[0] for body in (first, second)]
+    assert [body.count("<tr>") - 1 for body in rows] == [50, 5]
+
+
 def test_staff_create_a_plan_and_it_is_audited(staff_client, staff_user):
     response = staff_client.post(
         reverse("staff:plan_new"),
