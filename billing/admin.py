@@ -12,6 +12,7 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceSequence,
+    MonthUsage,
     UsageGap,
     UsageSample,
 )
@@ -119,6 +120,14 @@ class UsageGapAdmin(ReadOnlyAdmin):
 class DailyUsageAdmin(ReadOnlyAdmin):
     list_display = ["filespace", "day", "sample_count", "gap_count", "used_storage_max"]
     list_filter = ["day"]
+
+
+@admin.register(MonthUsage)
+class MonthUsageAdmin(ReadOnlyAdmin):
+    """Month-to-date summaries; rebuilt from raw samples by services.usage_summaries_rebuild."""
+
+    list_display = ["filespace", "month", "sample_count", "slot_count", "peak", "updated_at"]
+    list_filter = ["month"]
 
 
 @admin.register(FilespacePlanPeriod)
