@@ -198,8 +198,8 @@ def check(url: str, cookie: str) -> int:
 
 def wrk(url: str, cookie: str, seconds: int, connections: int) -> tuple[float, str]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}",
-         url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
+         "-H", f"Cookie: {cookie}", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     if "Non-2xx" in out:
@@ -305,7 +305,10 @@ def main() -> int:
             for _ in range(args.rounds):
                 catalog = wrk(base + pages[0][1], owner, args.seconds, args.connections)[0]
                 rate, p99 = wrk(base + path, cookie, args.seconds, args.connections)
-                pairs.append((rate / catalog, rate, catalog, p99))
+                if catalog:  # no catalog request finished in the window: no ratio to take
+                    pairs.append((rate / catalog, rate, catalog, p99))
+            if not pairs:
+                raise SystemExit(f"{label}: the catalog answered nothing in {args.rounds} rounds")
             pairs.sort()
             ratio, rate, catalog, p99 = pairs[len(pairs) // 2]
             results.append((label, rate, catalog, ratio, p99, os.getloadavg()[0]))
