@@ -118,3 +118,34 @@ def test_sample_slots_are_read_back_as_exact_epoch_seconds(live_filespace):
     epochs = rows.values_list("epoch", flat=True)
 
     assert sorted(epochs) == [int(at("2026-06-01T00:00").timestamp()) + n * 3600 for n in (0, 1)]
+
+
+def test_the_sql_rollup_equals_the_python_rollup(live_filespace):
+    """PostgreSQL rolls up in one statement; it must write what the Python path writes."""
+    from django.db import connection
+
+    from billing.services import usage as usage_services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL rollup runs on PostgreSQL only; SQLite always uses the Python path")
+    sampled, gappy, lost = live_filespace(), live_filespace(), live_filespace()
+    write_samples(sampled, "2026-03-01T00:00", "2026-03-01T09:00", 10**12)
+    write_samples(sampled, "2026-03-01T09:00", "2026-03-03T05:00", 4 * 10**12)
+    write_samples(gappy, "2026-02-28T20:00", "2026-03-01T07:00", 7 * 10**9)
+    write_samples(gappy, "2026-03-01T13:00", "2026-03-02T00:00", 9 * 10**9)
+    for filespace, slot in ((gappy, "2026-03-01T08:00"), (lost, "2026-03-02T03:00"),
+                            (sampled, "2026-03-01T05:00")):  # fmt: skip
+        UsageGap.objects.create(
+            filespace=filespace, customer_id=filespace.customer_id, slot=at(slot), reason="down"
+        )
+    days = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+    in_python = usage_services._rollup_days_in_python(days)
+    python_rows = list(DailyUsage.objects.order_by("filespace_id", "day").values_list(*FIELDS[1:]))
+    DailyUsage.objects.all().delete()
+    in_sql = services.usage_rollup_days(days=days)
+    sql_rows = list(DailyUsage.objects.order_by("filespace_id", "day").values_list(*FIELDS[1:]))
+
+    assert in_sql == in_python == len(sql_rows) == 5
+    assert sql_rows == python_rows
+    assert any(row[4] for row in sql_rows) and any(row[10] for row in sql_rows)
