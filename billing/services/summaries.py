@@ -19,6 +19,7 @@ from billing import rating, summary
 from billing.db import EpochSeconds
 from billing.models import MonthUsage, UsageSample
 
+APPEND_CHUNK = 1000
 SUMMARY_FIELDS = [
     "customer",
     "slot_seconds",
@@ -130,22 +131,30 @@ def usage_summaries_rebuild(*, filespace_ids: Iterable[int], month_start: dateti
     return written
 
 
-@transaction.atomic
 def usage_summaries_append(*, slot: datetime, filespace_ids: Iterable[int]) -> int:
     """Add the stored samples of one slot to their month's summaries; returns rows touched.
 
     The values are read back from the table rather than taken from the caller, so a sample that
     lost an insert race to a concurrent collection is summarized as stored. Rows are locked, and
-    a slot already in a summary is skipped, so a doubled call adds nothing.
+    a slot already in a summary is skipped, so a doubled call adds nothing. Works through the
+    filespaces APPEND_CHUNK at a time (one short transaction each).
     """
+    wanted = set(filespace_ids)
+    if not wanted:
+        return 0
+    stored = UsageSample.objects.filter(slot=slot).values_list("filespace_id", "used_storage")
+    values = sorted((fs, used) for fs, used in stored if fs in wanted)
+    touched = 0
+    for index in range(0, len(values), APPEND_CHUNK):
+        touched += _append_chunk(slot, dict(values[index : index + APPEND_CHUNK]))
+    return touched
+
+
+@transaction.atomic
+def _append_chunk(slot: datetime, values: dict[int, int]) -> int:
     month_start = rating.month_of(slot)[0]
     slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
     epoch = int(slot.timestamp())
-    values = dict(
-        UsageSample.objects.filter(slot=slot, filespace_id__in=list(filespace_ids)).values_list(
-            "filespace_id", "used_storage"
-        )
-    )
     rows = {
         row.filespace_id: row
         for row in MonthUsage.objects.select_for_update().filter(
