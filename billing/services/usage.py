@@ -241,7 +241,8 @@ INSERT INTO billing_dailyusage (
 )
 SELECT coalesce(a.filespace_id, g.filespace_id), coalesce(a.customer_id, g.customer_id),
        coalesce(a.day, g.day), coalesce(a.n, 0), coalesce(g.n, 0), coalesce(a.total, 0),
-       coalesce(a.lo, 0), coalesce(a.hi, 0), coalesce(a.last, 0), coalesce(a.users, 0),
+       coalesce(a.lo, 0), coalesce(a.hi, 0), coalesce(a.last, 0),
+       CASE WHEN a.filespace_id IS NULL THEN 0 ELSE a.users END,
        greatest(0, coalesce(a.last_get - coalesce(b.get_data_size, a.first_get), 0)),
        greatest(0, coalesce(a.last_put - coalesce(b.put_data_size, a.first_put), 0))
 FROM agg a

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_invoice_sequences'),
+        ('billing', '0003_usage_users_unknown'),
         ('customers', '0002_invitation_membership'),
         ('provisioning', '0002_managed_operations'),
     ]
