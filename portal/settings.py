@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.branding",
                 "portal.customers.context_processors.membership",
+                "portal.navigation.main_navigation",
             ],
         },
     },
