@@ -11,8 +11,8 @@ class AccountAdapter(DefaultAccountAdapter):
         return getattr(settings, "ACCOUNT_ALLOW_SIGNUP", True)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        # Staff land on the admin (which sends them to set up TOTP first if they have none);
-        # its "View site" link leads on to the portal and the staff console.
-        if request.user.is_staff and not request.user.memberships.exists():
-            return reverse("admin:index")
+        # Staff land on the staff console (which sends them to set up TOTP first if they have
+        # none); the Django admin is one link away in the console's navigation.
+        if request.user.is_staff:
+            return reverse("staff:dashboard")
         return super().get_login_redirect_url(request)
