@@ -1,7 +1,26 @@
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class PortalSite:
+    """What allauth's emails call `current_site`: the MSP's name and the portal's public host.
+
+    django.contrib.sites is not installed, so allauth would fall back to the request's host
+    ("Hello from 127.0.0.1:8700!"); the portal's own settings say who is writing.
+    """
+
+    name: str
+    domain: str
+
+
+def portal_site() -> PortalSite:
+    return PortalSite(name=settings.MSP_NAME, domain=urlsplit(settings.PORTAL_BASE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -16,3 +35,6 @@ class AccountAdapter(DefaultAccountAdapter):
         if request.user.is_staff:
             return reverse("staff:dashboard")
         return super().get_login_redirect_url(request)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        super().send_mail(template_prefix, email, {**context, "current_site": portal_site()})
