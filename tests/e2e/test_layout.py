@@ -45,8 +45,8 @@ def busy_customer(plan, plan_factory, customer_factory, member_factory, user_fac
     """An organisation with long names, filespaces in several states and an order to approve."""
     customer = customer_factory(name="Northwind Traders International Post-Production",
                                 name_prefix="northwindtraders")  # fmt: skip
-    owner = member_factory(role="owner", customer=customer,
-                           user=user_factory("olivia.longname@northwind-traders.example"))  # fmt: skip
+    user = user_factory("olivia.longname@northwind-traders.example")
+    owner = member_factory(role="owner", customer=customer, user=user)
     filespace_factory(customer=customer, plan=plan, name="archive-of-every-project-2019-2026",
                       state="provisioned", remote_id="fs-archive")  # fmt: skip
     filespace_factory(customer=customer, plan=plan, name="renders", state="requested")
