@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_countries import countries
 
 from portal.audit.services import audit_record
 from portal.customers.lifecycle import customer_ensure_manageable
@@ -47,6 +48,11 @@ def customer_insert(*, name: str, billing_email: str, country: str, created_by) 
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Enter the company's name."})
+    country = (country or "").strip().upper()
+    if country not in countries:
+        raise ValidationError(
+            {"country": "Choose a country: an ISO 3166-1 two-letter code such as GB or US."}
+        )
     for _attempt in range(5):
         try:
             # A savepoint, so a prefix taken between the check and the insert can be retried.
@@ -55,7 +61,7 @@ def customer_insert(*, name: str, billing_email: str, country: str, created_by) 
                     name=name,
                     name_prefix=_unique_prefix(name),
                     billing_email=billing_email,
-                    country=country.upper(),
+                    country=country,
                     created_by=created_by,
                 )
         except IntegrityError:
@@ -76,7 +82,7 @@ def customer_create(
         actor=user,
         action="customer.created",
         target=customer,
-        after={"name": customer.name, "country": customer.country},
+        after={"name": customer.name, "country": customer.country.code},
     )
     return customer
 
