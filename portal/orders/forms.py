@@ -1,6 +1,7 @@
 """The order form: plan -> name -> provider and region -> own storage -> review -> place."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +19,22 @@ MAX_EXPECTED_UNITS = Decimal(10_000_000)
 _ESTIMATE_MONTH = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A month's charge, what the usage alone would cost, and whether the minimum decides it."""
+
+    amount: Decimal
+    usage: Decimal
+    is_minimum: bool
+
+
 def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal | None:
+    """The estimated charge alone (see `estimate_for`)."""
+    estimate = estimate_for(plan=plan, expected_units=expected_units)
+    return estimate.amount if estimate else None
+
+
+def estimate_for(*, plan: Plan, expected_units: Decimal | None) -> Estimate | None:
     """A month's charge for a steady `expected_units`, rated by billing's own rules.
 
     The estimate goes through `billing.rating.rate_usage` (included units, price tiers,
@@ -45,7 +61,11 @@ def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal |
         month_end=end,
         slot_seconds=86400,
     )
-    return max(line.amount, line.minimum_prorated)
+    return Estimate(
+        amount=max(line.amount, line.minimum_prorated),
+        usage=line.amount,
+        is_minimum=line.minimum_prorated > line.amount,
+    )
 
 
 def providers_for(plan: Plan) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.orders import forms as drafts
-from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, regions_for
+from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
 from portal.orders.services import name_taken
 from provisioning import rules
 
@@ -127,7 +127,7 @@ def review(request: HttpRequest, key: str) -> HttpResponse:
         "plan": plan,
         "key": key,
         "form": PlaceForm(initial={"idempotency_key": key}),
-        "estimate": estimate_monthly(plan=plan, expected_units=drafts.draft_expected_units(draft)),
+        "estimate": estimate_for(plan=plan, expected_units=drafts.draft_expected_units(draft)),
         "domain": domain_name(),
         "region_label": rules.region_label(provider=draft["provider"], region=draft["region"]),
     }

@@ -131,3 +131,26 @@ def test_the_naming_rules_are_stated_before_anything_is_typed(owner_client, owne
     assert "lowercase letters, digits and hyphens" in rules.group(1)
     assert "not starting or ending with a hyphen" in rules.group(1)
     assert re.search(r"2 to \d+ characters", rules.group(1))
+
+
+def test_the_estimate_says_when_it_is_the_minimum_charge(owner_client, plan_factory):
+    from decimal import Decimal
+
+    plan = plan_factory(
+        slug="small", provider="IBM", allowed_regions=["eu-de"], currency="USD",
+        price_per_unit_month=Decimal("0.02"), minimum_monthly_charge=Decimal("9.00"),
+    )  # fmt: skip
+    review = _to_review(
+        owner_client, plan, name="tiny", provider="IBM", region="eu-de", expected_units="10"
+    )
+    html = owner_client.get(review).content.decode()
+    assert "About <strong>USD 9.00</strong> per month" in html
+    assert "this is the plan's minimum monthly charge" in html
+    assert "would cost USD 0.20" in html
+
+    big = _to_review(
+        owner_client, plan, name="large", provider="IBM", region="eu-de", expected_units="5000"
+    )
+    html = owner_client.get(big).content.decode()
+    assert "About <strong>USD 100.00</strong> per month" in html
+    assert "minimum monthly charge" not in html.split("<dt>Estimate</dt>", 1)[1].split("</dd>")[0]
