@@ -87,7 +87,9 @@ class OrderForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     provider = forms.ChoiceField(label="Storage provider")
-    region = forms.CharField(label="Region", max_length=64)
+    region = forms.CharField(
+        label="Region", max_length=64, error_messages={"required": "Enter a region."}
+    )
     bucket = forms.CharField(label="Bucket name", max_length=63, required=False)
     endpoint = forms.CharField(
         label="Endpoint",
@@ -149,6 +151,7 @@ class OrderForm(forms.Form):
         if self.region_choices:
             self.fields["region"] = forms.ChoiceField(
                 label="Region",
+                error_messages={"required": "Choose a region."},
                 choices=[("", "Choose a region")]
                 + [
                     (r, rules.region_label(provider=self._provider(), region=r))
