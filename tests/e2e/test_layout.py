@@ -33,6 +33,7 @@ STAFF_PAGES = [
     "/staff/customers/",
     "/staff/orders/",
     "/staff/filespaces/",
+    "/staff/orphans/",
     "/staff/plans/",
     "/staff/audit/",
     "/billing/staff/",
