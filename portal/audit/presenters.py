@@ -151,6 +151,10 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "filespace.snapshot_schedule_delete_failed": _plain(
         "{who} could not stop scheduled snapshots of {what}."
     ),
+    "orphan.adopt": _plain("{who} linked {what} to the filespace found at LucidLink."),
+    "orphan.delete_requested": _plain(
+        "{who} asked LucidLink to delete a filespace no order holds ({what})."
+    ),
     "apikey.created": _apikey_created,
     "apikey.revoked": _plain("{who} revoked the API key {what}."),
     "webhook.subscribed": lambda e, who: f"{who} added a webhook to {_after(e, 'url')}.",
