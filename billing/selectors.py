@@ -52,10 +52,14 @@ def parse_period(text: str | None, *, now: datetime) -> tuple[datetime, datetime
     return rating.month_bounds(int(match.group(1)), int(match.group(2)))
 
 
-def recent_periods(*, now: datetime, count: int = 12) -> list[str]:
+def recent_periods(*, now: datetime, count: int = 12, since: datetime | None = None) -> list[str]:
+    """The last `count` months, newest first, none before the month of `since` (when given)."""
     start = rating.month_of(now)[0]
+    earliest = rating.month_of(since)[0] if since is not None else None
     periods = []
     for _ in range(count):
+        if earliest is not None and start < earliest:
+            break
         periods.append(f"{start:%Y-%m}")
         start = rating.month_of(start - timedelta(days=1))[0]
     return periods
@@ -71,6 +75,8 @@ class FilespaceUsage:
     quantity_to_date: Decimal
     gap_slots: int
     chart: charts.Chart | None
+    # The plan's minimum monthly charge is more than this plan's usage: the totals add a top-up.
+    minimum_applies: bool = False
 
 
 @dataclass
@@ -135,9 +141,17 @@ def usage_page_for(
     per_fs: dict[int, dict[str, Decimal | int]] = defaultdict(
         lambda: {"cost": Decimal(0), "forecast": Decimal(0), "quantity": Decimal(0), "gaps": 0}
     )
+    # Each total is the filespaces' usage plus the minimum-charge top-ups, kept apart so the
+    # page can show how the filespaces' figures add up to it.
     totals: dict[str, dict[str, Decimal]] = defaultdict(
-        lambda: {"cost": Decimal(0), "forecast": Decimal(0)}
+        lambda: {
+            "cost": Decimal(0),
+            "forecast": Decimal(0),
+            "minimum_cost": Decimal(0),
+            "minimum_forecast": Decimal(0),
+        }
     )
+    topped_up_plans: set[int] = set()
     for currency, lines in to_date.items():
         for line in lines:
             totals[currency]["cost"] += line.amount
@@ -145,11 +159,16 @@ def usage_page_for(
                 per_fs[line.filespace_id]["cost"] += line.amount
                 per_fs[line.filespace_id]["quantity"] += line.quantity
                 per_fs[line.filespace_id]["gaps"] += line.gap_slots
+            else:
+                totals[currency]["minimum_cost"] += line.amount
     for currency, lines in forecast.items():
         for line in lines:
             totals[currency]["forecast"] += line.amount
             if line.filespace_id:
                 per_fs[line.filespace_id]["forecast"] += line.amount
+            else:
+                totals[currency]["minimum_forecast"] += line.amount
+                topped_up_plans.add(line.plan_id)
     shown = Paginator(sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)), USAGE_PAGE_SIZE)
     shown = shown.get_page(page_number)
     daily = (
@@ -185,6 +204,7 @@ def usage_page_for(
                 forecast=figures["forecast"],
                 quantity_to_date=figures["quantity"],
                 gap_slots=figures["gaps"],
+                minimum_applies=filespace.plan_id in topped_up_plans,
                 chart=chart,
             )
         )

@@ -48,7 +48,8 @@ def usage(request: HttpRequest) -> HttpResponse:
     except services.BillingError as exc:
         messages.error(request, f"Usage cannot be priced right now: {exc.message}")
         page = selectors.UsagePage(month_start, month_end, [])
-    context = {"page": page, "periods": selectors.recent_periods(now=now)}
+    periods = selectors.recent_periods(now=now, since=request.customer.created_at)
+    context = {"page": page, "periods": periods}
     return render(request, "billing/usage.html", {**context, "period": f"{month_start:%Y-%m}"})
 
 
@@ -119,7 +120,7 @@ def staff_customer(request: HttpRequest, customer_pk: int) -> HttpResponse:
         "customer": customer,
         "page": page,
         "documents": selectors.staff_customer_documents(customer=customer),
-        "periods": selectors.recent_periods(now=now),
+        "periods": selectors.recent_periods(now=now, since=customer.created_at),
         "period": f"{month_start:%Y-%m}",
     }
     return render(request, "billing/staff_customer.html", context)

@@ -10,3 +10,14 @@ class PortalConfig(AppConfig):
         from portal.observability import receivers
 
         receivers.connect()
+        brand_admin_site()
+
+
+def brand_admin_site() -> None:
+    """The Django admin carries the MSP's name instead of "Django administration"."""
+    from django.conf import settings
+    from django.contrib import admin
+
+    admin.site.site_header = f"{settings.MSP_NAME} administration"
+    admin.site.site_title = f"{settings.MSP_NAME} administration"
+    admin.site.index_title = "Records"

@@ -38,6 +38,42 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "GCP": ("us-central1", "us-east1", "us-west1", "europe-west1", "europe-west2", "asia-east1"),
 }  # fmt: skip
 
+# Where each region code is, in the provider's own words, for people choosing one. The codes
+# stay the values the contract and LucidLink take; a code missing here is shown as it is.
+REGION_NAMES: dict[str, dict[str, str]] = {
+    "AWS": {
+        "us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)",
+        "us-west-1": "US West (N. California)", "us-west-2": "US West (Oregon)",
+        "ca-central-1": "Canada (Central)", "eu-west-1": "Europe (Ireland)",
+        "eu-west-2": "Europe (London)", "eu-central-1": "Europe (Frankfurt)",
+        "ap-southeast-1": "Asia Pacific (Singapore)", "ap-southeast-2": "Asia Pacific (Sydney)",
+        "ap-northeast-1": "Asia Pacific (Tokyo)", "sa-east-1": "South America (São Paulo)",
+    },
+    "Wasabi": {
+        "us-east-1": "US East 1 (N. Virginia)", "us-east-2": "US East 2 (N. Virginia)",
+        "us-central-1": "US Central 1 (Texas)", "us-west-1": "US West 1 (Oregon)",
+        "ca-central-1": "CA Central 1 (Toronto)", "eu-central-1": "EU Central 1 (Amsterdam)",
+        "eu-central-2": "EU Central 2 (Frankfurt)", "eu-west-1": "EU West 1 (London)",
+        "eu-west-2": "EU West 2 (Paris)", "ap-northeast-1": "AP Northeast 1 (Tokyo)",
+        "ap-northeast-2": "AP Northeast 2 (Osaka)", "ap-southeast-1": "AP Southeast 1 (Singapore)",
+        "ap-southeast-2": "AP Southeast 2 (Sydney)",
+    },
+    "IBM": {
+        "us-south": "Dallas", "us-east": "Washington DC", "eu-gb": "London",
+        "eu-de": "Frankfurt", "jp-tok": "Tokyo", "au-syd": "Sydney",
+    },
+    "Azure": {
+        "eastus": "East US (Virginia)", "eastus2": "East US 2 (Virginia)",
+        "westus2": "West US 2 (Washington)", "westeurope": "West Europe (Netherlands)",
+        "northeurope": "North Europe (Ireland)", "uksouth": "UK South (London)",
+        "southeastasia": "Southeast Asia (Singapore)", "australiaeast": "Australia East (Sydney)",
+    },
+    "GCP": {
+        "us-central1": "Iowa", "us-east1": "South Carolina", "us-west1": "Oregon",
+        "europe-west1": "Belgium", "europe-west2": "London", "asia-east1": "Taiwan",
+    },
+}  # fmt: skip
+
 NAME_MIN = 2
 NAME_MAX = 63
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -107,6 +143,12 @@ def validate_provider(provider: str) -> None:
             code="invalid_provider",
             params={"providers": ", ".join(PROVIDERS)},
         )
+
+
+def region_label(*, provider: str, region: str) -> str:
+    """Where a region is, with the code the provider uses: "Frankfurt (eu-de)"."""
+    name = REGION_NAMES.get(provider, {}).get(region)
+    return f"{name} ({region})" if name else region
 
 
 def regions_for(provider: str) -> tuple[str, ...]:

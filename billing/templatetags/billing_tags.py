@@ -9,11 +9,23 @@ register = template.Library()
 
 @register.filter
 def money(value, currency: str) -> str:
-    """``20.000`` with ``USD`` → ``20.00 USD``: the currency's minor unit, thousands grouped."""
+    """``20.000`` with ``USD`` → ``USD 20.00``: the currency's minor unit, thousands grouped.
+
+    The one way the portal writes an amount of money, on every page: the ISO code first, then
+    the amount (``USD 1,234.50``), so no page says "0.00 USD" beside "USD 9.00".
+    """
     if value is None or value == "":
         return ""
     rounded = rating.round_money(Decimal(value), currency)
-    return f"{rounded:,} {currency}"
+    return f"{currency} {rounded:,}"
+
+
+@register.filter
+def unit_price(value, currency: str) -> str:
+    """A price per unit, which may go below the minor unit: ``0.015000`` → ``USD 0.015``."""
+    if value is None or value == "":
+        return ""
+    return f"{currency} {quantity(value)}"
 
 
 @register.filter
@@ -25,3 +37,9 @@ def quantity(value) -> str:
     text = f"{number:,.6f}".rstrip("0")
     head, _, tail = text.partition(".")
     return f"{head}.{tail.ljust(2, '0')}"
+
+
+@register.filter
+def subtract(value, other) -> Decimal:
+    """``total|subtract:top_up``: Decimal arithmetic for a figure a page explains."""
+    return Decimal(value) - Decimal(other)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -74,6 +75,13 @@ class CustomerCreateSerializer(serializers.Serializer):
         max_length=2,
         error_messages={"invalid": "Use the two-letter ISO 3166-1 code, such as GB or US."},
     )
+
+    def validate_country(self, value: str) -> str:
+        if value.upper() not in countries:
+            raise serializers.ValidationError(
+                f"{value} is not an ISO 3166-1 country code; use one such as GB or US."
+            )
+        return value.upper()
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from portal.apikeys import selectors, services
 from portal.apikeys.forms import ApiKeyForm
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
+from portal.onetime import never_cached, pop_secret, stash_secret
 from portal.staff.decorators import staff_required
 
 manager_required = customer_required(
@@ -17,28 +18,36 @@ manager_required = customer_required(
 )
 
 
-def _create(request: HttpRequest, form: ApiKeyForm, customer=None) -> str | None:
-    """Create a key from a valid form; return the key to show once, or None after an error."""
+NEW_KEY_SLOT = "apikey"
+
+
+def _create(request: HttpRequest, form: ApiKeyForm, customer=None) -> bool:
+    """Create a key from a valid form and keep it for the next page; False after an error."""
     try:
         _key, raw = services.apikey_create(
             name=form.cleaned_data["name"], created_by=request.user, customer=customer
         )
     except ValidationError as exc:
         form.add_error(None, exc)
-        return None
-    return raw
+        return False
+    stash_secret(request, NEW_KEY_SLOT, raw)
+    return True
+
+
+def _keys_page(request: HttpRequest, form: ApiKeyForm, keys, *, msp: bool) -> HttpResponse:
+    new_key = pop_secret(request, NEW_KEY_SLOT) if request.method == "GET" else None
+    context = {"form": form, "keys": keys, "new_key": new_key, "msp": msp}
+    return never_cached(render(request, "apikeys/keys.html", context))
 
 
 @require_http_methods(["GET", "POST"])
 @manager_required
 def customer_keys(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    new_key = _create(request, form, request.customer) if form.is_valid() else None
-    if new_key:
-        form = ApiKeyForm()
+    if form.is_valid() and _create(request, form, request.customer):
+        return redirect("apikeys:customer_keys")
     keys = selectors.apikeys_for(customer=request.customer)
-    context = {"form": form, "keys": keys, "new_key": new_key, "msp": False}
-    return render(request, "apikeys/keys.html", context)
+    return _keys_page(request, form, keys, msp=False)
 
 
 @require_POST
@@ -54,11 +63,9 @@ def customer_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def msp_keys(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
-    new_key = _create(request, form) if form.is_valid() else None
-    if new_key:
-        form = ApiKeyForm()
-    context = {"form": form, "keys": selectors.msp_apikeys(), "new_key": new_key, "msp": True}
-    return render(request, "apikeys/keys.html", context)
+    if form.is_valid() and _create(request, form):
+        return redirect("apikeys:msp_keys")
+    return _keys_page(request, form, selectors.msp_apikeys(), msp=True)
 
 
 @require_POST

@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django_countries import countries
 
 from portal.customers.models import Role
 
@@ -10,25 +11,23 @@ class OnboardingForm(forms.Form):
     billing_email = forms.EmailField(
         label="Billing email", max_length=254, help_text="Invoices and usage reports go here."
     )
-    country = forms.CharField(
+    country = forms.ChoiceField(
         label="Country",
-        max_length=2,
-        min_length=2,
-        help_text="Two-letter ISO code, for example GB, US or DE.",
-        widget=forms.TextInput(attrs={"autocomplete": "country", "size": 3}),
+        help_text="Where the company is registered; it appears on invoices.",
+        error_messages={"invalid_choice": "Choose a country from the list."},
+        widget=forms.Select(attrs={"autocomplete": "country"}),
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # ISO 3166-1 countries by name, their alpha-2 codes as values.
+        self.fields["country"].choices = [("", "Choose a country"), *countries]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if not re.search(r"\w", name):
             raise forms.ValidationError("Enter your company's name.")
         return name
-
-    def clean_country(self) -> str:
-        country = self.cleaned_data["country"].strip().upper()
-        if not re.fullmatch(r"[A-Z]{2}", country):
-            raise forms.ValidationError("Enter a two-letter country code, for example GB.")
-        return country
 
 
 class InvitationForm(forms.Form):

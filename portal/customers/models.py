@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
+from django_countries.fields import CountryField
 
 
 class Customer(models.Model):
@@ -19,7 +20,7 @@ class Customer(models.Model):
     # MSP's single LucidLink domain can never ask for the same name.
     name_prefix = models.SlugField(max_length=20, unique=True)
     billing_email = models.EmailField()
-    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code")
+    country = CountryField(help_text="ISO 3166-1 alpha-2 code")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -13,7 +13,9 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_countries import countries
 
+from portal.audit.services import audit_record
 from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import Customer, Invitation, Membership, Role
 
@@ -46,6 +48,11 @@ def customer_insert(*, name: str, billing_email: str, country: str, created_by) 
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Enter the company's name."})
+    country = (country or "").strip().upper()
+    if country not in countries:
+        raise ValidationError(
+            {"country": "Choose a country: an ISO 3166-1 two-letter code such as GB or US."}
+        )
     for _attempt in range(5):
         try:
             # A savepoint, so a prefix taken between the check and the insert can be retried.
@@ -54,7 +61,7 @@ def customer_insert(*, name: str, billing_email: str, country: str, created_by) 
                     name=name,
                     name_prefix=_unique_prefix(name),
                     billing_email=billing_email,
-                    country=country.upper(),
+                    country=country,
                     created_by=created_by,
                 )
         except IntegrityError:
@@ -71,6 +78,12 @@ def customer_create(
         name=name, billing_email=billing_email, country=country, created_by=user
     )
     Membership.objects.create(customer=customer, user=user, role=Role.OWNER)
+    audit_record(
+        actor=user,
+        action="customer.created",
+        target=customer,
+        after={"name": customer.name, "country": customer.country.code},
+    )
     return customer
 
 
@@ -114,6 +127,12 @@ def invitation_create(
         token_hash=hash_token(token),
         invited_by=invited_by,
         expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        actor=invited_by,
+        action="invitation.sent",
+        target=invitation,
+        after={"email": email, "role": role},
     )
     transaction.on_commit(lambda: _send_invitation(invitation=invitation, token=token))
     return invitation, token
@@ -171,15 +190,29 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
         existing = Membership.objects.create(
             customer=invitation.customer, user=user, role=invitation.role
         )
+        audit_record(
+            actor=user,
+            action="member.joined",
+            customer=invitation.customer,
+            target=existing,
+            after={"email": user.email, "role": invitation.role},
+        )
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
     return existing
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation) -> None:
-    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser | None = None) -> None:
+    revoked = Invitation.objects.filter(
+        pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if revoked:
+        audit_record(
+            actor=actor,
+            action="invitation.revoked",
+            target=invitation,
+            before={"email": invitation.email, "role": invitation.role},
+        )
 
 
 @transaction.atomic
@@ -194,6 +227,12 @@ def membership_remove(*, membership: Membership, acting: Membership) -> None:
         )
         if len(owners) <= 1:
             raise ValidationError("An organisation needs at least one owner.")
+    audit_record(
+        actor=acting.user,
+        action="member.removed",
+        target=membership,
+        before={"email": membership.user.email, "role": membership.role},
+    )
     Membership.objects.filter(pk=membership.pk).delete()
 
 
@@ -210,6 +249,15 @@ def membership_change_role(*, membership: Membership, role: str, acting: Members
         )
         if len(owners) <= 1:
             raise ValidationError("An organisation needs at least one owner.")
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    if before != role:
+        audit_record(
+            actor=acting.user,
+            action="member.role_changed",
+            target=membership,
+            before={"role": before},
+            after={"email": membership.user.email, "role": role},
+        )
     return membership

@@ -114,7 +114,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 @customer_required(MANAGER_ROLES, denied=MANAGERS_ONLY)
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = selectors.invitation_get(customer=request.customer, pk=pk)
-    services.invitation_revoke(invitation=invitation)
+    services.invitation_revoke(invitation=invitation, actor=request.user)
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
     return redirect("customers:team")
 

@@ -1,6 +1,7 @@
 """The order form: plan -> name -> provider and region -> own storage -> review -> place."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +19,22 @@ MAX_EXPECTED_UNITS = Decimal(10_000_000)
 _ESTIMATE_MONTH = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """A month's charge, what the usage alone would cost, and whether the minimum decides it."""
+
+    amount: Decimal
+    usage: Decimal
+    is_minimum: bool
+
+
 def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal | None:
+    """The estimated charge alone (see `estimate_for`)."""
+    estimate = estimate_for(plan=plan, expected_units=expected_units)
+    return estimate.amount if estimate else None
+
+
+def estimate_for(*, plan: Plan, expected_units: Decimal | None) -> Estimate | None:
     """A month's charge for a steady `expected_units`, rated by billing's own rules.
 
     The estimate goes through `billing.rating.rate_usage` (included units, price tiers,
@@ -45,7 +61,11 @@ def estimate_monthly(*, plan: Plan, expected_units: Decimal | None) -> Decimal |
         month_end=end,
         slot_seconds=86400,
     )
-    return max(line.amount, line.minimum_prorated)
+    return Estimate(
+        amount=max(line.amount, line.minimum_prorated),
+        usage=line.amount,
+        is_minimum=line.minimum_prorated > line.amount,
+    )
 
 
 def providers_for(plan: Plan) -> tuple[str, ...]:
@@ -62,11 +82,14 @@ class OrderForm(forms.Form):
     name = forms.CharField(
         label="Filespace name",
         max_length=100,
+        error_messages={"required": "Enter a name for the filespace."},
         help_text="Lowercase letters, digits and hyphens.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     provider = forms.ChoiceField(label="Storage provider")
-    region = forms.CharField(label="Region", max_length=64)
+    region = forms.CharField(
+        label="Region", max_length=64, error_messages={"required": "Enter a region."}
+    )
     bucket = forms.CharField(label="Bucket name", max_length=63, required=False)
     endpoint = forms.CharField(
         label="Endpoint",
@@ -93,10 +116,19 @@ class OrderForm(forms.Form):
         help_text="Optional, for the price estimate.",
     )
 
-    def __init__(self, *args, plan: Plan, customer: Customer, **kwargs) -> None:
+    def __init__(
+        self, *args, plan: Plan, customer: Customer, keys_kept: bool = False, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.plan = plan
         self.customer = customer
+        # Coming back from the review: the bucket keys typed then are kept unless replaced.
+        self.keys_kept = keys_kept
+        self.fields["name"].help_text = (
+            f"{rules.NAME_MIN} to {rules.max_name_length(prefix=customer.name_prefix)} "
+            "characters: lowercase letters, digits and hyphens, not starting or ending with a "
+            "hyphen. The name is part of the filespace's address and cannot be changed later."
+        )
         providers = providers_for(plan)
         self.fields["provider"].choices = [(p, p) for p in providers]
         self.fields["provider"].initial = providers[0] if len(providers) == 1 else plan.provider
@@ -105,15 +137,26 @@ class OrderForm(forms.Form):
             for field in ("bucket", "endpoint", "access_key", "secret_key"):
                 del self.fields[field]
         else:
-            for field in ("bucket", "access_key", "secret_key"):
-                self.fields[field].required = True
+            self.fields["bucket"].required = True
+            for field in ("access_key", "secret_key"):
+                self.fields[field].required = not keys_kept
+                if keys_kept:
+                    self.fields[field].help_text = (
+                        "Leave empty to keep the key you typed before; "
+                        "type a new one to replace it."
+                    )
         # Shown only where the provider takes one; a posted endpoint is still checked (refused).
         self.endpoint_allowed = self._provider() in rules.ENDPOINT_PROVIDERS
         self.region_choices = regions_for(plan, self._provider())
         if self.region_choices:
             self.fields["region"] = forms.ChoiceField(
                 label="Region",
-                choices=[("", "Choose a region")] + [(r, r) for r in self.region_choices],
+                error_messages={"required": "Choose a region."},
+                choices=[("", "Choose a region")]
+                + [
+                    (r, rules.region_label(provider=self._provider(), region=r))
+                    for r in self.region_choices
+                ],
             )
 
     def _provider(self) -> str:
@@ -195,6 +238,35 @@ def draft_get(request, key: str, *, customer: Customer) -> dict | None:
     if draft is None or draft.get("customer_id") != customer.pk:
         return None
     return draft
+
+
+def draft_to_change(request, key: str, *, customer: Customer, plan: Plan) -> dict | None:
+    """The unplaced draft of this plan that "Change" on the review leads back to, if any."""
+    draft = draft_get(request, key, customer=customer) if key else None
+    if draft is None or draft.get("order_id") or draft.get("plan_id") != plan.pk:
+        return None
+    return draft
+
+
+def draft_initial(draft: dict) -> dict:
+    """What the customer typed, to fill the form again (never the bucket keys)."""
+    fields = ("name", "provider", "region", "bucket", "endpoint", "expected_units")
+    return {field: draft.get(field) or "" for field in fields}
+
+
+def draft_has_keys(draft: dict | None) -> bool:
+    return bool(draft and draft.get("access_key") and draft.get("secret_key"))
+
+
+def with_kept_keys(data, draft: dict):
+    """The posted form, its empty key fields filled from the draft (decrypted, server side)."""
+    from portal import fields
+
+    data = data.copy()
+    for secret in ("access_key", "secret_key"):
+        if not data.get(secret) and draft.get(secret):
+            data[secret] = fields.decrypt(draft[secret])
+    return data
 
 
 def draft_mark_placed(request, key: str, *, order_id: int) -> None:

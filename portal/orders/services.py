@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.audit.services import audit_record
 from portal.customers.models import Customer
 from portal.orders.models import Order
 from portal.plans.models import Plan
@@ -186,6 +187,18 @@ def order_place(
                 ),
                 idempotency_key=idempotency_key,
                 placed_by=placed_by,
+            )
+            audit_record(
+                actor=placed_by,
+                action="order.placed",
+                target=order,
+                after={
+                    "remote_name": remote_name,
+                    "plan": plan.name,
+                    "provider": provider,
+                    "region": region,
+                    "state": order.state,
+                },
             )
             if not needs_approval:
                 provisioning.filespace_request(order=order, actor=placed_by)

@@ -14,7 +14,7 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.orders import forms as drafts
-from portal.orders.forms import OrderForm, PlaceForm, estimate_monthly, regions_for
+from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
 from portal.orders.services import name_taken
 from provisioning import rules
 
@@ -59,13 +59,31 @@ def new(request: HttpRequest, plan: str) -> HttpResponse:
     plan = selectors.plan_get(slug=plan)
     if refused := _refuse_inactive(request):
         return refused
-    form = OrderForm(request.POST or None, plan=plan, customer=request.customer)
+    # "Change" on the review comes back here with its draft: the form shows what was typed.
+    draft_key = (request.POST.get("draft") or request.GET.get("draft") or "")[:64]
+    draft = drafts.draft_to_change(request, draft_key, customer=request.customer, plan=plan)
+    data = request.POST or None
+    if data is not None and drafts.draft_has_keys(draft):
+        data = drafts.with_kept_keys(data, draft)
+    form = OrderForm(
+        data,
+        initial=drafts.draft_initial(draft) if draft else None,
+        plan=plan,
+        customer=request.customer,
+        keys_kept=drafts.draft_has_keys(draft),
+    )
     if request.method == "POST" and form.is_valid():
         key = drafts.draft_save(
             request, customer=request.customer, plan=plan, data=form.cleaned_data
         )
         return redirect("orders:review", key=key)
-    return render(request, "orders/new.html", {"form": form, "plan": plan, "domain": domain_name()})
+    context = {
+        "form": form,
+        "plan": plan,
+        "domain": domain_name(),
+        "draft_key": draft_key if draft else "",
+    }
+    return render(request, "orders/new.html", context)
 
 
 @require_GET
@@ -112,8 +130,9 @@ def review(request: HttpRequest, key: str) -> HttpResponse:
         "plan": plan,
         "key": key,
         "form": PlaceForm(initial={"idempotency_key": key}),
-        "estimate": estimate_monthly(plan=plan, expected_units=drafts.draft_expected_units(draft)),
+        "estimate": estimate_for(plan=plan, expected_units=drafts.draft_expected_units(draft)),
         "domain": domain_name(),
+        "region_label": rules.region_label(provider=draft["provider"], region=draft["region"]),
     }
     return render(request, "orders/review.html", context)
 

@@ -18,8 +18,8 @@ class SubscriptionType(models.TextChoices):
 
 
 class BillingUnit(models.TextChoices):
-    GB = "GB", "GB (10^9 bytes)"
-    GIB = "GiB", "GiB (2^30 bytes)"
+    GB = "GB", "GB (1,000,000,000 bytes)"
+    GIB = "GiB", "GiB (1,073,741,824 bytes)"
 
 
 class QuantityRule(models.TextChoices):

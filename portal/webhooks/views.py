@@ -7,22 +7,33 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.apikeys.views import manager_required
+from portal.onetime import never_cached, pop_secret, stash_secret
 from portal.staff.decorators import staff_required
 from portal.webhooks import selectors, services
 from portal.webhooks.forms import SubscriptionForm
 from portal.webhooks.models import Delivery
 
+ONE_TIME_SLOT = "webhook"
 
-def _create(request: HttpRequest, form: SubscriptionForm, customer=None) -> str | None:
-    """Create a subscription from a valid form; return its secret to show once, or None."""
+
+def _create(request: HttpRequest, form: SubscriptionForm, customer=None) -> bool:
+    """Create a subscription from a valid form, its secret kept for the next page; False if not."""
     try:
         _subscription, secret = services.subscription_create(
             created_by=request.user, customer=customer, **form.cleaned_data
         )
     except ValidationError as exc:
         _add_errors(form, exc)
-        return None
-    return secret
+        return False
+    stash_secret(request, ONE_TIME_SLOT, secret)
+    return True
+
+
+def _subscriptions_page(request: HttpRequest, context: dict) -> HttpResponse:
+    secret = pop_secret(request, ONE_TIME_SLOT) if request.method == "GET" else None
+    return never_cached(
+        render(request, "webhooks/subscriptions.html", {**context, "secret": secret})
+    )
 
 
 def _add_errors(form: SubscriptionForm, exc: ValidationError) -> None:
@@ -38,17 +49,15 @@ def _add_errors(form: SubscriptionForm, exc: ValidationError) -> None:
 @manager_required
 def customer_webhooks(request: HttpRequest) -> HttpResponse:
     form = SubscriptionForm(request.POST or None)
-    secret = _create(request, form, request.customer) if form.is_valid() else None
-    if secret:
-        form = SubscriptionForm()
+    if form.is_valid() and _create(request, form, request.customer):
+        return redirect("apikeys:customer_webhooks")
     context = {
         "form": form,
-        "secret": secret,
         "subscriptions": selectors.subscriptions_for(customer=request.customer),
         "deliveries": selectors.deliveries_for(customer=request.customer),
         "msp": False,
     }
-    return render(request, "webhooks/subscriptions.html", context)
+    return _subscriptions_page(request, context)
 
 
 @require_POST
@@ -64,17 +73,15 @@ def customer_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def msp_webhooks(request: HttpRequest) -> HttpResponse:
     form = SubscriptionForm(request.POST or None)
-    secret = _create(request, form) if form.is_valid() else None
-    if secret:
-        form = SubscriptionForm()
+    if form.is_valid() and _create(request, form):
+        return redirect("apikeys:msp_webhooks")
     context = {
         "form": form,
-        "secret": secret,
         "subscriptions": selectors.msp_subscriptions(),
         "deliveries": [],
         "msp": True,
     }
-    return render(request, "webhooks/subscriptions.html", context)
+    return _subscriptions_page(request, context)
 
 
 @require_POST

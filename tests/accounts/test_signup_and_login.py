@@ -109,3 +109,14 @@ def test_the_signup_page_has_labelled_fields_in_the_portal_layout(client):
     assert 'class="site-header"' in body
     for field in ("id_email", "id_password1", "id_password2"):
         assert f'for="{field}"' in body
+
+
+def test_account_emails_speak_as_the_msp_from_the_portal_address(client, settings):
+    settings.MSP_NAME = "Contoso Cloud"
+    settings.PORTAL_BASE_URL = "https://files.contoso.example"
+    _signup(client)
+    body = mail.outbox[0].body
+    assert "Hello from Contoso Cloud!" in body
+    assert "register an account on files.contoso.example" in body
+    assert "Thank you for using Contoso Cloud!" in body
+    assert "Hello from testserver" not in body

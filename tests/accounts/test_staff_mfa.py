@@ -82,7 +82,7 @@ def test_activating_totp_in_the_portal_creates_an_authenticator(client, user_fac
     assert client.get("/admin/").status_code == 200
 
 
-def test_staff_land_on_the_admin_after_signing_in(client, user_factory):
+def test_staff_land_on_the_staff_console_after_signing_in(client, user_factory):
     staff = user_factory("staff@example.com", is_staff=True)
     TOTP.activate(staff, SECRET)
     client.post(
@@ -90,4 +90,4 @@ def test_staff_land_on_the_admin_after_signing_in(client, user_factory):
         {"login": "staff@example.com", "password": "correct-horse-battery-9"},
     )
     response = client.post(reverse("mfa_authenticate"), {"code": _current_code(SECRET)})
-    assert response["Location"] == reverse("admin:index")
+    assert response["Location"] == reverse("staff:dashboard")

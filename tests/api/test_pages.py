@@ -26,17 +26,39 @@ def mfa_staff_client(client, staff_user):
 
 def test_an_owner_creates_a_key_that_is_shown_once_and_works(owner_client, api_client_for):
     response = owner_client.post("/api-keys/", {"name": "Export script"})
-    assert response.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == "/api-keys/"
     key = ApiKey.objects.get()
-    raw = response.context["new_key"]
-    assert raw in response.content.decode()
+    page = owner_client.get("/api-keys/")
+    raw = page.context["new_key"]
+    assert raw in page.content.decode()
+    assert 'data-copy-target="#new-key"' in page.content.decode()
+    assert "no-store" in page["Cache-Control"]
     assert key.customer == owner_client.customer
     assert raw not in owner_client.get("/api-keys/").content.decode()
     assert api_client_for(raw).get("/api/v1/orders/").status_code == 200
 
 
+def test_refreshing_after_creating_a_key_creates_no_second_key(owner_client):
+    response = owner_client.post("/api-keys/", {"name": "Export script"}, follow=True)
+    assert response.redirect_chain == [("/api-keys/", 302)]
+    raw = response.context["new_key"]
+    # The browser's refresh repeats the GET it landed on, never the POST.
+    refreshed = owner_client.get(response.redirect_chain[-1][0])
+    assert ApiKey.objects.count() == 1
+    assert refreshed.context["new_key"] is None
+    assert raw not in refreshed.content.decode()
+
+
+def test_the_new_key_waits_in_the_session_encrypted(owner_client):
+    owner_client.post("/api-keys/", {"name": "Export script"})
+    stored = owner_client.session["onetime:apikey"]
+    raw = owner_client.get("/api-keys/").context["new_key"]
+    assert raw.startswith("fsp_") and raw not in stored
+
+
 def test_revoking_on_the_page_makes_the_key_fail(owner_client, api_client_for):
-    raw = owner_client.post("/api-keys/", {"name": "Temp"}).context["new_key"]
+    raw = owner_client.post("/api-keys/", {"name": "Temp"}, follow=True).context["new_key"]
     key = ApiKey.objects.get()
     assert owner_client.post(f"/api-keys/{key.pk}/revoke/").status_code == 302
     assert api_client_for(raw).get("/api/v1/orders/").status_code == 401
@@ -80,7 +102,8 @@ def test_staff_without_two_factor_are_sent_to_set_it_up(client, staff_user):
 
 
 def test_staff_create_an_msp_key(mfa_staff_client, api_client_for):
-    response = mfa_staff_client.post("/api-keys/msp/", {"name": "Billing sync"})
+    response = mfa_staff_client.post("/api-keys/msp/", {"name": "Billing sync"}, follow=True)
+    assert response.redirect_chain == [("/api-keys/msp/", 302)]
     raw = response.context["new_key"]
     assert ApiKey.objects.get().is_msp
     assert api_client_for(raw).get("/api/v1/customers/").status_code == 200
@@ -90,8 +113,11 @@ def test_an_owner_adds_a_webhook_and_sees_the_secret_once(owner_client):
     response = owner_client.post(
         "/api-keys/webhooks/",
         {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.placed", "filespace.active"]},
+        follow=True,
     )
-    assert response.status_code == 200, response.context["form"].errors
+    assert response.redirect_chain == [("/api-keys/webhooks/", 302)], response.context[
+        "form"
+    ].errors
     secret = response.context["secret"]
     assert secret.startswith("whsec_") and secret in response.content.decode()
     subscription = Subscription.objects.get()

@@ -38,6 +38,17 @@ def test_an_msp_key_creates_a_customer_with_a_derived_prefix(msp_api, staff_user
     assert not customer.memberships.exists()
 
 
+def test_an_unknown_country_code_is_refused_by_the_api(msp_api):
+    response = msp_api.post(
+        "/api/v1/customers/",
+        {"name": "Blue Fish Media", "billing_email": "ap@bluefish.example", "country": "XX"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "ISO 3166-1" in str(response.json())
+    assert not Customer.objects.exists()
+
+
 def test_creating_a_customer_with_bad_fields_names_them(msp_api):
     response = msp_api.post(
         "/api/v1/customers/", {"name": "", "billing_email": "nope", "country": "GBR"}, format="json"

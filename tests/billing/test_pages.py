@@ -67,8 +67,8 @@ def test_the_usage_page_shows_a_chart_cost_to_date_and_forecast(
     assert fs.qualified_name in body
     assert "<svg" in body and "<polyline" in body
     # 15.5 days of 1 TB in a 30-day month at 0.02/GB-month: 516.666667 GB-month.
-    assert "10.33 USD" in body
-    assert "20.00 USD" in body  # forecast: 1 TB kept to the end of June
+    assert "USD 10.33" in body
+    assert "USD 20.00" in body  # forecast: 1 TB kept to the end of June
     assert "516.666667 GB-month" in body
 
 
@@ -95,7 +95,7 @@ def test_a_past_month_can_be_chosen_and_a_bad_one_gets_a_message(
     may = client.get(reverse("billing:usage"), {"period": "2026-05"}).content.decode()
     bad = client.get(reverse("billing:usage"), {"period": "2026-13"})
 
-    assert "Usage, May 2026" in may and "20.00 USD" in may
+    assert "Usage, May 2026" in may and "USD 20.00" in may
     assert bad.status_code == 200
     assert "is not a month" in bad.content.decode()
 
@@ -188,7 +188,7 @@ def test_customers_see_their_finalized_invoices_and_not_drafts_or_others(
     detail = client.get(reverse("billing:invoice_detail", args=[mine.pk])).content.decode()
 
     assert mine.number in listing and "April 2026" not in listing
-    assert "20.00 USD" in detail and "GB-month" in detail and "10^9 bytes" in detail
+    assert "USD 20.00" in detail and "GB-month" in detail and "1,000,000,000 bytes" in detail
     assert client.get(reverse("billing:invoice_detail", args=[other.pk])).status_code == 404
     assert client.get(reverse("billing:invoice_csv", args=[other.pk])).status_code == 404
 
@@ -313,7 +313,7 @@ def test_staff_overview_estimates_every_customers_usage_in_constant_queries(
     # Acme: 1 TB for the 15.5 days sampled so far (up to the last sample, 16 June 11:00-12:00)
     # over the 30 days of June: 516.666667 GB-month, 10.33 USD before allowance or minimum,
     # the same quantity as the usage page's cost to date.
-    assert "516.666667 GB-month" in body and "10.33 USD" in body
+    assert "516.666667 GB-month" in body and "USD 10.33" in body
     assert body.count("Zulu ") == 20
     export = client.get(reverse("billing:staff_overview"), {"format": "csv"}).content.decode()
     rows = list(csv.DictReader(io.StringIO(export)))

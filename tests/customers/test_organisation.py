@@ -17,7 +17,7 @@ def test_onboarding_creates_the_customer_with_the_person_as_owner(client, user_f
     client.force_login(user)
     response = client.post(
         reverse("customers:onboarding"),
-        {"name": "Acme Media Ltd", "billing_email": "accounts@acme.test", "country": "gb"},
+        {"name": "Acme Media Ltd", "billing_email": "accounts@acme.test", "country": "GB"},
     )
     assert response.status_code == 302
     customer = Customer.objects.get()
@@ -35,7 +35,8 @@ def test_onboarding_creates_the_customer_with_the_person_as_owner(client, user_f
     [
         ({"name": "   ", "billing_email": "a@b.test", "country": "GB"}, b"This field is required"),
         ({"name": "Acme", "billing_email": "not-an-email", "country": "GB"}, b"valid email"),
-        ({"name": "Acme", "billing_email": "a@b.test", "country": "G1"}, b"two-letter country"),
+        ({"name": "Acme", "billing_email": "a@b.test", "country": "G1"}, b"Choose a country"),
+        ({"name": "Acme", "billing_email": "a@b.test", "country": "XX"}, b"Choose a country"),
         ({"name": "A" * 201, "billing_email": "a@b.test", "country": "GB"}, b"at most 200"),
     ],
 )
@@ -47,6 +48,31 @@ def test_bad_onboarding_input_shows_an_error_and_saves_nothing(
     assert response.status_code == 200
     assert field_error in response.content
     assert not Customer.objects.exists()
+
+
+def test_the_country_is_chosen_from_iso_3166_by_name(client, user_factory):
+    client.force_login(user_factory())
+    html = client.get(reverse("customers:onboarding")).content.decode()
+    assert '<select name="country"' in html
+    assert '<option value="GB">United Kingdom</option>' in html
+    assert '<option value="XX"' not in html
+
+
+@pytest.mark.parametrize("country", ["XX", "G1", "", "GBR"])
+def test_the_service_refuses_a_country_that_is_not_iso_3166(user_factory, country):
+    with pytest.raises(ValidationError) as refused:
+        services.customer_create(
+            user=user_factory(), name="Acme", billing_email="a@a.test", country=country
+        )
+    assert "country" in refused.value.message_dict
+    assert not Customer.objects.exists()
+
+
+def test_a_customer_row_with_an_unknown_country_fails_validation(customer_factory):
+    customer = customer_factory(country="XX")
+    with pytest.raises(ValidationError) as refused:
+        customer.full_clean()
+    assert "country" in refused.value.message_dict
 
 
 def test_name_prefixes_are_derived_and_unique(user_factory):

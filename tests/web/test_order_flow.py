@@ -96,7 +96,7 @@ def test_the_same_key_from_a_second_tab_is_still_one_order(client, owner, ibm_pl
         ("a" * 70, "Use at most"),
         ("x", "at least 2"),
         ("my media", "Use only lowercase letters"),
-        ("", "This field is required"),
+        ("", "Enter a name for the filespace."),
     ],
 )
 def test_bad_names_get_a_clear_message_and_nothing_is_saved(owner_client, ibm_plan, name, message):
