@@ -66,9 +66,7 @@ def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceIni
         filespace=filespace, defaults={"requested_by": actor, "requested_at": now}
     )
     if not created:
-        FilespaceInit.objects.filter(
-            pk=init.pk, state__in=FilespaceInit.RESTARTABLE_STATES
-        ).update(
+        FilespaceInit.objects.filter(pk=init.pk, state__in=FilespaceInit.RESTARTABLE_STATES).update(
             state=FilespaceInit.State.REQUESTED,
             attempts=0,
             lease_until=None,
