@@ -96,6 +96,6 @@ def secret(request: HttpRequest, pk: int) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
     shown = once.take(request, filespace_id=pk)
     context = {"filespace": filespace, "shown": shown}
-    response = render(request, "filespaces/secret.html", context, status=200 if shown else 410)
+    response = render(request, "filespaces/secret.html", context)
     response["Cache-Control"] = "no-store"
     return response
