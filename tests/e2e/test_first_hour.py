@@ -160,6 +160,7 @@ def sign_up_and_create_organisation(page, portal, shots, email: str, company: st
 def test_a_new_customer_orders_lucidlink_storage_and_mounts_it_as_their_own_user(
     portal, journey_worker, plan, browser, shots, cli_env, viewport
 ):
+    shots.journey = f"first-hour-{viewport['width']}px"
     page = browser.new_context(viewport=viewport, accept_downloads=True).new_page()
     page.set_default_timeout(10_000)
     sign_up_and_create_organisation(page, portal, shots, "dana@studio.example", "Northwind")
@@ -200,6 +201,7 @@ def test_an_owner_initializes_their_own_bucket_then_mounts_as_their_own_user(
         name="Own Bucket", slug="own-bucket", storage_owner="customer",
         subscription_type="custom", provider="AWS", allowed_regions=["eu-west-1"],
     )  # fmt: skip
+    shots.journey = "first-hour-own-bucket-390px"
     customer = customer_factory(name="Tailspin", name_prefix="tailspin")
     owner = member_factory(role="owner", customer=customer, user=user_factory("tom@tail.example"))
     page = browser.new_context(viewport=PHONE, accept_downloads=True).new_page()
@@ -249,6 +251,7 @@ def test_an_invited_member_creates_their_own_user_and_mounts_the_filespace(
 ):  # fmt: skip
     from provisioning import cli
 
+    shots.journey = "first-hour-member-390px"
     customer = customer_factory(name="Fabrikam", name_prefix="fabrikam")
     owner = member_factory(role="owner", customer=customer, user=user_factory("olivia@fab.example"))
     # A filespace the portal initialized earlier (it holds the root password).
