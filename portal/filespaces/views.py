@@ -64,7 +64,11 @@ def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
     if filespace.state not in READY_STATES:
         raise Http404("The connection kit is available once the filespace is ready.")
-    kit = _kit(filespace, managed.own_filespace_user(filespace=filespace, user=request.user))
+    own_user = managed.own_filespace_user(filespace=filespace, user=request.user)
+    if own_user is None and filespace.root_password:
+        # The portal holds root, so nobody links as root: the person's own user comes first.
+        raise Http404("Create your filespace user on the filespace page first.")
+    kit = _kit(filespace, own_user)
     run_init = filespace.state == "provisioned"
     if shell == "sh":
         body = kits.bash_script(kit, msp_name=settings.MSP_NAME, run_init=run_init)

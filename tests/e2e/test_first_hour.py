@@ -64,8 +64,9 @@ def fits(page) -> None:
 
 
 def visit(page, shots, name: str) -> None:
+    """Check the page fits the viewport and screenshot it, one-time passwords painted over."""
     fits(page)
-    shots(page, name)
+    shots(page, name, mask=(page.locator("#one-time-password"),))
 
 
 def one_time_password(page) -> str:

@@ -1,4 +1,4 @@
-"""Owners and admins delete a filespace from its page, after typing its name."""
+"""Owners and admins delete a filespace from its page; the script never links as root unasked."""
 
 from unittest import mock
 
@@ -53,3 +53,20 @@ def test_a_wrong_name_deletes_nothing_and_the_right_one_starts_the_deletion(
     assert "is being deleted" in right.content.decode()
     assert Filespace.objects.get(pk=filespace.pk).state == "deleting"
     delay.assert_called_once_with(filespace.pk)
+
+
+def test_no_script_links_as_root_when_the_portal_holds_root_and_the_person_has_no_user(
+    owner_client, owner, filespace_factory
+):
+    from provisioning.managed_models import FilespaceUser
+
+    filespace = filespace_factory(
+        customer=owner.customer, state="active", remote_id="fs-1", root_password="held-1"
+    )
+    url = reverse("filespaces:script_sh", args=[filespace.pk])
+    assert owner_client.get(url).status_code == 404
+
+    FilespaceUser.objects.create(filespace=filespace, name="dana", member=owner.user)
+    script = owner_client.get(url).content.decode()
+    assert 'LUCID_USER="${LUCID_USER:-dana}"' in script
+    assert "held-1" not in script
