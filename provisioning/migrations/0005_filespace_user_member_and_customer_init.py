@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0002_managed_operations'),
+        ('provisioning', '0004_orphan_filespaces'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
