@@ -206,7 +206,7 @@ def _columns(*values: object) -> str:
 
 def cmd_user(args: argparse.Namespace) -> None:
     state = linked(load_state())
-    if args.create is None and args.delete is None:
+    if args.create is None and args.delete is None and args.set is None:
         result = call("user", {"fs": state["fs"], "action": "list"})
         print("USER  EMAIL")
         for user in result["users"]:
@@ -222,6 +222,17 @@ def cmd_user(args: argparse.Namespace) -> None:
         }
         result = call("user", payload)
         print(f"User '{result['name']}' created successfully.")
+    elif args.set is not None:
+        if not args.user_password and not args.user_email:
+            raise CliError("--set needs --user-password or --user-email.", code=2)
+        payload |= {
+            "action": "set",
+            "name": args.set,
+            "user_password": args.user_password,
+            "email": args.user_email,
+        }
+        result = call("user", payload)
+        print(f"User '{result['name']}' updated successfully.")
     else:
         result = call("user", payload | {"action": "delete", "name": args.delete})
         print(f"User '{result['name']}' deleted successfully.")
@@ -334,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--list", action="store_true")
     action.add_argument("--create", metavar="NAME")
     action.add_argument("--delete", metavar="NAME")
+    action.add_argument("--set", metavar="NAME")
     user.add_argument("--user-password")
     user.add_argument("--user-email")
     _password_options(user, "root password")

@@ -151,8 +151,21 @@ def users(sim: Simulator, body: dict) -> dict:
             if key not in fs["users"]:
                 raise ApiError(404, f"User '{name}' not found.")
             name = fs["users"].pop(key)["name"]
+        elif action == "set":
+            if key not in fs["users"]:
+                raise ApiError(404, f"User '{name}' not found.")
+            user = fs["users"][key]
+            user_password = _text(body, "user_password", required=False)
+            email = _text(body, "email", required=False)
+            if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ApiError(400, f"'{email}' is not a valid email address.")
+            if user_password:
+                user["password"] = hash_password(user_password)
+            if email:
+                user["email"] = email
+            name = user["name"]
         else:
-            raise ApiError(400, "action must be list, create or delete.")
+            raise ApiError(400, "action must be list, create, set or delete.")
         sim.record_users(fs)
         sim.save_filespace(fs)
         return {"name": name, "usersCount": len(fs["users"])}

@@ -85,3 +85,44 @@ def send(*, filespace_id: int, kind: str) -> bool:
         api_answer=kind,
     )
     return True
+
+
+# --- Support -------------------------------------------------------------------------------
+
+
+def tell_support_on_commit(*, filespace_id: int, what: str, reason: str) -> None:
+    """Mail SUPPORT_EMAIL that a managed operation on a filespace failed, after commit.
+
+    Pages that say "our support team has been told" rely on this having been queued.
+    """
+    from provisioning import managed_tasks
+
+    managed_tasks.send_support_email.delay_on_commit(filespace_id, what, reason)
+
+
+def send_support(*, filespace_id: int, what: str, reason: str) -> bool:
+    from provisioning.models import Filespace
+
+    filespace = Filespace.objects.select_related("customer").filter(pk=filespace_id).first()
+    if filespace is None or not settings.SUPPORT_EMAIL:
+        return False
+    context = {
+        "filespace": filespace,
+        "customer": filespace.customer,
+        "what": what,
+        "reason": reason,
+        "MSP_NAME": settings.MSP_NAME,
+        "PORTAL_BASE_URL": settings.PORTAL_BASE_URL.rstrip("/"),
+    }
+    subject = f"[{settings.MSP_NAME}] Needs attention: {what} for {filespace.qualified_name}"
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string("provisioning/email/support_needs_attention.txt", context),
+        to=[settings.SUPPORT_EMAIL],
+    )
+    try:
+        message.send()
+    except Exception:
+        logger.exception("Could not tell support about filespace %s: %s", filespace_id, what)
+        return False
+    return True

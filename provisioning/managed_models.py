@@ -16,7 +16,9 @@ class FilespaceInit(models.Model):
     """The portal's managed `lucid init-s3` of one filespace: the row is the claim and the outbox.
 
     One per filespace. A worker claims it with a conditional UPDATE and a short lease, so two
-    deliveries never run init-s3 at once; `done` rows are never run again.
+    deliveries never run init-s3 at once; `done` rows are never run again. A `by_customer` row
+    records that a manager chose to run init-s3 themselves (the root password was shown to them
+    once); no worker ever claims it.
     """
 
     class State(models.TextChoices):
@@ -24,6 +26,8 @@ class FilespaceInit(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # The customer runs init-s3 with the kit; no worker claims this row.
+        BY_CUSTOMER = "by_customer", "Customer initializes"
 
     filespace = models.OneToOneField(
         "provisioning.Filespace", on_delete=models.PROTECT, related_name="managed_init"
@@ -38,6 +42,9 @@ class FilespaceInit(models.Model):
     )
     requested_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    # A failed init, or one the customer meant to run, may be handed to the portal (again).
+    RESTARTABLE_STATES = (State.FAILED, State.BY_CUSTOMER)
 
     class Meta:
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="filespace_init_due_idx")]
@@ -58,17 +65,32 @@ class FilespaceUser(models.Model):
     )
     name = models.CharField(max_length=128)
     email = models.EmailField(blank=True)
+    # The portal member this filespace user belongs to (their own login to the filespace); empty
+    # for users an owner or admin created for someone outside the portal.
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="filespace_users",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    password_set_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(
                 Lower("name"), "filespace", name="filespace_user_name_unique_ci"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["filespace", "member"],
+                condition=models.Q(member__isnull=False),
+                name="filespace_user_one_per_member",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,3 +35,11 @@ def reconcile_initializations() -> dict:
     if pending:
         logger.info("Re-sent %d filespace initializations.", len(pending))
     return {"inits": len(pending)}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_support_email(filespace_id: int, what: str, reason: str) -> None:
+    """Mail SUPPORT_EMAIL about a failed managed operation (queued after the failure commits)."""
+    from provisioning import emails
+
+    emails.send_support(filespace_id=filespace_id, what=what, reason=reason)

@@ -100,6 +100,19 @@ class Filespace(models.Model):
         return self.state in self.FINAL_STATES
 
     @property
+    def init_failed(self) -> bool:
+        """The portal's own `lucid init-s3` failed: the customer sees "Needs attention".
+
+        Reads `managed_init`; list selectors select_related it so a page asks once.
+        """
+        init = getattr(self, "managed_init", None)
+        return (
+            self.state == self.State.PROVISIONED
+            and init is not None
+            and init.state == init.State.FAILED
+        )
+
+    @property
     def is_deletable(self) -> bool:
         return self.state in (
             self.State.REQUESTED,

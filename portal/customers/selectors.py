@@ -95,7 +95,7 @@ def filespaces_for(*, customer: Customer) -> QuerySet:
 
     return (
         Filespace.objects.filter(customer=customer)
-        .select_related("plan", "order")
+        .select_related("plan", "order", "managed_init")
         .exclude(state=Filespace.State.DELETED)
         .order_by("-requested_at", "-id")
     )

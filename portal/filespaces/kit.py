@@ -86,6 +86,11 @@ class Kit:
     needs_init: bool
 
     @property
+    def by_key(self) -> dict[str, Step]:
+        """The steps by key ("init", "link", "mount", "cache"), for the guide's one-step pages."""
+        return {step.key: step for step in self.steps}
+
+    @property
     def secrets(self) -> list[Secret]:
         seen: dict[str, Secret] = {}
         for step in self.steps:
@@ -115,8 +120,11 @@ def _endpoint(filespace) -> tuple[str | Secret, bool]:
     return template.format(region=filespace.region), True
 
 
-def kit_for(filespace, *, access_key: str = "") -> Kit:
-    """The kit for a filespace; `init-s3` only for customer-owned storage."""
+def kit_for(filespace, *, access_key: str = "", user_name: str = "root") -> Kit:
+    """The kit for a filespace, linking as `user_name`; `init-s3` only for customer-owned storage.
+
+    The person's own filespace user is the default; root only when the customer holds it.
+    """
     fs = filespace.qualified_name
     steps: list[Step] = []
     own_storage = filespace.storage_owner == StorageOwner.CUSTOMER
@@ -150,7 +158,7 @@ def kit_for(filespace, *, access_key: str = "") -> Kit:
                 "--fs",
                 fs,
                 "--user",
-                Var("LUCID_USER", "root"),
+                Var("LUCID_USER", user_name),
                 "--password",
                 USER_PASSWORD,
             ),

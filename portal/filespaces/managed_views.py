@@ -16,6 +16,7 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.filespaces import managed_forms as forms
+from portal.filespaces import once
 from provisioning import cli, managed
 from provisioning.managed_models import FilespaceInit
 
@@ -47,7 +48,7 @@ def _page(request: HttpRequest, filespace, status: int = 200, **bound) -> HttpRe
         "can_change": _can_change(request),
         "blocked": managed.why_not_changeable(filespace=filespace),
         "init": FilespaceInit.objects.filter(filespace=filespace).first(),
-        "users": filespace.managed_users.all(),
+        "users": filespace.managed_users.select_related("member"),
         "schedules": filespace.snapshot_schedules.all(),
         "snapshots": snapshots,
         "snapshots_error": snapshots_error,
@@ -96,7 +97,7 @@ def initialize(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def user_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """Create a filespace user; the password is shown on this response only, never again."""
+    """Create a filespace user; its password is shown once, on the page this redirects to."""
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
@@ -109,10 +110,9 @@ def user_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except (*REFUSALS, ValidationError) as exc:
         return _failed(request, filespace, exc, user_form=form)
-    context = {"filespace": filespace, "filespace_user": user, "password": password}
-    response = render(request, "filespaces/managed/user_created.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    # Shown on the GET after this POST, so a reload never posts again (POST-redirect-GET).
+    once.stash(request, filespace_id=filespace.pk, kind="user", name=user.name, secret=password)
+    return redirect("filespaces:secret", pk=filespace.pk)
 
 
 @require_POST

@@ -9,34 +9,53 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.filespaces import kit as kits
+from portal.filespaces.guide import guide_for
 from portal.filespaces.progress import progress_for
+from provisioning import managed
 from provisioning.services import filespace_delete
 
 # The connection kit is offered once LucidLink reports the filespace ready.
 READY_STATES = ("provisioned", "active")
 
 
-def _context(filespace) -> dict:
+def _kit(filespace, own_user) -> kits.Kit:
+    """The kit links as the person's own filespace user; as root only when there is none."""
+    user_name = own_user.name if own_user is not None else "root"
+    return kits.kit_for(filespace, access_key=filespace.order.access_key, user_name=user_name)
+
+
+def _context(request: HttpRequest, filespace) -> dict:
     progress = progress_for(filespace)
-    kit = None
-    if filespace.state in READY_STATES:
-        kit = kits.kit_for(filespace, access_key=filespace.order.access_key)
-    return {"filespace": filespace, "progress": progress, "kit": kit}
+    own_user = managed.own_filespace_user(filespace=filespace, user=request.user)
+    init = getattr(filespace, "managed_init", None)
+    guide = guide_for(filespace, init=init, own_user=own_user, requested=request.GET.get("step"))
+    kit = _kit(filespace, own_user) if filespace.state in READY_STATES else None
+    return {
+        "filespace": filespace,
+        "progress": progress,
+        "guide": guide,
+        "init": init,
+        "own_user": own_user,
+        "suggested_user_name": managed.suggested_user_name(request.user),
+        "kit": kit,
+        "live": not progress.settled or (guide is not None and guide.waiting),
+        "can_manage": request.membership.role in MANAGER_ROLES,
+    }
 
 
 @require_GET
 @customer_required()
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
-    return render(request, "filespaces/detail.html", _context(filespace))
+    return render(request, "filespaces/detail.html", _context(request, filespace))
 
 
 @require_GET
 @customer_required()
 def progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The timeline partial that the detail page polls with htmx until the state is settled."""
+    """The timeline and guide partial the detail page polls with htmx while work is under way."""
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
-    return render(request, "filespaces/_progress.html", _context(filespace))
+    return render(request, "filespaces/_progress.html", _context(request, filespace))
 
 
 @require_GET
@@ -45,7 +64,11 @@ def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
     if filespace.state not in READY_STATES:
         raise Http404("The connection kit is available once the filespace is ready.")
-    kit = kits.kit_for(filespace, access_key=filespace.order.access_key)
+    own_user = managed.own_filespace_user(filespace=filespace, user=request.user)
+    if own_user is None and filespace.root_password:
+        # The portal holds root, so nobody links as root: the person's own user comes first.
+        raise Http404("Create your filespace user on the filespace page first.")
+    kit = _kit(filespace, own_user)
     run_init = filespace.state == "provisioned"
     if shell == "sh":
         body = kits.bash_script(kit, msp_name=settings.MSP_NAME, run_init=run_init)

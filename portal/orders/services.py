@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.customers.models import Customer
+from portal.orders import emails
 from portal.orders.models import Order
 from portal.plans.models import Plan
 from provisioning import rules
@@ -242,6 +243,7 @@ def order_approve(*, order: Order, acting_user, reason: str = "") -> Order:
             message="Order approved.",
             actor=acting_user,
         )
+        emails.decision_on_commit(order_id=decided.pk)
     return decided
 
 
@@ -251,9 +253,11 @@ def order_reject(*, order: Order, acting_user, reason: str) -> Order:
     if not reason:
         raise ValidationError({"reason": "Say why, in words the customer will read."})
     with transaction.atomic():
-        return _decide(
+        decided = _decide(
             order=order, acting_user=acting_user, state=Order.State.REJECTED, reason=reason
         )
+        emails.decision_on_commit(order_id=decided.pk)
+    return decided
 
 
 def order_cancel(*, order: Order, acting_user) -> Order:

@@ -19,6 +19,8 @@ from provisioning.selectors import stuck_filter
 
 TIMELINE_LIMIT = 100
 FILESPACE_PAGE_SIZE = 50
+# Provisioned, but the portal's own `lucid init-s3` failed: the customer was told support knows.
+_INIT_FAILED = Q(state=Filespace.State.PROVISIONED, managed_init__state="failed")
 
 
 @dataclass
@@ -53,7 +55,7 @@ def attention_counts(*, now: datetime | None = None) -> Attention:
 
     now = now or timezone.now()
     fs = Filespace.objects.aggregate(
-        failed=Count("pk", filter=Q(state=Filespace.State.ERROR)),
+        failed=Count("pk", filter=Q(state=Filespace.State.ERROR) | _INIT_FAILED),
         stuck=Count("pk", filter=stuck_filter(now=now)),
     )
     flags = BillingFlag.objects.filter(resolved_at__isnull=True).aggregate(
@@ -89,11 +91,14 @@ def orders_awaiting_approval() -> QuerySet[Order]:
 
 
 def filespaces_needing_attention(*, now: datetime | None = None) -> QuerySet[Filespace]:
-    """Failed filespaces and those busy past the provisioning deadline, oldest change first."""
+    """Failed filespaces (provisioning or the portal's init-s3) and those busy past the
+    provisioning deadline, oldest change first."""
     now = now or timezone.now()
     return (
-        Filespace.objects.filter(Q(state=Filespace.State.ERROR) | stuck_filter(now=now))
-        .select_related("customer", "plan")
+        Filespace.objects.filter(
+            Q(state=Filespace.State.ERROR) | _INIT_FAILED | stuck_filter(now=now)
+        )
+        .select_related("customer", "plan", "managed_init")
         .order_by("updated_at", "id")
     )
 
@@ -202,7 +207,7 @@ def customer_page(*, customer: Customer, filespace_page: str | None = None) -> C
     latest_usage = DailyUsage.objects.filter(filespace=OuterRef("pk")).order_by("-day")
     filespaces = (
         Filespace.objects.filter(customer=customer)
-        .select_related("plan")
+        .select_related("plan", "managed_init")
         .annotate(
             usage_day=Subquery(latest_usage.values("day")[:1]),
             usage_bytes=Subquery(latest_usage.values("used_storage_last")[:1]),

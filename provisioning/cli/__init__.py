@@ -30,6 +30,7 @@ from provisioning.cli.errors import (
     AlreadyInitialized,
     BadInput,
     CliError,
+    CliNotInstalled,
     CliOutputError,
     CliRejected,
     CliTimeout,
@@ -38,6 +39,7 @@ from provisioning.cli.errors import (
     FilespaceNotFound,
     NotFound,
     NotInitialized,
+    OptionsRefused,
     WrongPassword,
 )
 from provisioning.cli.parsing import (
@@ -56,7 +58,7 @@ from provisioning.cli.parsing import (
     parse_user_list,
     scrub,
 )
-from provisioning.cli.runner import PASSWORD_VIA, LucidCli, for_filespace
+from provisioning.cli.runner import PASSWORD_VIA, LucidCli, for_filespace, resolve_cli_path
 
 __all__ = [
     "PASSWORD_VIA",
@@ -65,6 +67,7 @@ __all__ = [
     "BadInput",
     "Call",
     "CliError",
+    "CliNotInstalled",
     "CliOutputError",
     "CliRejected",
     "CliTimeout",
@@ -75,6 +78,7 @@ __all__ = [
     "LucidCli",
     "NotFound",
     "NotInitialized",
+    "OptionsRefused",
     "ScheduleInfo",
     "SnapshotInfo",
     "UserInfo",
@@ -87,5 +91,6 @@ __all__ = [
     "parse_status",
     "parse_user_created",
     "parse_user_list",
+    "resolve_cli_path",
     "scrub",
 ]

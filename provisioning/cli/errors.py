@@ -9,10 +9,13 @@ _MAX_DETAIL = 300
 class CliError(Exception):
     """A failed `lucid` call. `message` is for the customer; `detail` is the CLI's own words.
 
-    Both are scrubbed of the call's secrets before the error is built.
+    Both are scrubbed of the call's secrets before the error is built. `tells_support` marks
+    the failures a customer cannot fix (the portal's own setup or its options): their message
+    says support has been told, so whoever records the failure must tell support.
     """
 
     default_message = "The LucidLink client failed."
+    tells_support = False
 
     def __init__(self, message: str = "", *, detail: str = "", returncode: int | None = None):
         self.message = message or self.default_message
@@ -46,7 +49,14 @@ class CliTimeout(CliUnavailable):
     pass
 
 
+class CliNotInstalled(CliUnavailable):
+    """The binary could not be started: a setup fault of the portal that retrying cannot fix."""
+
+    tells_support = True
+
+
 class CliOutputError(CliError):
+    tells_support = True
     default_message = (
         "The LucidLink client answered in a way the portal could not read. Check the list "
         "before trying again; our support team has been told."
@@ -88,3 +98,9 @@ class NotFound(CliRejected):
 
 class BadInput(CliRejected):
     """The CLI refused a value (a name, an interval) or the options themselves."""
+
+
+class OptionsRefused(BadInput):
+    """The CLI refused the options themselves (argparse `usage:`): a portal fault."""
+
+    tells_support = True

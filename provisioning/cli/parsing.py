@@ -17,6 +17,7 @@ from provisioning.cli.errors import (
     FilespaceNotFound,
     NotFound,
     NotInitialized,
+    OptionsRefused,
     WrongPassword,
 )
 
@@ -90,6 +91,8 @@ _SNAPSHOT_CREATED = re.compile(r"^Snapshot with ID (\d+) created\.$", re.M)
 _SNAPSHOT_DELETED = re.compile(r"^Snapshot with ID (\d+) deleted\.$", re.M)
 _USER_CREATED = re.compile(r"^User '(.+)' created successfully\.$", re.M)
 _USER_DELETED = re.compile(r"^User '(.+)' deleted successfully\.$", re.M)
+# [D] The vendor does not publish what `user --set` prints; lucidsim says "updated successfully".
+_USER_UPDATED = re.compile(r"^User '(.+)' updated successfully\.$", re.M)
 _SCHEDULE_CREATED = re.compile(r"^Snapshot schedule '(.+)' created successfully\.$", re.M)
 _SCHEDULE_DELETED = re.compile(r"^Snapshot schedule '(.+)' deleted successfully\.$", re.M)
 _INITIALIZED = re.compile(r"^Filespace '(.+)' initialized successfully\.$", re.M)
@@ -193,7 +196,7 @@ def classify(*, returncode: int, stderr: str, stdout: str, secrets: Sequence[str
     lower = said.lower()
     if "usage:" in lower or (returncode == 2 and "required" in lower and "password" not in lower):
         # argparse (or the vendor CLI) refused the options: a portal bug, not the customer's.
-        return BadInput(
+        return OptionsRefused(
             "The LucidLink client did not accept the options the portal sent. Nothing was "
             "changed; our support team has been told.",
             detail=text,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from django.conf import settings
 
 from provisioning.cli.errors import (
+    CliNotInstalled,
     CliOutputError,
     CliTimeout,
-    CliUnavailable,
     Conflict,
 )
 from provisioning.cli.parsing import (
@@ -23,6 +25,7 @@ from provisioning.cli.parsing import (
     _SCHEDULE_DELETED,
     _SNAPSHOT_DELETED,
     _USER_DELETED,
+    _USER_UPDATED,
     Call,
     ClientStatus,
     ScheduleInfo,
@@ -45,6 +48,25 @@ logger = logging.getLogger(__name__)
 PASSWORD_VIA = ("stdin", "env", "argv")
 
 
+def resolve_cli_path(configured: str) -> str:
+    """The binary to run for LUCID_CLI_PATH: an absolute path as given, else the one on PATH,
+    else the one next to the running interpreter.
+
+    The last case is how `make run` and the tests find the simulator's `lucidsim-cli`: pip puts
+    it in the virtualenv's bin directory, which is not on the worker's PATH unless the
+    virtualenv is activated. A name found nowhere is returned unchanged, so the failure names it.
+    """
+    if os.path.isabs(configured) or os.sep in configured:
+        return configured
+    found = shutil.which(configured)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / configured
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return configured
+
+
 # --- The runner ----------------------------------------------------------------------------
 
 
@@ -65,7 +87,7 @@ class LucidCli:
         password_via: str | None = None,
     ) -> None:
         self.qualified_name = qualified_name
-        self.path = path or settings.LUCID_CLI_PATH
+        self.path = resolve_cli_path(path or settings.LUCID_CLI_PATH)
         self.timeout = float(timeout or settings.LUCID_CLI_TIMEOUT)
         self.state_dir = Path(state_dir or settings.LUCID_CLI_STATE_DIR)
         self.password_via = password_via or settings.LUCID_CLI_PASSWORD_VIA
@@ -124,9 +146,9 @@ class LucidCli:
             ) from None
         except OSError as exc:
             logger.error("lucid could not be started (%s): %s", type(exc).__name__, shown)
-            raise CliUnavailable(
-                "The LucidLink client is not available on the portal's server. Nothing was "
-                "changed; our support team has been told.",
+            raise CliNotInstalled(
+                "The LucidLink client is not available on the portal's server, so nothing was "
+                "changed. Our support team has been told.",
                 detail=f"{type(exc).__name__}: {self.path}",
             ) from None
         if completed.returncode != 0:
@@ -225,6 +247,13 @@ class LucidCli:
             Call(["lucid", "user", _option("--delete", name)]), root_password
         )
         self._parsed(call, lambda out: _need(_USER_DELETED, out, "'User ... deleted ...'"))
+
+    def user_set_password(self, *, root_password: str, name: str, user_password: str) -> None:
+        """`lucid user --set NAME --user-password PW`: give an existing user a new password."""
+        self.link_root(root_password=root_password)
+        args = ["lucid", "user", _option("--set", name), "--user-password", user_password]
+        call = self._with_password(Call(args, secrets=[user_password]), root_password)
+        self._parsed(call, lambda out: _need(_USER_UPDATED, out, "'User ... updated ...'"))
 
     def user_list(self, *, root_password: str) -> list[UserInfo]:
         self.link_root(root_password=root_password)

@@ -10,6 +10,13 @@ to the audit log. Passwords (the filespace root password, a new user's password)
 here, never logged, and the user password is returned once to the caller and then forgotten.
 """
 
+from provisioning.managed.connection import (
+    filespace_own_user_create,
+    filespace_self_init_request,
+    filespace_user_reset_password,
+    own_filespace_user,
+    suggested_user_name,
+)
 from provisioning.managed.initialization import (
     INIT_LEASE_SECONDS,
     INIT_MAX_ATTEMPTS,
@@ -18,6 +25,7 @@ from provisioning.managed.initialization import (
     filespace_init_run,
     filespace_initialize_request,
     filespace_inits_needing_a_push,
+    filespace_refresh_status,
     why_not_initializable,
 )
 from provisioning.managed.operations import (
@@ -61,16 +69,22 @@ __all__ = [
     "filespace_init_run",
     "filespace_initialize_request",
     "filespace_inits_needing_a_push",
+    "filespace_own_user_create",
+    "filespace_refresh_status",
+    "filespace_self_init_request",
     "filespace_snapshot_create",
     "filespace_snapshot_delete",
     "filespace_snapshots",
     "filespace_user_create",
     "filespace_user_delete",
     "filespace_user_get_for",
+    "filespace_user_reset_password",
     "generate_password",
+    "own_filespace_user",
     "snapshot_schedule_create",
     "snapshot_schedule_delete",
     "snapshot_schedule_get_for",
+    "suggested_user_name",
     "validate_interval",
     "validate_retention",
     "validate_schedule_name",

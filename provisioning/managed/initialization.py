@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.plans.models import StorageOwner
-from provisioning import cli, lucidlink, services
+from provisioning import cli, emails, lucidlink, services
 from provisioning.managed.rules import OperationRefused, generate_password, runner_for
 from provisioning.managed_models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
@@ -40,7 +40,7 @@ def why_not_initializable(*, filespace: Filespace) -> str:
     if filespace.state != State.PROVISIONED or not filespace.remote_id:
         return "Only a filespace that is ready to initialize can be initialized."
     init = FilespaceInit.objects.filter(filespace=filespace).first()
-    if init is not None and init.state != FilespaceInit.State.FAILED:
+    if init is not None and init.state not in FilespaceInit.RESTARTABLE_STATES:
         return "The filespace is already being initialized."
     return ""
 
@@ -66,7 +66,7 @@ def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceIni
         filespace=filespace, defaults={"requested_by": actor, "requested_at": now}
     )
     if not created:
-        FilespaceInit.objects.filter(pk=init.pk, state=FilespaceInit.State.FAILED).update(
+        FilespaceInit.objects.filter(pk=init.pk, state__in=FilespaceInit.RESTARTABLE_STATES).update(
             state=FilespaceInit.State.REQUESTED,
             attempts=0,
             lease_until=None,
@@ -193,6 +193,10 @@ def filespace_init_run(*, init: FilespaceInit) -> float | None:
             "root password.",
         )
         return None
+    except cli.CliNotInstalled as exc:
+        # The portal's own setup is broken: retrying cannot help until a person fixes it.
+        _init_fail(init, exc.message)
+        return None
     except (cli.CliUnavailable, cli.CliOutputError) as exc:
         # Unknown outcome or transient failure: try again; a repeat is safe (see above).
         if init.attempts >= INIT_MAX_ATTEMPTS:
@@ -218,13 +222,17 @@ def filespace_init_run(*, init: FilespaceInit) -> float | None:
                 target=filespace,
                 after={"provider": filespace.provider, "region": filespace.region},
             )
-    _activate(filespace)
+    filespace_refresh_status(filespace=filespace)
     return None
 
 
 def _init_fail(init: FilespaceInit, reason: str) -> None:
+    """Record the failure; the customer then sees "Needs attention" and support gets a mail."""
     with transaction.atomic():
         if _init_finish(init, state=FilespaceInit.State.FAILED, error=reason):
+            emails.tell_support_on_commit(
+                filespace_id=init.filespace_id, what="initialization (lucid init-s3)", reason=reason
+            )
             services.event_record(
                 filespace=init.filespace,
                 kind=Kind.STATUS,
@@ -235,7 +243,7 @@ def _init_fail(init: FilespaceInit, reason: str) -> None:
             )
 
 
-def _activate(filespace: Filespace) -> None:
+def filespace_refresh_status(*, filespace: Filespace) -> None:
     """Move the filespace to active now, from LucidLink's own answer; else let the poller."""
     try:
         remote = lucidlink.get_client().get_filespace(filespace.remote_id)

@@ -31,11 +31,12 @@ State = Filespace.State
 
 
 def filespace_user_create(
-    *, filespace: Filespace, actor, name: str, email: str = ""
+    *, filespace: Filespace, actor, name: str, email: str = "", member=None
 ) -> tuple[FilespaceUser, str]:
     """Create a filespace user at LucidLink, then record it; returns the row and its password.
 
     The password is returned once for the page that shows it and is never stored or logged.
+    `member` ties the user to a portal member (their own login; one per member and filespace).
     """
     require_changeable(filespace)
     name = validate_user_name(name)
@@ -56,7 +57,7 @@ def filespace_user_create(
     try:
         with transaction.atomic():
             user = FilespaceUser.objects.create(
-                filespace=filespace, name=name, email=email, created_by=actor
+                filespace=filespace, name=name, email=email, member=member, created_by=actor
             )
             audit_record(
                 actor=actor,
@@ -68,7 +69,7 @@ def filespace_user_create(
         # The CLI made it but the portal cannot record it: undo at LucidLink, say so.
         _undo(lambda: runner.user_delete(root_password=filespace.root_password, name=name))
         raise ValidationError(
-            {"name": "This filespace already has a user with that name."}
+            {"name": "This filespace already has that user, or you already have one on it."}
         ) from None
     return user, password
 

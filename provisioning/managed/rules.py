@@ -9,7 +9,7 @@ import string
 from django.core.exceptions import ValidationError
 
 from portal.audit.services import audit_record
-from provisioning import cli
+from provisioning import cli, emails
 from provisioning.models import Filespace
 
 State = Filespace.State
@@ -118,6 +118,11 @@ def runner_for(filespace: Filespace) -> cli.LucidCli:
 
 
 def audit_failure(*, actor, action: str, filespace: Filespace, error: cli.CliError, **after):
+    """Audit a failed CLI operation; tell support when the error's message says it has been."""
+    if error.tells_support:
+        emails.tell_support_on_commit(
+            filespace_id=filespace.pk, what=action.removeprefix("filespace."), reason=error.message
+        )
     audit_record(
         actor=actor,
         action=action,

@@ -226,10 +226,11 @@ class Shots:
     directory: Path = field(default_factory=lambda: artifacts_dir() / "screenshots")
     taken: list[Path] = field(default_factory=list)
 
-    def __call__(self, page, name: str) -> Path:
+    def __call__(self, page, name: str, *, mask: tuple = ()) -> Path:
+        """Save a full-page screenshot; `mask` locators (secrets) are painted over."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{self.journey}-{len(self.taken) + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, mask=list(mask))
         self.taken.append(path)
         return path
 

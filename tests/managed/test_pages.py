@@ -27,12 +27,16 @@ def owner_on(client, member_factory):
     return sign_in
 
 
+def password_not_in(response) -> bool:
+    return "one-time-password" not in response.content.decode()
+
+
 def url(name, *args):
     return reverse(f"filespaces:{name}", args=args)
 
 
 def shown_password(page: str) -> str:
-    return re.search(r'<code id="new-password">([^<]+)</code>', page).group(1)
+    return re.search(r'<code id="one-time-password">([^<]+)</code>', page).group(1)
 
 
 def test_an_owner_creates_a_user_and_sees_its_password_once(
@@ -42,11 +46,18 @@ def test_an_owner_creates_a_user_and_sees_its_password_once(
     client = owner_on(filespace)
     caplog.set_level(logging.DEBUG)
 
-    response = client.post(url("user_create", filespace.pk), {"name": "Ann.Lee", "email": ""})
+    posted = client.post(url("user_create", filespace.pk), {"name": "Ann.Lee", "email": ""})
 
+    # POST-redirect-GET: the password is on the page after the redirect, once.
+    assert posted.status_code == 302
+    assert password_not_in(posted)
+    response = client.get(posted["Location"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     password = shown_password(response.content.decode())
+    again = client.get(posted["Location"])
+    assert "Already shown" in again.content.decode()
+    assert password not in again.content.decode()
     assert len(password) >= 20
     assert remote_get(sim, filespace.remote_id)["usersCount"] == 1
     assert list(FilespaceUser.objects.values_list("name", flat=True)) == ["Ann.Lee"]
@@ -316,8 +327,8 @@ def test_the_filespace_page_offers_init_to_managers_and_starts_it(
     init = FilespaceInit.objects.get(filespace=filespace)
     assert sent == [init.pk]
     page = client.get(response["Location"]).content.decode()
-    assert "is initializing this filespace" in page
-    assert 'hx-select="#managed-section"' in page  # the section polls until init is done
+    assert "is initializing the filespace" in page
+    assert 'hx-trigger="every 3s"' in page  # the page polls until init is done
     filespace.refresh_from_db()
     assert filespace.root_password and filespace.root_password not in page
 

@@ -52,7 +52,8 @@ def test_a_provisioned_filespace_becomes_ready_and_the_customer_is_emailed(
     assert Order.objects.get(pk=filespace.order_id).state == Order.State.FULFILLED
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject.endswith("cust1-media.msp is ready to initialize")
-    assert "lucid init-s3 --fs cust1-media.msp" in mail.outbox[0].body
+    assert f"/filespaces/{filespace.pk}/" in mail.outbox[0].body  # the guide, not a root command
+    assert "--password" not in mail.outbox[0].body
     assert [e.kind for e in filespace.events.all()] == [Kind.PROVISIONED, Kind.EMAIL]
 
 

@@ -6,6 +6,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from provisioning.managed_models import FilespaceInit, FilespaceUser
+
 pytestmark = pytest.mark.django_db
 
 
@@ -50,9 +52,11 @@ def test_the_progress_partial_follows_the_state_without_a_reload(
     filespace.domain_name = "msp-demo"
     filespace.save()
     partial = _page(owner_client, filespace, "filespaces:progress")
-    assert "hx-trigger" not in partial  # settled: polling stops
+    assert "hx-trigger" not in partial  # settled: polling stops until someone acts
     assert re.search(r'timeline-done">.*?Ready to connect', partial, re.S)
-    assert "lucid link --fs" in partial
+    assert "Step 1 of 6: Initialize the filespace" in partial
+    assert "Initialize for me" in partial
+    assert "lucid link --fs" not in partial  # the kit waits until it can be followed
 
 
 def test_a_failed_filespace_says_what_happened_and_what_to_do(
@@ -71,25 +75,42 @@ def test_a_failed_filespace_says_what_happened_and_what_to_do(
     assert "hx-trigger" not in page
 
 
-def test_a_ready_lucidlink_filespace_gets_link_mount_and_cache_commands(
+def test_an_active_filespace_guides_through_link_mount_and_cache_as_the_persons_own_user(
     owner_client, owner, filespace_factory
 ):
     filespace = filespace_factory(
         customer=owner.customer,
-        state="provisioned",
+        state="active",
         domain_name="msp-demo",
         provisioned_at=timezone.now(),
+        root_password="root-pw-never-shown",
     )
-    page = _page(owner_client, filespace)
     fs = f"{owner.customer.name_prefix}-{filespace.order.name}.msp-demo"
+    page = _page(owner_client, filespace)
+    assert "Step 2 of 6: Your filespace user" in page
+    assert "lucid link" not in page
+
+    FilespaceUser.objects.create(filespace=filespace, name="dana", member=owner.user)
+    page = _page(owner_client, filespace)
+    assert "Step 3 of 6: Install the LucidLink client" in page
+    assert "lucid link" not in page  # one step at a time
+    link = owner_client.get(reverse("filespaces:detail", args=[filespace.pk]), {"step": "link"})
+    link = link.content.decode()
     assert (
-        f"lucid link --fs {fs} --user root --password &#x27;&lt;filespace user password&gt;&#x27;"
-        in page
+        f"lucid link --fs {fs} --user dana --password &#x27;&lt;filespace user password&gt;&#x27;"
+        in link
     )
-    assert "lucid mount" in page
-    assert "lucid cache --on --size 10240" in page
-    assert "init-s3" not in page
-    assert page.count("data-copy-target") == 3
+    assert "--user root" not in link
+    assert "lucid mount" not in link
+    mount = owner_client.get(reverse("filespaces:detail", args=[filespace.pk]), {"step": "mount"})
+    assert "lucid mount" in mount.content.decode()
+    cache = owner_client.get(reverse("filespaces:detail", args=[filespace.pk]), {"step": "cache"})
+    assert "lucid cache --on --size 10240" in cache.content.decode()
+    for response in (link, mount.content.decode(), cache.content.decode()):
+        assert "init-s3" not in response
+        assert "never-shown" not in response
+    script = _page(owner_client, filespace, "filespaces:script_sh")
+    assert 'LUCID_USER="${LUCID_USER:-dana}"' in script
 
 
 def test_an_own_storage_filespace_gets_init_s3_with_everything_but_secrets(
@@ -104,6 +125,8 @@ def test_an_own_storage_filespace_gets_init_s3_with_everything_but_secrets(
         region="eu-west-1",
         root_password="root-pw-never-shown",
     )
+    # A manager chose to run init-s3 themselves (the root password was shown to them once).
+    FilespaceInit.objects.create(filespace=filespace, state=FilespaceInit.State.BY_CUSTOMER)
     filespace.order.access_key = "AKIAEXAMPLE"
     filespace.order.secret_key = "bucket-secret-never-shown"
     filespace.order.save()
