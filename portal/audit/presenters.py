@@ -130,6 +130,13 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "filespace.init_requested": _plain("{who} asked the portal to initialize {what}."),
     "filespace.initialized": _plain("{who} initialized the filespace {what}."),
     "filespace.init_failed": _plain("{who} could not initialize the filespace {what}."),
+    "filespace.self_init_requested": _plain(
+        "{who} chose to initialize the filespace {what} on their own computer."
+    ),
+    "filespace.user_password_reset": _plain("{who} set a new password for a user of {what}."),
+    "filespace.user_password_reset_failed": _plain(
+        "{who} could not set a new password for a user of {what}."
+    ),
     "filespace.plan_changed": _plain("{who} moved the filespace {what} to another plan."),
     "filespace.user_created": lambda e, who: (
         f"{who} added the filespace user {_after(e, 'name')} to {e.target_label}."
