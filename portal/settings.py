@@ -77,6 +77,7 @@ MIDDLEWARE = [
     # First, so every later middleware and view logs with the request id and is timed.
     "portal.observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.security.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -165,6 +166,10 @@ MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
 STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/", "/api-keys/msp/"]
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
+# Abuse caps (docs/security.md): organisations one person may create (staff are exempt), and
+# invitation emails one person may send an hour across all their organisations.
+ORGANISATIONS_PER_USER = env_int("ORGANISATIONS_PER_USER", 3, minimum=1)
+INVITATIONS_PER_USER_PER_HOUR = env_int("INVITATIONS_PER_USER_PER_HOUR", 30, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -369,7 +374,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"apikey": API_RATE_LIMIT, "anon": API_RATE_LIMIT},
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.IdCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
