@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from portal.envparse import (
     env_bool,
     env_int,
+    env_int_value,
     env_list,
     env_mailer,
     env_networks,
@@ -410,6 +411,13 @@ WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
 # Plain http to loopback receivers, for development and the tests; production needs public https.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+# Ports a webhook URL may name besides 443 (docs/security.md): each one the MSP opens here is a
+# port customers can make the portal connect to on any public host.
+WEBHOOK_ALLOWED_PORTS = [
+    env_int_value("WEBHOOK_ALLOWED_PORTS", port) for port in env_list("WEBHOOK_ALLOWED_PORTS")
+]
+if not all(0 < port < 65536 for port in WEBHOOK_ALLOWED_PORTS):
+    raise ImproperlyConfigured("WEBHOOK_ALLOWED_PORTS must list ports between 1 and 65535.")
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,

@@ -23,7 +23,7 @@ def _request_has_nul(request: HttpRequest) -> bool:
     ):
         sources.append(request.POST)
     for source in sources:
-        for key, values in (source.lists() if hasattr(source, "lists") else source.items()):
+        for key, values in source.lists() if hasattr(source, "lists") else source.items():
             if NUL in key or any(NUL in value for value in _as_list(values)):
                 return True
     return any(

@@ -13,9 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_deeply_nested_json_is_a_400_in_the_api_error_shape(msp_api):
-    response = msp_api.post(
-        "/api/v1/orders/", "[" * 50_000, content_type="application/json"
-    )
+    response = msp_api.post("/api/v1/orders/", "[" * 50_000, content_type="application/json")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "parse_error"
