@@ -163,6 +163,8 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # allauth's default rate limits (login, signup, reset, email confirmation) count in the default
 # cache, which is Redis when REDIS_URL is set, so every web process shares one count.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# TOTP secrets and recovery seeds are Fernet-encrypted with FIELD_ENCRYPTION_KEYS.
+MFA_ADAPTER = "portal.security.mfa.MFAAdapter"
 MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
 STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/", "/api-keys/msp/"]
