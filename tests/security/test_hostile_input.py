@@ -108,3 +108,11 @@ def test_an_invitation_from_an_old_name_with_a_newline_is_still_sent(member_fact
         token="t",
     )
     assert mail.outbox[0].subject.endswith("join Evil Bcc: x@example.com")
+
+
+@pytest.mark.parametrize("query", ["", "?format=nonsense"])
+def test_an_error_from_the_csv_endpoint_is_json_in_the_api_shape(msp_api, query):
+    response = msp_api.get(f"/api/v1/invoices/0/csv/{query}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"

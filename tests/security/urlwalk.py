@@ -15,6 +15,8 @@ class Route:
     # The route with each parameter as "{name}", and each parameter's converter.
     template: str
     params: tuple[tuple[str, object], ...]
+    # The dotted module of the view, to find the parameters and fields it reads.
+    module: str = ""
 
     def build(self, values: dict[str, str]) -> str:
         path = self.template
@@ -48,7 +50,10 @@ def _walk(patterns, prefix: str = "", namespace: str | None = None, params=()):
             yield from _walk(pattern.url_patterns, prefix + text, ns, here)
         elif isinstance(pattern, URLPattern):
             name = f"{namespace}:{pattern.name}" if namespace else (pattern.name or "")
-            yield Route(name, "/" + prefix + text, here)
+            callback = pattern.callback
+            view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+            module = (view or callback).__module__
+            yield Route(name, "/" + prefix + text, here, module)
 
 
 def all_routes() -> list[Route]:
