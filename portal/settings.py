@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.customers.middleware.StaffMFAMiddleware",
+    "portal.security.staff.StaffIdleTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -172,6 +173,8 @@ MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
 STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/", "/api-keys/msp/"]
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
+# Staff are signed out after this many minutes without a request (docs/security.md).
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30, minimum=1)
 # Abuse caps (docs/security.md): organisations one person may create (staff are exempt), and
 # invitation emails one person may send an hour across all their organisations.
 ORGANISATIONS_PER_USER = env_int("ORGANISATIONS_PER_USER", 3, minimum=1)

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = "9" * 30  # past any integer column
+PASSWORD = "correct-horse-battery-9"  # the user_factory's
 # Values for query parameters, form fields and JSON strings.
 HOSTILE = [
     "\x00",
@@ -226,7 +227,12 @@ def _sign_in_again(client: Client, staff) -> None:
 
     if not Authenticator.objects.filter(user=staff, type="totp").exists():
         TOTP.activate(staff, SECRET)
+    if not staff.check_password(PASSWORD):
+        staff.set_password(PASSWORD)
+        staff.save(update_fields=["password"])
     client.force_login(staff)
+    # Destructive staff actions ask for the password again; answer, so the sweep reaches them.
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
 
 
 def _hostile_path_values(route: Route) -> list[dict[str, str]]:
