@@ -1,6 +1,12 @@
 from django.urls import path
 
 from billing import views
+from portal.security.staff import destructive_when
+
+
+def _issues_a_credit_note(request) -> bool:
+    return request.resolver_match.kwargs.get("action") == "credit"
+
 
 app_name = "billing"
 
@@ -16,7 +22,7 @@ urlpatterns = [
     path("staff/invoices/<int:pk>/csv/", views.staff_invoice_csv, name="staff_invoice_csv"),
     path(
         "staff/invoices/<int:pk>/<str:action>/",
-        views.staff_invoice_action,
+        destructive_when(_issues_a_credit_note)(views.staff_invoice_action),
         name="staff_invoice_action",
     ),
     path(

@@ -8,6 +8,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from portal import checks  # noqa: F401 - registers system checks
         from portal.observability import receivers
+        from portal.security import staff  # noqa: F401 - starts the staff idle clock at login
 
         receivers.connect()
         brand_admin_site()

@@ -1,6 +1,7 @@
 """Styled error pages. The 500 handler renders without context processors or database access."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseServerError
+from django.middleware.csp import get_nonce
 from django.template import loader
 
 
@@ -12,5 +13,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 def server_error(request: HttpRequest) -> HttpResponse:
     from django.conf import settings
 
-    body = loader.get_template("500.html").render({"MSP_NAME": settings.MSP_NAME})
+    # The page's one inline <style> carries the response's CSP nonce.
+    context = {"MSP_NAME": settings.MSP_NAME, "csp_nonce": get_nonce(request) or ""}
+    body = loader.get_template("500.html").render(context)
     return HttpResponseServerError(body)

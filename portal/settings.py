@@ -12,10 +12,12 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from portal.envparse import (
     env_bool,
     env_int,
+    env_int_value,
     env_list,
     env_mailer,
     env_networks,
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     # First, so every later middleware and view logs with the request id and is timed.
     "portal.observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "portal.security.middleware.RejectNulMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +92,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.customers.middleware.StaffMFAMiddleware",
+    "portal.security.staff.StaffIdleTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -102,6 +107,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.branding",
@@ -163,10 +169,18 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # allauth's default rate limits (login, signup, reset, email confirmation) count in the default
 # cache, which is Redis when REDIS_URL is set, so every web process shares one count.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# TOTP secrets and recovery seeds are Fernet-encrypted with FIELD_ENCRYPTION_KEYS.
+MFA_ADAPTER = "portal.security.mfa.MFAAdapter"
 MFA_TOTP_ISSUER = MSP_NAME
 # Paths only reachable by staff who have TOTP set up (the Django admin and staff pages).
 STAFF_MFA_PATH_PREFIXES = ["/admin/", "/staff/", "/billing/staff/", "/api-keys/msp/"]
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1)
+# Staff are signed out after this many minutes without a request (docs/security.md).
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30, minimum=1)
+# Abuse caps (docs/security.md): organisations one person may create (staff are exempt), and
+# invitation emails one person may send an hour across all their organisations.
+ORGANISATIONS_PER_USER = env_int("ORGANISATIONS_PER_USER", 3, minimum=1)
+INVITATIONS_PER_USER_PER_HOUR = env_int("INVITATIONS_PER_USER_PER_HOUR", 30, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -216,6 +230,21 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (docs/security.md): scripts and styles only from the portal's own
+# static files, or inline with the per-response nonce (`{{ csp_nonce }}`); no framing, no
+# plugins, forms post only to the portal. Swagger UI's icons are data: images.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz answers over plain HTTP so load balancers and compose health checks can reach it.
@@ -371,7 +400,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"apikey": API_RATE_LIMIT, "anon": API_RATE_LIMIT},
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.IdCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -386,6 +415,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No call-outs to swagger.io's validator (the CSP would refuse them anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
@@ -407,6 +438,13 @@ WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
 # Plain http to loopback receivers, for development and the tests; production needs public https.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+# Ports a webhook URL may name besides 443 (docs/security.md): each one the MSP opens here is a
+# port customers can make the portal connect to on any public host.
+WEBHOOK_ALLOWED_PORTS = [
+    env_int_value("WEBHOOK_ALLOWED_PORTS", port) for port in env_list("WEBHOOK_ALLOWED_PORTS")
+]
+if not all(0 < port < 65536 for port in WEBHOOK_ALLOWED_PORTS):
+    raise ImproperlyConfigured("WEBHOOK_ALLOWED_PORTS must list ports between 1 and 65535.")
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,

@@ -61,6 +61,13 @@ class ApiViewSet(viewsets.GenericViewSet):
         user = self.request.user
         return user if getattr(user, "is_authenticated", False) else None
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error keeps the API's JSON shape even where success is a file (the invoice CSV).
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 def _conflict_on_state(exc: DjangoValidationError) -> Exception:
     """A service's non-field ValidationError on a state check is a 409 for the API."""

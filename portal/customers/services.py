@@ -18,6 +18,7 @@ from django_countries import countries
 from portal.audit.services import audit_record
 from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import Customer, Invitation, Membership, Role
+from portal.security.text import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def _unique_prefix(name: str) -> str:
 
 def customer_insert(*, name: str, billing_email: str, country: str, created_by) -> Customer:
     """Insert an organisation with a derived, unique name prefix (no members yet)."""
-    name = (name or "").strip()
+    # The name reaches email subjects and CSV files: no CR/LF or other control characters.
+    name = single_line(name)
     if not name:
         raise ValidationError({"name": "Enter the company's name."})
     country = (country or "").strip().upper()
@@ -69,11 +71,23 @@ def customer_insert(*, name: str, billing_email: str, country: str, created_by) 
     raise ValidationError({"name": "Could not reserve a name prefix; please try again."})
 
 
+def _ensure_below_organisation_cap(user: AbstractBaseUser) -> None:
+    """One sign-up cannot mint organisations without end (each can send invitations)."""
+    if user.is_staff:
+        return
+    limit = settings.ORGANISATIONS_PER_USER
+    if Customer.objects.filter(created_by=user).count() >= limit:
+        raise ValidationError(
+            {"name": f"You can create at most {limit} organisations; contact support for more."}
+        )
+
+
 @transaction.atomic
 def customer_create(
     *, user: AbstractBaseUser, name: str, billing_email: str, country: str
 ) -> Customer:
     """Create an organisation with `user` as its owner."""
+    _ensure_below_organisation_cap(user)
     customer = customer_insert(
         name=name, billing_email=billing_email, country=country, created_by=user
     )
@@ -110,12 +124,7 @@ def invitation_create(
     if Membership.objects.filter(customer=customer, user__email__iexact=email).exists():
         raise ValidationError({"email": "This person is already a member of your organisation."})
     now = timezone.now()
-    recent = Invitation.objects.filter(customer=customer, created_at__gte=now - timedelta(hours=1))
-    if recent.count() >= INVITATIONS_PER_HOUR:
-        # The portal sends these emails in the MSP's name; a cap keeps it from being a spam relay.
-        raise ValidationError(
-            {"email": f"At most {INVITATIONS_PER_HOUR} invitations an hour; try again later."}
-        )
+    _ensure_below_invitation_caps(customer=customer, invited_by=invited_by, now=now)
     Invitation.objects.filter(
         customer=customer, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
@@ -138,6 +147,24 @@ def invitation_create(
     return invitation, token
 
 
+def _ensure_below_invitation_caps(*, customer: Customer, invited_by, now) -> None:
+    """The portal sends these emails in the MSP's name; caps keep it from being a spam relay.
+
+    Counted per organisation and per person, so many organisations owned by one person do not
+    multiply the allowance.
+    """
+    recent = Invitation.objects.filter(created_at__gte=now - timedelta(hours=1))
+    if recent.filter(customer=customer).count() >= INVITATIONS_PER_HOUR:
+        raise ValidationError(
+            {"email": f"At most {INVITATIONS_PER_HOUR} invitations an hour; try again later."}
+        )
+    per_user = settings.INVITATIONS_PER_USER_PER_HOUR
+    if recent.filter(invited_by=invited_by).count() >= per_user:
+        raise ValidationError(
+            {"email": f"You can send at most {per_user} invitations an hour; try again later."}
+        )
+
+
 def invitation_url(token: str) -> str:
     path = reverse("customers:invitation_accept", kwargs={"token": token})
     return settings.PORTAL_BASE_URL.rstrip("/") + path
@@ -150,7 +177,9 @@ def _send_invitation(*, invitation: Invitation, token: str) -> None:
         "MSP_NAME": settings.MSP_NAME,
         "inviter": getattr(invitation.invited_by, "email", ""),
     }
-    subject = f"[{settings.MSP_NAME}] You are invited to join {invitation.customer.name}"
+    subject = single_line(
+        f"[{settings.MSP_NAME}] You are invited to join {invitation.customer.name}"
+    )
     body = render_to_string("customers/email/invitation.txt", context)
     send_mail(subject, body, None, [invitation.email])
     logger.info("Invitation %s sent for customer %s", invitation.pk, invitation.customer_id)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from portal.security.staff import destructive
 from portal.staff import orphan_views, views
 
 app_name = "staff"
@@ -12,15 +13,23 @@ urlpatterns = [
     path("customers/<int:pk>/suspend/", views.customer_suspend, name="customer_suspend"),
     path("customers/<int:pk>/resume/", views.customer_resume, name="customer_resume"),
     path("customers/<int:pk>/terminate/", views.customer_terminate, name="customer_terminate"),
-    path("terminations/<int:pk>/approve/", views.termination_approve, name="termination_approve"),
+    path(
+        "terminations/<int:pk>/approve/",
+        destructive(views.termination_approve),
+        name="termination_approve",
+    ),
     path("terminations/<int:pk>/cancel/", views.termination_cancel, name="termination_cancel"),
     path("orders/", views.order_list, name="orders"),
     path("orders/<int:pk>/approve/", views.order_approve, name="order_approve"),
     path("orders/<int:pk>/reject/", views.order_reject, name="order_reject"),
     path("filespaces/", views.filespace_list, name="filespaces"),
     path("filespaces/<int:pk>/retry/", views.filespace_retry, name="filespace_retry"),
-    path("filespaces/<int:pk>/fail/", views.filespace_fail, name="filespace_fail"),
-    path("filespaces/<int:pk>/delete/", views.filespace_delete, name="filespace_delete"),
+    path("filespaces/<int:pk>/fail/", destructive(views.filespace_fail), name="filespace_fail"),
+    path(
+        "filespaces/<int:pk>/delete/",
+        destructive(views.filespace_delete),
+        name="filespace_delete",
+    ),
     path("orphans/", orphan_views.orphan_list, name="orphans"),
     path("orphans/<int:pk>/adopt/", orphan_views.orphan_adopt, name="orphan_adopt"),
     path("orphans/<int:pk>/delete/", orphan_views.orphan_delete, name="orphan_delete"),

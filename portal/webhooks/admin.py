@@ -32,9 +32,16 @@ class DeliveryAdmin(admin.ModelAdmin):
             services.delivery_replay(delivery=delivery, acting_user=request.user)
         messages.success(request, f"{queryset.count()} deliveries will be sent again.")
 
+    def has_add_permission(self, request) -> bool:
+        return False  # deliveries are made by emitted events, never by hand
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     list_display = ["pk", "event_type", "customer", "created_at"]
     list_filter = ["event_type"]
     readonly_fields = ["event_type", "customer", "dedupe_key", "data", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        # Events are emitted by the code; an "added" one had every field read-only and empty.
+        return False

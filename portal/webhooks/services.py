@@ -20,9 +20,9 @@ from django.utils import timezone
 from portal.audit.services import audit_record
 from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import Customer
-from portal.webhooks import signing
+from portal.webhooks import signing, transport
 from portal.webhooks.models import Attempt, Delivery, Event, EventType, Subscription
-from portal.webhooks.validators import validate_webhook_url
+from portal.webhooks.validators import resolve_webhook_target, validate_webhook_url
 
 logger = logging.getLogger(__name__)
 
@@ -202,25 +202,27 @@ def _claim(*, delivery_id: int, now) -> Delivery | None:
     return Delivery.objects.select_related("subscription", "event").get(pk=delivery_id)
 
 
+# One message for every transport failure (refused, reset, timed out, TLS), so the customer
+# who controls the URL cannot use deliveries to tell closed ports from filtered ones.
+UNREACHABLE = "The endpoint could not be reached or did not answer in time."
+NOT_ALLOWED = "The URL is not allowed: "
+
+
 def _post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str, str]:
     """POST once; return (status, error, response excerpt). Redirects are never followed."""
     try:
-        validate_webhook_url(url)
+        target = resolve_webhook_target(url)
     except ValidationError as exc:
-        return None, " ".join(exc.messages)[:300], ""
+        return None, (NOT_ALLOWED + " ".join(exc.messages))[:300], ""
     try:
-        response = requests.post(
-            url,
-            data=body,
+        response = transport.post_pinned(
+            target,
+            body=body,
             headers=headers,
             timeout=(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
         )
-    except requests.Timeout:
-        return None, "The endpoint did not answer in time.", ""
-    except requests.RequestException as exc:
-        return None, f"Could not connect: {type(exc).__name__}.", ""
+    except requests.RequestException:
+        return None, UNREACHABLE, ""
     try:
         excerpt = response.raw.read(300, decode_content=True).decode(errors="replace")
     except (requests.RequestException, OSError, ValueError):
@@ -234,7 +236,7 @@ def _post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None
 def _is_permanent(status: int | None, error: str) -> bool:
     """A 4xx other than 408/429, or a redirect, will not change by retrying; a URL rule neither."""
     if status is None:
-        return error.startswith(("Webhook URLs", "The host", "Enter", "Leave"))
+        return error.startswith(NOT_ALLOWED)
     return 300 <= status < 500 and status not in (408, 425, 429)
 
 

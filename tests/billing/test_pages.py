@@ -334,6 +334,8 @@ def test_staff_finalize_adjust_and_credit_from_the_invoice_page(
     services.invoice_run(year=2026, month=5)
     draft = Invoice.objects.get(customer=customer)
     client.force_login(staff)
+    # Credit notes ask for the password again (portal.security.staff).
+    client.post(reverse("account_reauthenticate"), {"password": "correct-horse-battery-9"})
 
     def act(invoice, action, **data):
         url = reverse("billing:staff_invoice_action", args=[invoice.pk, action])

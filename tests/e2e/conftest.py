@@ -121,13 +121,25 @@ def browser_context_args(_pw_artifacts_folder) -> dict:
 
 @pytest.fixture
 def context(new_context):
-    """A fresh browser context per person; a missing element fails in 10 s, not 30."""
+    """A fresh browser context per person; a missing element fails in 10 s, not 30.
+
+    The journey fails if the browser refused anything under the Content-Security-Policy: a
+    refused script or style is a broken page the policy would otherwise hide.
+    """
     from playwright.sync_api import expect
 
     context = new_context()
     context.set_default_timeout(10_000)
     expect.set_options(timeout=10_000)
-    return context
+    violations: list[str] = []
+    context.on("console", lambda message: _note_csp_violation(message, violations))
+    yield context
+    assert not violations, "The browser refused content under the CSP:\n" + "\n".join(violations)
+
+
+def _note_csp_violation(message, violations: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        violations.append(f"{message.location.get('url', '')}: {message.text}")
 
 
 # -- The portal ---------------------------------------------------------------------------------

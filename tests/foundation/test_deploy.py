@@ -50,6 +50,7 @@ def test_check_deploy_reports_only_what_the_readme_explains():
         "LUCIDLINK_API_URL": "https://api.lucidlink.com/api/v1",
         "LUCIDLINK_TOKEN_URL": "https://auth.lucidlink.com/oauth2/token",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
         "EMAIL_URL": "smtp+tls://mailer:pw@smtp.example.com:587",
     }
     result = subprocess.run(

@@ -37,3 +37,15 @@ def second_staff(staff_factory):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def reauthenticated():
+    """`reauthenticated(client)`: the signed-in staff member has just re-entered their password,
+    as destructive staff actions ask (portal.security.staff)."""
+
+    def reauthenticate(client) -> None:
+        response = client.post("/accounts/reauthenticate/", {"password": "correct-horse-battery-9"})
+        assert response.status_code == 302, "re-authentication failed"
+
+    return reauthenticate

@@ -124,7 +124,10 @@ def test_retrying_a_filespace_that_is_not_failed_is_refused_with_a_message(
     assert AuditEntry.objects.count() == 0
 
 
-def test_force_failing_needs_a_reason_and_is_audited(staff_client, filespace_factory):
+def test_force_failing_needs_a_reason_and_is_audited(
+    staff_client, filespace_factory, reauthenticated
+):
+    reauthenticated(staff_client)
     filespace = filespace_factory(state="provisioning", remote_id="fs-2")
     url = reverse("staff:filespace_fail", args=[filespace.pk])
     staff_client.post(url, {"reason": ""})
@@ -138,8 +141,13 @@ def test_force_failing_needs_a_reason_and_is_audited(staff_client, filespace_fac
 
 
 def test_deleting_needs_the_name_typed_and_is_audited(
-    staff_client, filespace_factory, django_capture_on_commit_callbacks, monkeypatch
+    staff_client,
+    filespace_factory,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+    reauthenticated,
 ):
+    reauthenticated(staff_client)
     sent = []
     monkeypatch.setattr(tasks.delete_filespace, "delay", lambda *a: sent.append(a))
     filespace = filespace_factory(state="active", remote_id="fs-3")

@@ -220,12 +220,13 @@ def test_termination_rejects_orders_still_awaiting_approval(
 
 
 def test_the_console_hides_approve_from_the_requester_and_offers_it_to_another(
-    client, customer_factory, staff_factory
+    client, customer_factory, staff_factory, reauthenticated
 ):
     alice = staff_factory("alice@msp.example")
     bob = staff_factory("bob@msp.example")
     customer = customer_factory()
     client.force_login(alice)
+    reauthenticated(client)
     client.post(reverse("staff:customer_terminate", args=[customer.pk]), {"reason": "Ended"})
     termination = CustomerTermination.objects.get(customer=customer)
     approve_url = reverse("staff:termination_approve", args=[termination.pk])
@@ -238,6 +239,7 @@ def test_the_console_hides_approve_from_the_requester_and_offers_it_to_another(
     assert termination.state == CustomerTermination.State.AWAITING_APPROVAL
 
     client.force_login(bob)
+    reauthenticated(client)
     assert approve_url in client.get(reverse("staff:dashboard")).content.decode()
     client.post(approve_url)
     termination.refresh_from_db()

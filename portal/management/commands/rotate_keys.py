@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from portal.fields import EncryptedTextField
+from portal.security.mfa import rotate_data
 
 BATCH_SIZE = 500
 
@@ -21,6 +22,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{model._meta.label}: {count} rows re-encrypted ({', '.join(names)})"
             )
+        count = self._rotate_authenticators()
+        self.stdout.write(f"mfa.Authenticator: {count} rows re-encrypted (TOTP and recovery)")
 
     def _encrypted_fields(self):
         for model in apps.get_models():
@@ -41,5 +44,19 @@ class Command(BaseCommand):
                 for row in rows.select_for_update().only("pk", *names):
                     values = {name: getattr(row, name) for name in names}
                     model.objects.filter(pk=row.pk).update(**values)
+                    count += 1
+        return count
+
+    def _rotate_authenticators(self) -> int:
+        # allauth keeps second-factor secrets inside a JSON column, so they are rotated by key.
+        from allauth.mfa.models import Authenticator
+
+        count = 0
+        pks = list(Authenticator.objects.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(pks), BATCH_SIZE):
+            with transaction.atomic():
+                rows = Authenticator.objects.filter(pk__in=pks[start : start + BATCH_SIZE])
+                for row in rows.select_for_update().only("pk", "data"):
+                    Authenticator.objects.filter(pk=row.pk).update(data=rotate_data(row.data))
                     count += 1
         return count
