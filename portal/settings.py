@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "portal.orders",
     "provisioning",
     "billing",
+    "portal.actions",
     "portal.audit",
     "portal.staff",
     "rest_framework",
@@ -405,6 +406,11 @@ WEBHOOK_RETRY_CAP = env_int("WEBHOOK_RETRY_CAP", 3600, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=10)
 # Plain http to loopback receivers, for development and the tests; production needs public https.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+# The outbox relay runs after every action's commit; this sweep catches a message lost to a crash.
+CELERY_BEAT_SCHEDULE["relay-outbox"] = {
+    "task": "portal.webhooks.tasks.relay_outbox",
+    "schedule": 15.0,
+}
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,

@@ -7,12 +7,13 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portal.audit.services import audit_record
+from portal.actions import action, record
 from provisioning import cli
 from provisioning.managed.rules import (
     audit_failure,
     generate_password,
     require_changeable,
+    require_may_manage,
     runner_for,
     validate_interval,
     validate_retention,
@@ -30,6 +31,7 @@ State = Filespace.State
 # --- Filespace users -------------------------------------------------------------------------
 
 
+@action("filespace.user_create", audit_refusals=True)
 def filespace_user_create(
     *, filespace: Filespace, actor, name: str, email: str = ""
 ) -> tuple[FilespaceUser, str]:
@@ -37,6 +39,8 @@ def filespace_user_create(
 
     The password is returned once for the page that shows it and is never stored or logged.
     """
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     name = validate_user_name(name)
     if FilespaceUser.objects.filter(filespace=filespace, name__iexact=name).exists():
@@ -49,7 +53,7 @@ def filespace_user_create(
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.user_create_failed", filespace=filespace, error=exc,
+            actor=by, action="filespace.user_create_failed", filespace=filespace, error=exc,
             name=name,
         )  # fmt: skip
         raise
@@ -58,8 +62,8 @@ def filespace_user_create(
             user = FilespaceUser.objects.create(
                 filespace=filespace, name=name, email=email, created_by=actor
             )
-            audit_record(
-                actor=actor,
+            record(
+                by=by,
                 action="filespace.user_created",
                 target=filespace,
                 after={"name": name, "email": email},
@@ -80,9 +84,12 @@ def _undo(action) -> None:
         logger.error("Could not undo a CLI change the portal failed to record: %s", exc.message)
 
 
+@action("filespace.user_delete", audit_refusals=True)
 def filespace_user_delete(*, filespace_user: FilespaceUser, actor) -> None:
     """Delete the user at LucidLink, then the row; a user LucidLink no longer has is removed too."""
     filespace = filespace_user.filespace
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).user_delete(
@@ -92,14 +99,14 @@ def filespace_user_delete(*, filespace_user: FilespaceUser, actor) -> None:
         logger.info("User %s was already gone at LucidLink.", filespace_user.pk)
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.user_delete_failed", filespace=filespace, error=exc,
+            actor=by, action="filespace.user_delete_failed", filespace=filespace, error=exc,
             name=filespace_user.name,
         )  # fmt: skip
         raise
     with transaction.atomic():
         FilespaceUser.objects.filter(pk=filespace_user.pk).delete()
-        audit_record(
-            actor=actor,
+        record(
+            by=by,
             action="filespace.user_deleted",
             target=filespace,
             before={"name": filespace_user.name, "email": filespace_user.email},
@@ -116,8 +123,11 @@ def filespace_snapshots(*, filespace: Filespace) -> list[cli.SnapshotInfo]:
     return runner_for(filespace).snapshot_list(root_password=filespace.root_password)
 
 
+@action("filespace.snapshot_create", audit_refusals=True)
 def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") -> int:
     """Take a snapshot now; returns LucidLink's snapshot id."""
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     name = validate_snapshot_name(name)
     try:
@@ -126,12 +136,12 @@ def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") ->
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_create_failed", filespace=filespace,
+            actor=by, action="filespace.snapshot_create_failed", filespace=filespace,
             error=exc, name=name,
         )  # fmt: skip
         raise
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="filespace.snapshot_created",
         target=filespace,
         after={"snapshot_id": snapshot_id, "name": name},
@@ -139,7 +149,10 @@ def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") ->
     return snapshot_id
 
 
+@action("filespace.snapshot_delete", audit_refusals=True)
 def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) -> None:
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).snapshot_delete(
@@ -147,12 +160,12 @@ def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) 
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_delete_failed", filespace=filespace,
+            actor=by, action="filespace.snapshot_delete_failed", filespace=filespace,
             error=exc, snapshot_id=snapshot_id,
         )  # fmt: skip
         raise
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="filespace.snapshot_deleted",
         target=filespace,
         before={"snapshot_id": snapshot_id},
@@ -162,10 +175,13 @@ def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) 
 # --- Snapshot schedules ----------------------------------------------------------------------
 
 
+@action("filespace.schedule_create", audit_refusals=True)
 def snapshot_schedule_create(
     *, filespace: Filespace, actor, name: str, interval: str, retention: int
 ) -> SnapshotSchedule:
     """Create a snapshot schedule at LucidLink, then record it."""
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     cleaned, errors = {}, {}
     for field, check, value in (
@@ -192,7 +208,7 @@ def snapshot_schedule_create(
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_schedule_create_failed",
+            actor=by, action="filespace.snapshot_schedule_create_failed",
             filespace=filespace, error=exc, name=name,
         )  # fmt: skip
         raise
@@ -202,8 +218,8 @@ def snapshot_schedule_create(
             schedule = SnapshotSchedule.objects.create(
                 filespace=filespace, created_by=actor, **details
             )
-            audit_record(
-                actor=actor,
+            record(
+                by=by,
                 action="filespace.snapshot_schedule_created",
                 target=filespace,
                 after=details,
@@ -216,8 +232,11 @@ def snapshot_schedule_create(
     return schedule
 
 
+@action("filespace.schedule_delete", audit_refusals=True)
 def snapshot_schedule_delete(*, schedule: SnapshotSchedule, actor) -> None:
     filespace = schedule.filespace
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).schedule_delete(
@@ -227,14 +246,14 @@ def snapshot_schedule_delete(*, schedule: SnapshotSchedule, actor) -> None:
         logger.info("Snapshot schedule %s was already gone at LucidLink.", schedule.pk)
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_schedule_delete_failed",
+            actor=by, action="filespace.snapshot_schedule_delete_failed",
             filespace=filespace, error=exc, name=schedule.name,
         )  # fmt: skip
         raise
     with transaction.atomic():
         SnapshotSchedule.objects.filter(pk=schedule.pk).delete()
-        audit_record(
-            actor=actor,
+        record(
+            by=by,
             action="filespace.snapshot_schedule_deleted",
             target=filespace,
             before={"name": schedule.name, "interval": schedule.interval,
