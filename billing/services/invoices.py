@@ -244,7 +244,7 @@ def invoice_add_adjustment(
 ) -> InvoiceLine:
     """MSP: add a positive or negative line with a reason to a draft invoice."""
     by = Principal.of(actor)
-    guards.require_msp(by, what="adjust invoices")
+    guards.require_msp_or_system(by, what="adjust invoices")
     invoice = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
     if invoice is None:
         raise BillingError("No such invoice.")
@@ -283,7 +283,7 @@ def invoice_credit(
 ) -> Invoice:
     """MSP: issue a finalized credit note against a finalized invoice (never more than owed)."""
     by = Principal.of(actor)
-    guards.require_msp(by, what="credit invoices")
+    guards.require_msp_or_system(by, what="credit invoices")
     now = now or timezone.now()
     original = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
     if original is None:

@@ -86,8 +86,10 @@ class Principal:
 
     @property
     def audit_user(self):
-        """The user the audit entry links to (None for the system; a key's creator is not the
-        actor, the key is)."""
+        """The user rows and audit entries link to: the person, or the person who made the API
+        key (accountable for it; the entry's label still names the key), or None for the system."""
+        if self.api_key is not None:
+            return self.api_key.created_by
         return self.user
 
     @property

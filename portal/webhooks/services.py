@@ -191,26 +191,35 @@ def outbox_relay(*, limit: int = 200) -> int:
     )
     relayed = 0
     for outbox_id in pending:
-        with transaction.atomic():
-            row = (
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(pk=outbox_id, relayed_at__isnull=True)
-                .first()
-            )
-            if row is None:
-                continue
-            built = _payload_for(row)
-            if built is not None:  # the subject is gone (a customer removed): nothing to say
-                _customer, data = built
-                webhook_emit(
-                    event_type=row.event_type,
-                    customer=row.customer,
-                    dedupe_key=row.dedupe_key,
-                    data=data,
-                )
-            OutboxEvent.objects.filter(pk=row.pk).update(relayed_at=timezone.now())
-            relayed += 1
+        try:
+            relayed += _relay_one(outbox_id)
+        except Exception:
+            # One row whose payload cannot be built must not hold up the others; it stays
+            # unrelayed, is retried by the next sweep, and the log says why.
+            logger.exception("Outbox row %s could not be relayed", outbox_id)
     return relayed
+
+
+def _relay_one(outbox_id: int) -> int:
+    with transaction.atomic():
+        row = (
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=outbox_id, relayed_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return 0
+        built = _payload_for(row)
+        if built is not None:  # the subject is gone (a customer removed): nothing to say
+            _customer, data = built
+            webhook_emit(
+                event_type=row.event_type,
+                customer=row.customer,
+                dedupe_key=row.dedupe_key,
+                data=data,
+            )
+        OutboxEvent.objects.filter(pk=row.pk).update(relayed_at=timezone.now())
+        return 1
 
 
 def event_body(event: Event) -> bytes:
