@@ -123,7 +123,7 @@ SCENARIOS: dict[str, Scenario] = {
             _staff("staff:order_approve"),
             _api("api:order-approve"),
             _admin("approve"),
-        ),  # fmt: skip
+        ),
     ),
     "order.reject": Scenario(
         action="order.reject",
@@ -160,7 +160,7 @@ SCENARIOS: dict[str, Scenario] = {
             _web("filespaces:delete"),
             _staff("staff:filespace_delete"),
             _api("api:filespace-detail"),
-        ),  # fmt: skip
+        ),
     ),
     "filespace.retry": Scenario(
         action="filespace.retry",
@@ -196,7 +196,7 @@ SCENARIOS: dict[str, Scenario] = {
             _staff("staff:customer_suspend"),
             _api("api:customer-suspend"),
             _admin("suspend"),
-        ),  # fmt: skip
+        ),
     ),
     "customer.resume": Scenario(
         action="customer.resume",
@@ -210,7 +210,7 @@ SCENARIOS: dict[str, Scenario] = {
             _staff("staff:customer_resume"),
             _api("api:customer-resume"),
             _admin("resume"),
-        ),  # fmt: skip
+        ),
     ),
 }
 
