@@ -1,4 +1,4 @@
-"""Every action × every entry point that offers it × each customer state × each role.
+"""Every action, by every entry point that offers it, in each customer state, for each role.
 
 Generated from tests/actions/scenarios.py (which test_registry.py keeps complete): the call is
 allowed or refused as docs/staff.md ("Who may do what") says; an allowed call writes exactly one

@@ -1,4 +1,4 @@
-"""The registries cannot fall behind the code: every URL, action and audit write is accounted for."""
+"""The registries cannot fall behind the code: every URL, action and audit write is counted."""
 
 import ast
 from pathlib import Path
