@@ -10,7 +10,7 @@ class Code:
     MFA_REQUIRED = "mfa_required"  # MSP staff without a second factor
     CUSTOMER_LOCKED = "customer_locked"  # the customer is suspended, terminating or terminated
     CUSTOMER_INACTIVE = "customer_inactive"  # MSP-side work on a customer that is not active
-    INVALID_STATE = "invalid_state"  # the object is not in a state that allows the action
+    INVALID_STATE = "conflict"  # the object is not in a state that allows it (API: 409 conflict)
     INVALID = "invalid"  # the input is wrong (fields carry the details)
 
 
