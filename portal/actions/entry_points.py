@@ -84,7 +84,8 @@ SYSTEM_CALLERS: dict[str, tuple[str, ...]] = {
 # keep a draft in the session).
 READ_ONLY: frozenset[str] = frozenset(
     {
-        "home", "healthz", "dashboard", "customers:switch", "customers:team",
+        "home", "healthz", "healthz-live", "healthz-ready", "metrics", "dashboard",
+        "customers:switch", "customers:team",
         "plans:list", "plans:detail",
         "orders:list", "orders:new", "orders:check_name", "orders:regions", "orders:review",
         "orders:detail",
