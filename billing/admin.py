@@ -1,8 +1,6 @@
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from billing import services
 from billing.models import (
@@ -16,7 +14,7 @@ from billing.models import (
     UsageGap,
     UsageSample,
 )
-from portal.audit.services import audit_record
+from portal.actions import Principal, Refused
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -62,10 +60,15 @@ class InvoiceAdmin(ReadOnlyAdmin):
         for invoice in drafts:
             try:
                 # The service writes the audit entry in the finalization's own transaction.
-                services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+                services.invoice_finalize(
+                    invoice_id=invoice.pk, actor=Principal.from_request(request)
+                )
                 done += 1
             except services.BillingError as exc:
                 self.message_user(request, f"{invoice}: {exc.message}", messages.ERROR)
+            except Refused as exc:
+                self.message_user(request, exc.message_text, messages.ERROR)
+                return
         self.message_user(request, f"Finalized {done} invoice(s).", messages.SUCCESS)
 
     @admin.action(description="Recompute and compare with the stored lines")
@@ -86,21 +89,14 @@ class BillingFlagAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark selected flags resolved")
     def resolve(self, request: HttpRequest, queryset: QuerySet[BillingFlag]) -> None:
+        by = Principal.from_request(request)
         count = 0
         for flag in queryset.filter(resolved_at__isnull=True).select_related("customer"):
-            with transaction.atomic():
-                if BillingFlag.objects.filter(pk=flag.pk, resolved_at__isnull=True).update(
-                    resolved_at=timezone.now()
-                ):
-                    count += 1
-                    audit_record(
-                        actor=request.user,
-                        action="billing_flag.resolved",
-                        customer=flag.customer,
-                        target=flag,
-                        before={"resolved": False},
-                        after={"resolved": True},
-                    )
+            try:
+                count += services.billing_flag_resolve(flag=flag, by=by)
+            except Refused as exc:
+                self.message_user(request, exc.message_text, messages.ERROR)
+                return
         self.message_user(request, f"Resolved {count} flag(s).", messages.SUCCESS)
 
 

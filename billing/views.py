@@ -15,6 +15,7 @@ from billing import rating, selectors, services
 from billing.exports import invoice_csv_response, spreadsheet_safe
 from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
+from portal.actions import Principal, Refused
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES, Customer
 from portal.staff.decorators import staff_required
@@ -153,23 +154,22 @@ def staff_invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResp
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()) or action
         messages.error(request, f"Nothing done: {errors}")
         return redirect("billing:staff_invoice", pk=invoice.pk)
+    by = Principal.from_request(request)
     try:
         if action == "finalize":
-            done = services.invoice_finalize(invoice_id=invoice.pk, actor=request.user)
+            done = services.invoice_finalize(invoice_id=invoice.pk, actor=by)
             messages.success(request, f"Finalized as {done.number}.")
         elif action == "adjust":
-            services.invoice_add_adjustment(
-                invoice_id=invoice.pk, actor=request.user, **form.cleaned_data
-            )
+            services.invoice_add_adjustment(invoice_id=invoice.pk, actor=by, **form.cleaned_data)
             messages.success(request, "Adjustment added.")
         else:
-            note = services.invoice_credit(
-                invoice_id=invoice.pk, actor=request.user, **form.cleaned_data
-            )
+            note = services.invoice_credit(invoice_id=invoice.pk, actor=by, **form.cleaned_data)
             messages.success(request, f"Credit note {note.number} issued.")
             return redirect("billing:staff_invoice", pk=note.pk)
     except services.BillingError as exc:
         messages.error(request, exc.message)
+    except Refused as exc:
+        messages.error(request, exc.message_text)
     return redirect("billing:staff_invoice", pk=invoice.pk)
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "portal.orders",
     "provisioning",
     "billing",
+    "portal.actions",
     "portal.audit",
     "portal.staff",
     "rest_framework",
@@ -445,6 +446,11 @@ WEBHOOK_ALLOWED_PORTS = [
 ]
 if not all(0 < port < 65536 for port in WEBHOOK_ALLOWED_PORTS):
     raise ImproperlyConfigured("WEBHOOK_ALLOWED_PORTS must list ports between 1 and 65535.")
+# The outbox relay runs after every action's commit; this sweep catches a message lost to a crash.
+CELERY_BEAT_SCHEDULE["relay-outbox"] = {
+    "task": "portal.webhooks.tasks.relay_outbox",
+    "schedule": 15.0,
+}
 CELERY_BEAT_SCHEDULE["send-due-webhooks"] = {
     "task": "portal.webhooks.tasks.send_due_webhooks",
     "schedule": 30.0,

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from portal.actions import Principal
 from provisioning.models import Filespace, OrphanFilespace, ProvisioningEvent
+from provisioning.services import filespace_retry
 
 
 class ProvisioningEventInline(admin.TabularInline):
@@ -28,7 +30,7 @@ class FilespaceAdmin(admin.ModelAdmin):
     list_filter = ["state", "provider"]
     search_fields = ["remote_name", "remote_id", "customer__name"]
     date_hierarchy = "requested_at"
-    # State changes go through the staff services (retry, force-fail, delete) so each writes
+    # State changes go through the filespace actions (retry, force-fail, delete) so each writes
     # an event; the admin shows the row and its timeline only. root_password is never listed.
     readonly_fields = [
         "customer", "order", "plan", "remote_name", "remote_id", "domain_id", "domain_name",
@@ -50,12 +52,11 @@ class FilespaceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed filespaces")
     def retry(self, request, queryset) -> None:
-        from portal.staff.services import filespace_retry_by_staff
-
+        by = Principal.from_request(request)
         done = 0
         for filespace in queryset.filter(state=Filespace.State.ERROR).select_related("customer"):
             try:
-                filespace_retry_by_staff(filespace=filespace, acting_user=request.user)
+                filespace_retry(filespace=filespace, by=by)
                 done += 1
             except ValidationError as exc:
                 self.message_user(request, f"{filespace}: {' '.join(exc.messages)}", messages.ERROR)

@@ -119,17 +119,23 @@ def filespace_factory(db, customer_factory, plan_factory):
 
 @pytest.fixture
 def user_factory(db):
-    """A user whose email is verified for allauth; password `correct-horse-battery-9`."""
+    """A user whose email is verified for allauth; password `correct-horse-battery-9`.
+
+    `mfa=True` also sets up TOTP (MSP-side actions refuse staff without a second factor).
+    """
     from allauth.account.models import EmailAddress
+    from allauth.mfa.totp.internal.auth import TOTP
     from django.contrib.auth import get_user_model
 
-    def make(email: str | None = None, **overrides):
+    def make(email: str | None = None, *, mfa: bool = False, **overrides):
         model = get_user_model()
         email = email or f"user{model.objects.count() + 1}@example.com"
         user = model.objects.create_user(
             username=email, email=email, password="correct-horse-battery-9", **overrides
         )
         EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        if mfa:
+            TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
         return user
 
     return make

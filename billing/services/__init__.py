@@ -1,5 +1,6 @@
 """Billing services: collection and rollups, invoices, the upstream check (docs/billing.md)."""
 
+from billing.services.flags import billing_flag_resolve
 from billing.services.invoices import (
     BillingError,
     invoice_add_adjustment,
@@ -24,6 +25,7 @@ __all__ = [
     "LIVE_STATES",
     "BillingError",
     "CollectResult",
+    "billing_flag_resolve",
     "filespace_plan_change",
     "invoice_add_adjustment",
     "invoice_credit",

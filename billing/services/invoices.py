@@ -28,7 +28,8 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     rating_inputs,
     ready_at,
 )
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, guards, record
+from portal.actions.outbox import outbox_add
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class RunResult:
     failed: list[tuple[int, str]] = field(default_factory=list)
 
 
+@action("invoice.run")
 def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunResult:
     """Make or refresh a draft per customer and currency for the month; idempotent.
 
@@ -168,13 +170,16 @@ def invoice_verify(*, invoice: Invoice) -> list[str]:
     return problems
 
 
+@action("invoice.finalize", audit_refusals=True)
 @transaction.atomic
 def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None) -> Invoice:
-    """Give a draft its number and freeze it.
+    """MSP or the system: give a draft its number and freeze it.
 
     The number comes from a counter row locked in the same transaction, so numbers are
     sequential without gaps: a rollback also rolls back the counter.
     """
+    by = Principal.of(actor)
+    guards.require_msp_or_system(by, what="finalize invoices")
     now = now or timezone.now()
     invoice = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
     if invoice is None:
@@ -194,13 +199,13 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         number=number,
         total=total,
         finalized_at=now,
-        finalized_by=actor,
+        finalized_by=by.audit_user,
     )
     if updated != 1:
         raise BillingError("Someone else finalized this invoice first.")
     invoice.refresh_from_db()
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="invoice.finalized",
         target=invoice,
         before={"status": Invoice.Status.DRAFT},
@@ -211,9 +216,13 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
             "currency": invoice.currency,
         },
     )
-    from portal.webhooks.receivers import invoice_finalized  # emits invoice.finalized on commit
-
-    invoice_finalized(invoice_id=invoice.pk)
+    outbox_add(
+        event_type="invoice.finalized",
+        customer=invoice.customer,
+        subject_type="invoice",
+        subject_id=invoice.pk,
+        dedupe_key=f"invoice.finalized:{invoice.pk}",
+    )
     return invoice
 
 
@@ -229,11 +238,14 @@ def _money(value, currency: str, what: str) -> Decimal:
     return amount
 
 
+@action("invoice.adjust", audit_refusals=True)
 @transaction.atomic
 def invoice_add_adjustment(
     *, invoice_id: int, description: str, amount, reason: str, actor=None
 ) -> InvoiceLine:
-    """Add a positive or negative line with a reason to a draft invoice."""
+    """MSP: add a positive or negative line with a reason to a draft invoice."""
+    by = Principal.of(actor)
+    guards.require_msp_or_system(by, what="adjust invoices")
     invoice = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
     if invoice is None:
         raise BillingError("No such invoice.")
@@ -252,11 +264,11 @@ def invoice_add_adjustment(
         description=description.strip()[:300],
         amount=value,
         note=reason.strip(),
-        created_by=actor,
+        created_by=by.audit_user,
     )
     _refresh_total(invoice, now=timezone.now())
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="invoice.adjusted",
         target=invoice,
         after={"description": line.description, "amount": str(value)},
@@ -265,11 +277,14 @@ def invoice_add_adjustment(
     return line
 
 
+@action("invoice.credit", audit_refusals=True)
 @transaction.atomic
 def invoice_credit(
     *, invoice_id: int, amount, reason: str, actor=None, now: datetime | None = None
 ) -> Invoice:
-    """Issue a finalized credit note against a finalized invoice (never more than it is owed)."""
+    """MSP: issue a finalized credit note against a finalized invoice (never more than owed)."""
+    by = Principal.of(actor)
+    guards.require_msp_or_system(by, what="credit invoices")
     now = now or timezone.now()
     original = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
     if original is None:
@@ -303,13 +318,13 @@ def invoice_credit(
         description=f"Credit against {original.number}",
         amount=-value,
         note=reason.strip(),
-        created_by=actor,
+        created_by=by.audit_user,
     )
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="invoice.credited",
         target=original,
         after={"credit_note": note.pk, "amount": str(value)},
         note=reason.strip(),
     )
-    return invoice_finalize(invoice_id=note.pk, actor=actor, now=now)
+    return invoice_finalize(invoice_id=note.pk, actor=by, now=now)

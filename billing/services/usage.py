@@ -17,7 +17,7 @@ from billing.db import EpochSeconds
 from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
 from billing.services.pricing import ready_at
 from billing.services.summaries import usage_summaries_append
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, guards, record
 
 logger = logging.getLogger(__name__)
 
@@ -362,14 +362,19 @@ def usage_prune(*, now: datetime, batch_size: int = 10_000) -> int:
     return deleted
 
 
+@action("filespace.change_plan", audit_refusals=True)
 @transaction.atomic
 def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> FilespacePlanPeriod:
-    """Move a filespace to another plan from ``at`` on; billing splits the month there.
+    """MSP: move a filespace to another plan from ``at`` on; billing splits the month there.
 
     The first change also records the plan the filespace had until then, so the history is
     complete. The filespace's current ``plan`` is updated to match.
     """
     from provisioning.models import Filespace
+
+    by = Principal.of(actor)
+    guards.require_msp_or_system(by, what="change a filespace's plan")
+    actor = by.audit_user
 
     if not FilespacePlanPeriod.objects.filter(filespace=filespace).exists():
         since = ready_at(filespace) or filespace.requested_at
@@ -384,8 +389,8 @@ def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> Files
     previous = filespace.plan_id
     Filespace.objects.filter(pk=filespace.pk).update(plan=plan)
     filespace.plan = plan
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="filespace.plan_changed",
         target=filespace,
         before={"plan": previous},

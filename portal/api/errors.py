@@ -10,6 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from portal.actions import Refused
+
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
@@ -47,6 +49,9 @@ def validation_error_from_django(exc: DjangoValidationError) -> exceptions.Valid
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, Refused):
+        # An action said no: its stable code and its message, with the status the code implies.
+        return error_response(status_code=exc.http_status, code=exc.code, message=exc.message_text)
     if isinstance(exc, DjangoValidationError):
         exc = validation_error_from_django(exc)
     if isinstance(exc, Http404):

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import DailyUsage, Invoice, InvoiceLine, UsageSample
+from portal.audit.display import actor_shown_to_customer
 from portal.audit.models import AuditEntry
 from portal.customers.models import Customer
 from portal.orders.models import Order
@@ -311,7 +312,9 @@ class InvoiceDetailSerializer(InvoiceSerializer):
 
 class AuditEntrySerializer(serializers.ModelSerializer):
     customer = serializers.IntegerField(source="customer_id", read_only=True, allow_null=True)
-    actor = serializers.CharField(source="actor_label", read_only=True)
+    actor = serializers.SerializerMethodField(
+        help_text="Who acted. Customer keys see MSP staff as '<MSP name> staff', never by email."
+    )
     target_type = serializers.SerializerMethodField()
     before = serializers.JSONField(read_only=True, allow_null=True)
     after = serializers.JSONField(read_only=True, allow_null=True)
@@ -333,6 +336,13 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "note",
         ]
         read_only_fields = fields
+
+    def get_actor(self, entry: AuditEntry) -> str:
+        key = getattr(self.context.get("request"), "auth", None)
+        if key is not None and getattr(key, "is_msp", False):
+            return entry.actor_label
+        # Anything else (a customer key, or no key at all) is the customer's view.
+        return actor_shown_to_customer(entry)
 
     def get_target_type(self, entry: AuditEntry) -> str | None:
         if entry.target_type_id is None:

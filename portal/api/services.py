@@ -10,31 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.api.models import IdempotentResponse
-from portal.audit.services import audit_record
 from portal.customers.models import Customer
-from portal.customers.services import customer_insert
-
-
-@transaction.atomic
-def customer_create_for_msp(
-    *, name: str, billing_email: str, country: str, acting_user
-) -> Customer:
-    """MSP: create an organisation with no members yet (its owner is invited afterwards).
-
-    The name prefix comes from the same derivation the sign-up flow uses.
-    """
-    customer = customer_insert(
-        name=name, billing_email=billing_email, country=country, created_by=acting_user
-    )
-    audit_record(
-        actor=acting_user,
-        action="customer.created",
-        customer=customer,
-        target=customer,
-        after={"name": customer.name, "name_prefix": customer.name_prefix},
-        note="Created through the API.",
-    )
-    return customer
+from portal.customers.services import customer_create_for_msp  # noqa: F401 - older imports
 
 
 def request_hash(data: dict) -> str:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from billing.exports import invoice_csv_response
 from billing.selectors import invoice_lines
+from portal.actions import Principal, Refused
 from portal.api import filters, selectors, serializers, services
 from portal.api.errors import Conflict, error_response
 from portal.api.permissions import HasApiKey, IsMspKey
@@ -57,9 +58,9 @@ class ApiViewSet(viewsets.GenericViewSet):
             return {}
         return filters.parse(self.filter_class, self.request)
 
-    def acting_user(self):
-        user = self.request.user
-        return user if getattr(user, "is_authenticated", False) else None
+    def principal(self) -> Principal:
+        """The key is the acting principal (its creator is not: keys outlive people)."""
+        return Principal.for_key(self.key)
 
     def finalize_response(self, request, response, *args, **kwargs):
         # An error keeps the API's JSON shape even where success is a file (the invoice CSV).
@@ -70,8 +71,9 @@ class ApiViewSet(viewsets.GenericViewSet):
 
 
 def _conflict_on_state(exc: DjangoValidationError) -> Exception:
-    """A service's non-field ValidationError on a state check is a 409 for the API."""
-    if hasattr(exc, "error_dict"):
+    """A service's non-field ValidationError on a state check is a 409 for the API; an action's
+    refusal keeps its own code and status (portal.api.errors)."""
+    if hasattr(exc, "error_dict") or isinstance(exc, Refused):
         return exc
     return Conflict(" ".join(exc.messages))
 
@@ -135,9 +137,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
     def create(self, request):
         form = serializers.CustomerCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        customer = services.customer_create_for_msp(
-            **form.validated_data, acting_user=self.acting_user()
-        )
+        customer = services.customer_create_for_msp(**form.validated_data, by=self.principal())
         return Response(serializers.CustomerSerializer(customer).data, status=201)
 
     @extend_schema(
@@ -152,7 +152,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         form.is_valid(raise_exception=True)
         try:
             customer = lifecycle.customer_suspend(
-                customer=customer, acting_user=self.acting_user(), **form.validated_data
+                customer=customer, by=self.principal(), **form.validated_data
             )
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
@@ -169,7 +169,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         form.is_valid(raise_exception=True)
         try:
             customer = lifecycle.customer_resume(
-                customer=customer, acting_user=self.acting_user(), **form.validated_data
+                customer=customer, by=self.principal(), **form.validated_data
             )
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
@@ -263,7 +263,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
         order = order_services.order_place(
             customer=customer,
             plan=plan,
-            placed_by=self.acting_user(),
+            by=self.principal(),
             idempotency_key=f"api:{idempotency_key or uuid.uuid4().hex}",
             **data,
         )
@@ -304,7 +304,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
         form.is_valid(raise_exception=True)
         try:
             order = order_services.order_approve(
-                order=order, acting_user=self.acting_user(), **form.validated_data
+                order=order, by=self.principal(), **form.validated_data
             )
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
@@ -321,7 +321,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
         form.is_valid(raise_exception=True)
         try:
             order = order_services.order_reject(
-                order=order, acting_user=self.acting_user(), **form.validated_data
+                order=order, by=self.principal(), **form.validated_data
             )
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
@@ -371,16 +371,9 @@ class FilespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
     )
     def destroy(self, request, pk=None):
         filespace = self.get_object()
-        if not self.key.is_msp:
-            try:
-                lifecycle.customer_ensure_manageable(customer=filespace.customer)
-            except lifecycle.CustomerLocked as exc:
-                return error_response(
-                    status_code=403, code="customer_locked", message=" ".join(exc.messages)
-                )
         try:
             filespace = provisioning_services.filespace_delete(
-                filespace=filespace, acting_user=self.acting_user()
+                filespace=filespace, by=self.principal()
             )
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None

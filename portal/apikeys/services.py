@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from portal.actions import Code, Principal, Refused, action, guards, record
 from portal.apikeys.models import ApiKey
-from portal.audit.services import audit_record
 from portal.customers.lifecycle import customer_ensure_manageable
 from portal.customers.models import MANAGER_ROLES, Customer, Membership
 
@@ -34,6 +34,7 @@ def _check_name(name: str) -> str:
     return name
 
 
+@action("apikey.create", audit_refusals=True)
 @transaction.atomic
 def apikey_create(*, name: str, created_by, customer: Customer | None = None) -> tuple[ApiKey, str]:
     """Create a key; return the row and the key itself, which is never shown again.
@@ -41,21 +42,28 @@ def apikey_create(*, name: str, created_by, customer: Customer | None = None) ->
     MSP keys (no customer) need an active staff member; customer keys need an owner or admin of
     an active organisation. The creation is written to the audit log (never the key).
     """
+    by = Principal.of(created_by)
     name = _check_name(name)
     if customer is None:
-        if not (created_by and created_by.is_active and created_by.is_staff):
-            raise ValidationError("Only MSP staff can create MSP keys.")
+        guards.require_msp(by, what="create MSP keys")
     else:
-        if not _is_manager(customer_id=customer.pk, user=created_by):
-            raise ValidationError("Only owners and admins can create keys for their organisation.")
+        if by.role_in(customer) not in MANAGER_ROLES:
+            raise Refused(
+                "Only owners and admins can create keys for their organisation.",
+                code=Code.FORBIDDEN,
+            )
         customer_ensure_manageable(customer=customer)
     prefix = secrets.token_hex(4)
     raw = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
-        name=name, customer=customer, prefix=prefix, key_hash=hash_key(raw), created_by=created_by
+        name=name,
+        customer=customer,
+        prefix=prefix,
+        key_hash=hash_key(raw),
+        created_by=by.audit_user,
     )
-    audit_record(
-        actor=created_by,
+    record(
+        by=by,
         action="apikey.created",
         customer=customer,
         target=key,
@@ -72,16 +80,23 @@ def _is_manager(*, customer_id: int, user) -> bool:
     ).exists()
 
 
+@action("apikey.revoke", audit_refusals=True)
 @transaction.atomic
 def apikey_revoke(*, apikey: ApiKey, acting_user) -> ApiKey:
-    """Revoke a key at once; the next request made with it gets a 401."""
+    """Revoke a key at once; the next request made with it gets a 401. MSP staff revoke any
+    key; owners and admins their organisation's (allowed while suspended: it reduces access)."""
+    by = Principal.of(acting_user)
+    if apikey.customer_id is None:
+        guards.require_msp(by, what="revoke MSP keys")
+    else:
+        guards.require_role(by, apikey.customer, MANAGER_ROLES, what="revoke keys")
     revoked = ApiKey.objects.filter(pk=apikey.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=acting_user
+        revoked_at=timezone.now(), revoked_by=by.audit_user
     )
     apikey.refresh_from_db()
     if revoked:
-        audit_record(
-            actor=acting_user,
+        record(
+            by=by,
             action="apikey.revoked",
             customer=apikey.customer,
             target=apikey,

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.actions import Principal
 from portal.apikeys import selectors, services
 from portal.apikeys.forms import ApiKeyForm
 from portal.customers.decorators import customer_required
@@ -25,7 +26,9 @@ def _create(request: HttpRequest, form: ApiKeyForm, customer=None) -> bool:
     """Create a key from a valid form and keep it for the next page; False after an error."""
     try:
         _key, raw = services.apikey_create(
-            name=form.cleaned_data["name"], created_by=request.user, customer=customer
+            name=form.cleaned_data["name"],
+            created_by=Principal.from_request(request),
+            customer=customer,
         )
     except ValidationError as exc:
         form.add_error(None, exc)
@@ -54,7 +57,7 @@ def customer_keys(request: HttpRequest) -> HttpResponse:
 @manager_required
 def customer_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = selectors.apikey_get_for(customer=request.customer, pk=pk)
-    services.apikey_revoke(apikey=key, acting_user=request.user)
+    services.apikey_revoke(apikey=key, acting_user=Principal.from_request(request))
     messages.success(request, f"The key {key.name} is revoked; it no longer works.")
     return redirect("apikeys:customer_keys")
 
@@ -72,6 +75,6 @@ def msp_keys(request: HttpRequest) -> HttpResponse:
 @staff_required
 def msp_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = selectors.msp_apikey_get(pk=pk)
-    services.apikey_revoke(apikey=key, acting_user=request.user)
+    services.apikey_revoke(apikey=key, acting_user=Principal.from_request(request))
     messages.success(request, f"The MSP key {key.name} is revoked; it no longer works.")
     return redirect("apikeys:msp_keys")

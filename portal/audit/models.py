@@ -32,6 +32,9 @@ class AuditEntry(models.Model):
         related_name="+",
     )
     actor_label = models.CharField(max_length=254, help_text="The actor's email, or 'system'.")
+    # customer, msp or system, copied at write time: how the entry is shown to a customer
+    # depends on it (portal.audit.display), and it must not change when a user's flags do.
+    actor_side = models.CharField(max_length=10, blank=True)
     action = models.CharField(max_length=80, db_index=True)
     customer = models.ForeignKey(
         "customers.Customer",
@@ -71,6 +74,13 @@ class AuditEntry(models.Model):
     @property
     def is_system(self) -> bool:
         return self.actor_id is None and self.actor_label == "system"
+
+    @property
+    def actor_for_customer(self) -> str:
+        """The actor as the customer sees it (MSP staff masked); see portal.audit.display."""
+        from portal.audit.display import actor_shown_to_customer
+
+        return actor_shown_to_customer(self)
 
     @property
     def changes(self) -> list[tuple[str, object, object]]:

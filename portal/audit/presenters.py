@@ -12,8 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
-
+from portal.audit.display import actor_shown_to_customer, actor_side_of
 from portal.audit.models import AuditEntry
 
 SYSTEM_LABEL = "The portal"
@@ -30,11 +29,12 @@ class Told:
 
 
 def actor_name(entry: AuditEntry, *, for_staff: bool) -> str:
-    """Who acted: staff appear as the MSP's staff to customers, the system as the portal."""
-    if entry.actor_label == "system" and entry.actor_id is None:
+    """Who acted, in a sentence: the system as the portal; to a customer, the MSP's people and
+    keys as its staff (portal.audit.display decides that, for every surface)."""
+    if actor_side_of(entry) == "system":
         return SYSTEM_LABEL
-    if not for_staff and entry.actor is not None and entry.actor.is_staff:
-        return f"{settings.MSP_NAME} staff"
+    if not for_staff:
+        return actor_shown_to_customer(entry)
     return entry.actor_label
 
 
@@ -130,6 +130,7 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "filespace.init_requested": _plain("{who} asked the portal to initialize {what}."),
     "filespace.initialized": _plain("{who} initialized the filespace {what}."),
     "filespace.init_failed": _plain("{who} could not initialize the filespace {what}."),
+    "webhook.replayed": _plain("{who} sent the webhook event {what} again."),
     "filespace.self_init_requested": _plain(
         "{who} chose to initialize the filespace {what} on their own computer."
     ),

@@ -26,10 +26,34 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _actor_label(actor) -> str:
-    if actor is None:
-        return SYSTEM
-    return (getattr(actor, "email", "") or actor.get_username() or f"user {actor.pk}")[:254]
+def audit_write(
+    *,
+    by,
+    action: str,
+    customer=None,
+    target: models.Model | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str = "",
+) -> AuditEntry:
+    """Append one entry whose actor is a Principal (user, API key or system); see audit_record.
+
+    Actions call it through `portal.actions.record`, inside their transaction.
+    """
+    from portal.actions import Principal
+
+    by = Principal.of(by)
+    return _append(
+        actor=by.audit_user,
+        actor_label=by.label,
+        actor_side=by.side,
+        action=action,
+        customer=customer,
+        target=target,
+        before=before,
+        after=after,
+        note=note,
+    )
 
 
 def audit_record(
@@ -49,6 +73,17 @@ def audit_record(
     secrets are redacted here, so a careless caller cannot leak one into the log. When
     `customer` is omitted and the target has a `customer`, that customer is used.
     """
+    from portal.actions import Principal
+
+    return audit_write(
+        by=Principal.of(actor), action=action, customer=customer, target=target, before=before,
+        after=after, note=note,
+    )  # fmt: skip
+
+
+def _append(
+    *, actor, actor_label: str, actor_side: str, action: str, customer, target, before, after, note
+) -> AuditEntry:
     if not _ACTION.match(action or ""):
         raise ValueError(f"Audit action must be a dotted lowercase verb, got {action!r}.")
     if customer is None and target is not None:
@@ -59,7 +94,8 @@ def audit_record(
         customer = target
     entry = AuditEntry(
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=actor_label,
+        actor_side=actor_side,
         action=action,
         customer=customer,
         customer_label=str(customer)[:200] if customer is not None else "",

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from portal.actions import Principal
 from portal.customers import lifecycle
 from portal.customers.models import Customer, Invitation, Membership
 
@@ -63,7 +64,9 @@ class CustomerAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda c: lifecycle.customer_suspend(
-                customer=c, acting_user=request.user, reason="Suspended from the Django admin."
+                customer=c,
+                by=Principal.from_request(request),
+                reason="Suspended from the Django admin.",
             ),
             "Suspended",
         )
@@ -74,7 +77,9 @@ class CustomerAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda c: lifecycle.customer_resume(
-                customer=c, acting_user=request.user, reason="Resumed from the Django admin."
+                customer=c,
+                by=Principal.from_request(request),
+                reason="Resumed from the Django admin.",
             ),
             "Resumed",
         )

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from portal.actions import Code, Principal, Refused, action, guards, record
+from portal.actions.outbox import outbox_add
 from portal.customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -23,8 +24,11 @@ logger = logging.getLogger(__name__)
 Status = Customer.Status
 
 
-class CustomerLocked(ValidationError):
+class CustomerLocked(Refused):
     """The customer is not active, so it may not change its team, filespaces or users."""
+
+    def __init__(self, message):
+        super().__init__(message, code=Code.CUSTOMER_LOCKED)
 
 
 def _locked_message(status: str) -> str:
@@ -41,14 +45,13 @@ def customer_ensure_manageable(*, customer: Customer) -> None:
     Called by every customer-side write that changes the organisation: invitations, member
     changes, filespace deletes, filespace user changes.
     """
-    status = Customer.objects.filter(pk=customer.pk).values_list("status", flat=True).first()
+    rows = Customer.objects.filter(pk=customer.pk)
+    if transaction.get_connection().in_atomic_block:
+        # Inside an action: hold the row until it commits, so a suspension waits or is seen.
+        rows = rows.select_for_update()
+    status = rows.values_list("status", flat=True).first()
     if status != Status.ACTIVE:
-        raise CustomerLocked(_locked_message(status or Status.TERMINATED), code="locked")
-
-
-def _require_staff(user, what: str) -> None:
-    if user is None or not getattr(user, "is_staff", False) or not user.is_active:
-        raise ValidationError(f"Only MSP staff can {what}.")
+        raise CustomerLocked(_locked_message(status or Status.TERMINATED))
 
 
 def _require_reason(reason: str) -> str:
@@ -67,16 +70,36 @@ def _set_status(*, customer: Customer, from_statuses, to_status: str) -> bool:
     return moved == 1
 
 
-def customer_suspend(*, customer: Customer, acting_user, reason: str) -> Customer:
-    """Staff: suspend an active customer (no new orders, management locked, billing goes on)."""
+def _outbox_suspended(customer: Customer) -> None:
+    """Each suspension is its own fact (a customer resumed and suspended again is told twice)."""
+    now = timezone.now()
+    outbox_add(
+        event_type="customer.suspended",
+        customer=customer,
+        subject_type="customer",
+        subject_id=customer.pk,
+        facts={"suspended_at": now},
+        dedupe_key=f"customer.suspended:{customer.pk}:{now.isoformat()}",
+    )
+
+
+@action("customer.suspend", audit_refusals=True)
+def customer_suspend(*, customer: Customer, by: Principal, reason: str) -> Customer:
+    """MSP: suspend an active customer (no new orders, management locked, billing goes on)."""
+    by = Principal.of(by)
+    guards.require_msp(by, what="suspend customers")
     reason = _require_reason(reason)
     with transaction.atomic():
         if not _set_status(
             customer=customer, from_statuses=[Status.ACTIVE], to_status=Status.SUSPENDED
         ):
-            raise ValidationError("Only an active customer can be suspended; reload the page.")
-        audit_record(
-            actor=acting_user,
+            raise Refused(
+                "Only an active customer can be suspended; reload the page.",
+                code=Code.INVALID_STATE,
+            )
+        _outbox_suspended(customer)
+        record(
+            by=by,
             action="customer.suspended",
             customer=customer,
             target=customer,
@@ -87,10 +110,13 @@ def customer_suspend(*, customer: Customer, acting_user, reason: str) -> Custome
     return customer
 
 
-def customer_resume(*, customer: Customer, acting_user, reason: str = "") -> Customer:
-    """Staff: lift a suspension. Refused while a termination is open (cancel that instead)."""
+@action("customer.resume", audit_refusals=True)
+def customer_resume(*, customer: Customer, by: Principal, reason: str = "") -> Customer:
+    """MSP: lift a suspension. Refused while a termination is open (cancel that instead)."""
     from portal.staff.models import CustomerTermination
 
+    by = Principal.of(by)
+    guards.require_msp(by, what="resume customers")
     with transaction.atomic():
         # A termination request locks this row before it opens; locking it here too means one
         # opened concurrently is either seen below or waits, never left open on an active customer.
@@ -98,15 +124,19 @@ def customer_resume(*, customer: Customer, acting_user, reason: str = "") -> Cus
         if CustomerTermination.objects.filter(
             customer=customer, state__in=CustomerTermination.OPEN_STATES
         ).exists():
-            raise ValidationError(
-                "A termination of this customer is open; cancel it to resume the customer."
+            raise Refused(
+                "A termination of this customer is open; cancel it to resume the customer.",
+                code=Code.INVALID_STATE,
             )
         if not _set_status(
             customer=customer, from_statuses=[Status.SUSPENDED], to_status=Status.ACTIVE
         ):
-            raise ValidationError("Only a suspended customer can be resumed; reload the page.")
-        audit_record(
-            actor=acting_user,
+            raise Refused(
+                "Only a suspended customer can be resumed; reload the page.",
+                code=Code.INVALID_STATE,
+            )
+        record(
+            by=by,
             action="customer.resumed",
             customer=customer,
             target=customer,
@@ -117,29 +147,32 @@ def customer_resume(*, customer: Customer, acting_user, reason: str = "") -> Cus
     return customer
 
 
-def customer_termination_request(*, customer: Customer, acting_user, reason: str):
-    """Staff: ask to terminate a customer. Suspends it now; deletes nothing until approved."""
+@action("customer.termination_request", audit_refusals=True)
+def customer_termination_request(*, customer: Customer, by: Principal, reason: str):
+    """MSP: ask to terminate a customer. Suspends it now; deletes nothing until approved."""
     from portal.staff.models import CustomerTermination
 
-    _require_staff(acting_user, "request a termination")
+    by = Principal.of(by)
+    guards.require_msp(by, what="request a termination")
     reason = _require_reason(reason)
     try:
         with transaction.atomic():
             locked = Customer.objects.select_for_update().get(pk=customer.pk)
             if locked.status == Status.TERMINATED:
-                raise ValidationError("This customer is already terminated.")
+                raise Refused("This customer is already terminated.", code=Code.INVALID_STATE)
             termination = CustomerTermination.objects.create(
                 customer=locked,
                 reason=reason,
                 previous_status=locked.status,
-                requested_by=acting_user,
+                requested_by=by.audit_user,
             )
             if locked.status == Status.ACTIVE:
                 _set_status(
                     customer=locked, from_statuses=[Status.ACTIVE], to_status=Status.SUSPENDED
                 )
-            audit_record(
-                actor=acting_user,
+                _outbox_suspended(locked)
+            record(
+                by=by,
                 action="customer.termination_requested",
                 customer=locked,
                 target=termination,
@@ -148,39 +181,50 @@ def customer_termination_request(*, customer: Customer, acting_user, reason: str
                 note=reason,
             )
     except IntegrityError:
-        raise ValidationError(
-            "A termination of this customer is already open; approve or cancel that one."
+        raise Refused(
+            "A termination of this customer is already open; approve or cancel that one.",
+            code=Code.INVALID_STATE,
         ) from None
     customer.status = locked.status
     return termination
 
 
-def customer_termination_approve(*, termination, acting_user):
-    """Staff: the second approval. The requester cannot approve their own request."""
+@action("customer.termination_approve", audit_refusals=True)
+def customer_termination_approve(*, termination, by: Principal):
+    """MSP staff: the second approval. The requester cannot approve their own request, and an
+    API key cannot approve at all (the rule is about two people)."""
     from portal.staff.models import CustomerTermination
 
-    _require_staff(acting_user, "approve a termination")
+    by = Principal.of(by)
+    guards.require_msp(by, what="approve a termination")
+    if by.user is None:
+        raise Refused(
+            "A termination is approved by a second staff member in the console.",
+            code=Code.FORBIDDEN,
+        )
     with transaction.atomic():
         locked = CustomerTermination.objects.select_for_update().get(pk=termination.pk)
         if locked.state != CustomerTermination.State.AWAITING_APPROVAL:
-            raise ValidationError(
-                f"This termination is already {locked.get_state_display().lower()}."
+            raise Refused(
+                f"This termination is already {locked.get_state_display().lower()}.",
+                code=Code.INVALID_STATE,
             )
-        if locked.requested_by_id == acting_user.pk:
-            raise ValidationError(
+        if locked.requested_by_id == by.user.pk:
+            raise Refused(
                 "A termination needs a second staff member: someone other than the requester "
-                "must approve it."
+                "must approve it.",
+                code=Code.FORBIDDEN,
             )
         now = timezone.now()
         locked.state = CustomerTermination.State.APPROVED
-        locked.approved_by = acting_user
+        locked.approved_by = by.user
         locked.approved_at = now
         locked.delete_after = now + timedelta(days=settings.TERMINATION_GRACE_DAYS)
         locked.save(
             update_fields=["state", "approved_by", "approved_at", "delete_after", "updated_at"]
         )
-        audit_record(
-            actor=acting_user,
+        record(
+            by=by,
             action="customer.termination_approved",
             customer=locked.customer,
             target=locked,
@@ -190,20 +234,23 @@ def customer_termination_approve(*, termination, acting_user):
     return locked
 
 
-def customer_termination_cancel(*, termination, acting_user, reason: str = ""):
-    """Staff: withdraw an open termination; the customer goes back to its earlier status."""
+@action("customer.termination_cancel", audit_refusals=True)
+def customer_termination_cancel(*, termination, by: Principal, reason: str = ""):
+    """MSP: withdraw an open termination; the customer goes back to its earlier status."""
     from portal.staff.models import CustomerTermination
 
-    _require_staff(acting_user, "cancel a termination")
+    by = Principal.of(by)
+    guards.require_msp(by, what="cancel a termination")
     with transaction.atomic():
         locked = CustomerTermination.objects.select_for_update().get(pk=termination.pk)
         if not locked.is_open:
-            raise ValidationError(
-                f"This termination is already {locked.get_state_display().lower()}."
+            raise Refused(
+                f"This termination is already {locked.get_state_display().lower()}.",
+                code=Code.INVALID_STATE,
             )
         before = locked.state
         locked.state = CustomerTermination.State.CANCELLED
-        locked.cancelled_by = acting_user
+        locked.cancelled_by = by.audit_user
         locked.cancelled_at = timezone.now()
         locked.save(update_fields=["state", "cancelled_by", "cancelled_at", "updated_at"])
         customer = locked.customer
@@ -211,8 +258,8 @@ def customer_termination_cancel(*, termination, acting_user, reason: str = ""):
             _set_status(
                 customer=customer, from_statuses=[Status.SUSPENDED], to_status=Status.ACTIVE
             )
-        audit_record(
-            actor=acting_user,
+        record(
+            by=by,
             action="customer.termination_cancelled",
             customer=customer,
             target=locked,
@@ -237,6 +284,7 @@ def terminations_due(*, now: datetime | None = None) -> list[int]:
     )
 
 
+@action("customer.termination_carry_out")
 def termination_carry_out(*, termination_id: int, now: datetime | None = None) -> bool:
     """Schedule the deletion of every filespace of an approved, due termination.
 
@@ -261,14 +309,15 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
     if termination is None:
         return False
     customer = termination.customer
+    system = Principal.system()
     with transaction.atomic():
         if _set_status(
             customer=customer,
             from_statuses=[Status.ACTIVE, Status.SUSPENDED],
             to_status=Status.TERMINATED,
         ):
-            audit_record(
-                actor=None,
+            record(
+                by=system,
                 action="customer.terminated",
                 customer=customer,
                 target=customer,
@@ -278,17 +327,7 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
             )
     for order in Order.objects.filter(customer=customer, state=Order.State.AWAITING_APPROVAL):
         try:
-            with transaction.atomic():
-                order_reject(order=order, acting_user=None, reason="The account was terminated.")
-                audit_record(
-                    actor=None,
-                    action="order.rejected",
-                    customer=customer,
-                    target=order,
-                    before={"state": Order.State.AWAITING_APPROVAL},
-                    after={"state": Order.State.REJECTED},
-                    note="The account was terminated.",
-                )
+            order_reject(order=order, by=system, reason="The account was terminated.")
         except ValidationError:
             continue
     remaining = 0
@@ -297,18 +336,11 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
     )
     for filespace in live:
         try:
-            with transaction.atomic():
-                before = filespace.state
-                filespace_delete(filespace=filespace, acting_user=None)
-                audit_record(
-                    actor=None,
-                    action="filespace.delete_requested",
-                    customer=customer,
-                    target=filespace,
-                    before={"state": before},
-                    after={"state": filespace.state},
-                    note=f"Customer terminated (termination {termination.pk}).",
-                )
+            filespace_delete(
+                filespace=filespace,
+                by=system,
+                note=f"Customer terminated (termination {termination.pk}).",
+            )
         except ValidationError as exc:
             remaining += 1
             logger.info("Termination %s: filespace %s waits: %s", termination.pk, filespace.pk, exc)
@@ -319,8 +351,8 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
             state=CustomerTermination.State.CARRIED_OUT, carried_out_at=now, updated_at=now
         )
         if done == 1:
-            audit_record(
-                actor=None,
+            record(
+                by=system,
                 action="customer.termination_carried_out",
                 customer=customer,
                 target=termination,

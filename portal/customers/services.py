@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_countries import countries
 
-from portal.audit.services import audit_record
+from portal.actions import Code, Principal, Refused, action, guards, record
+from portal.audit.display import principal_shown_to_customer
 from portal.customers.lifecycle import customer_ensure_manageable
-from portal.customers.models import Customer, Invitation, Membership, Role
+from portal.customers.models import MANAGER_ROLES, Customer, Invitation, Membership, Role
 from portal.security.text import single_line
 
 logger = logging.getLogger(__name__)
@@ -82,34 +83,67 @@ def _ensure_below_organisation_cap(user: AbstractBaseUser) -> None:
         )
 
 
+@action("customer.create")
 @transaction.atomic
 def customer_create(
     *, user: AbstractBaseUser, name: str, billing_email: str, country: str
 ) -> Customer:
-    """Create an organisation with `user` as its owner."""
+    """A person signing up: create an organisation with `user` as its owner."""
     _ensure_below_organisation_cap(user)
     customer = customer_insert(
         name=name, billing_email=billing_email, country=country, created_by=user
     )
     Membership.objects.create(customer=customer, user=user, role=Role.OWNER)
-    audit_record(
-        actor=user,
+    record(
+        by=Principal.for_user(user, mfa=False),
         action="customer.created",
+        customer=customer,
         target=customer,
-        after={"name": customer.name, "country": customer.country.code},
+        after={
+            "name": customer.name,
+            "name_prefix": customer.name_prefix,
+            "country": customer.country.code,
+        },
     )
     return customer
 
 
+@action("customer.create_for_msp", audit_refusals=True)
+def customer_create_for_msp(*, name: str, billing_email: str, country: str, by) -> Customer:
+    """MSP: create an organisation with no members yet (its owner is invited afterwards).
+
+    The name prefix comes from the same derivation the sign-up flow uses.
+    """
+    by = Principal.of(by)
+    guards.require_msp(by, what="create customers")
+    with transaction.atomic():
+        customer = customer_insert(
+            name=name, billing_email=billing_email, country=country, created_by=by.audit_user
+        )
+        record(
+            by=by,
+            action="customer.created",
+            customer=customer,
+            target=customer,
+            after={"name": customer.name, "name_prefix": customer.name_prefix},
+            note="Created by the MSP.",
+        )
+    return customer
+
+
+@action("invitation.create", audit_refusals=True)
 @transaction.atomic
 def invitation_create(
     *, customer: Customer, email: str, role: str, invited_by: AbstractBaseUser
 ) -> tuple[Invitation, str]:
-    """Invite `email` to `customer`; returns the invitation and the one-time token for the link.
+    """Owners and admins: invite `email` to `customer`; returns the invitation and the one-time
+    token for the link (active customers only).
 
     An open invitation to the same address is revoked and replaced, so a resend gives a fresh
     link and the old one stops working.
     """
+    by = Principal.of(invited_by)
+    guards.require_role(by, customer, MANAGER_ROLES, what="invite people")
     email = email.strip().lower()
     customer_ensure_manageable(customer=customer)
     if role not in Role.values:
@@ -137,9 +171,10 @@ def invitation_create(
         invited_by=invited_by,
         expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
-    audit_record(
-        actor=invited_by,
+    record(
+        by=by,
         action="invitation.sent",
+        customer=customer,
         target=invitation,
         after={"email": email, "role": role},
     )
@@ -170,12 +205,20 @@ def invitation_url(token: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
+def _inviter_shown(user) -> str:
+    """The inviter as the invitee reads it: MSP staff are "<MSP> staff", never an email."""
+    if user is None:
+        return ""
+    by = Principal.for_user(user, mfa=False)
+    return principal_shown_to_customer(side=by.side, label=by.label)
+
+
 def _send_invitation(*, invitation: Invitation, token: str) -> None:
     context = {
         "invitation": invitation,
         "url": invitation_url(token),
         "MSP_NAME": settings.MSP_NAME,
-        "inviter": getattr(invitation.invited_by, "email", ""),
+        "inviter": _inviter_shown(invitation.invited_by),
     }
     subject = single_line(
         f"[{settings.MSP_NAME}] You are invited to join {invitation.customer.name}"
@@ -194,6 +237,7 @@ def invitation_find(*, token: str) -> Invitation | None:
     )
 
 
+@action("invitation.accept")
 @transaction.atomic
 def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
     """Join the invitation's customer with its role; accepting twice is a no-op."""
@@ -219,59 +263,80 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Membership:
         existing = Membership.objects.create(
             customer=invitation.customer, user=user, role=invitation.role
         )
-        audit_record(
-            actor=user,
-            action="member.joined",
-            customer=invitation.customer,
-            target=existing,
-            after={"email": user.email, "role": invitation.role},
-        )
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), accepted_by=user)
+    record(
+        by=Principal.for_user(user, mfa=False),
+        action="member.joined",
+        customer=invitation.customer,
+        target=existing,
+        after={"email": user.email, "role": existing.role},
+    )
     return existing
 
 
+@action("invitation.revoke", audit_refusals=True)
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: AbstractBaseUser | None = None) -> None:
-    revoked = Invitation.objects.filter(
+def invitation_revoke(*, invitation: Invitation, by=None) -> None:
+    """Owners and admins: withdraw an open invitation (allowed while suspended: it only reduces
+    access). `by` is None only for old callers; they act as the system."""
+    by = Principal.of(by)
+    guards.require_role(by, invitation.customer, MANAGER_ROLES, what="withdraw invitations")
+    moved = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
-    if revoked:
-        audit_record(
-            actor=actor,
+    if moved:
+        record(
+            by=by,
             action="invitation.revoked",
+            customer=invitation.customer,
             target=invitation,
-            before={"email": invitation.email, "role": invitation.role},
+            before={"email": invitation.email},
         )
 
 
+def _acting_membership(acting: Membership, customer: Customer) -> Membership:
+    """The remover's membership, re-read: it must be of this customer and a manager's."""
+    fresh = Membership.objects.filter(pk=acting.pk, customer=customer).first()
+    if fresh is None or fresh.role not in MANAGER_ROLES:
+        raise Refused("Your role does not allow you to change the team.", code=Code.FORBIDDEN)
+    return fresh
+
+
+@action("membership.remove", audit_refusals=True)
 @transaction.atomic
 def membership_remove(*, membership: Membership, acting: Membership) -> None:
-    """Remove someone; the last owner cannot go, and only owners remove owners."""
+    """Owners and admins: remove someone; the last owner cannot go, and only owners remove
+    owners (active customers only)."""
+    acting = _acting_membership(acting, membership.customer)
     customer_ensure_manageable(customer=membership.customer)
     if membership.role == Role.OWNER and acting.role != Role.OWNER:
-        raise ValidationError("Only an owner can remove another owner.")
+        raise Refused("Only an owner can remove another owner.", code=Code.FORBIDDEN)
     if membership.role == Role.OWNER:
         owners = Membership.objects.select_for_update().filter(
             customer_id=membership.customer_id, role=Role.OWNER
         )
         if len(owners) <= 1:
             raise ValidationError("An organisation needs at least one owner.")
-    audit_record(
-        actor=acting.user,
+    Membership.objects.filter(pk=membership.pk).delete()
+    record(
+        by=Principal.for_user(acting.user, mfa=False),
         action="member.removed",
-        target=membership,
+        customer=membership.customer,
+        target=membership.customer,
         before={"email": membership.user.email, "role": membership.role},
     )
-    Membership.objects.filter(pk=membership.pk).delete()
 
 
+@action("membership.change_role", audit_refusals=True)
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str, acting: Membership) -> Membership:
+    """Owners and admins: change someone's role; only owners make or unmake owners."""
+    acting = _acting_membership(acting, membership.customer)
     customer_ensure_manageable(customer=membership.customer)
     if role not in Role.values:
         raise ValidationError("Choose a role.")
     if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
-        raise ValidationError("Only an owner can make or unmake an owner.")
+        raise Refused("Only an owner can make or unmake an owner.", code=Code.FORBIDDEN)
     if membership.role == Role.OWNER and role != Role.OWNER:
         owners = Membership.objects.select_for_update().filter(
             customer_id=membership.customer_id, role=Role.OWNER
@@ -282,9 +347,10 @@ def membership_change_role(*, membership: Membership, role: str, acting: Members
     membership.role = role
     membership.save(update_fields=["role"])
     if before != role:
-        audit_record(
-            actor=acting.user,
+        record(
+            by=Principal.for_user(acting.user, mfa=False),
             action="member.role_changed",
+            customer=membership.customer,
             target=membership,
             before={"role": before},
             after={"email": membership.user.email, "role": role},

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from portal.actions import Principal
 from portal.customers import selectors, services
 from portal.customers.decorators import customer_required
 from portal.customers.forms import InvitationForm, OnboardingForm, RoleForm, SwitchCustomerForm
@@ -114,7 +115,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 @customer_required(MANAGER_ROLES, denied=MANAGERS_ONLY)
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = selectors.invitation_get(customer=request.customer, pk=pk)
-    services.invitation_revoke(invitation=invitation, actor=request.user)
+    services.invitation_revoke(invitation=invitation, by=Principal.from_request(request))
     messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
     return redirect("customers:team")
 

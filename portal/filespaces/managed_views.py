@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.actions import Principal
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
@@ -86,7 +87,9 @@ def initialize(request: HttpRequest, pk: int) -> HttpResponse:
     if not _can_change(request):
         return _denied(request)
     try:
-        managed.filespace_initialize_request(filespace=filespace, actor=request.user)
+        managed.filespace_initialize_request(
+            filespace=filespace, actor=Principal.from_request(request)
+        )
     except managed.OperationRefused as exc:
         messages.error(request, exc.message)
     else:
@@ -106,7 +109,7 @@ def user_create(request: HttpRequest, pk: int) -> HttpResponse:
         return _page(request, filespace, status=400, user_form=form)
     try:
         user, password = managed.filespace_user_create(
-            filespace=filespace, actor=request.user, **form.cleaned_data
+            filespace=filespace, actor=Principal.from_request(request), **form.cleaned_data
         )
     except (*REFUSALS, ValidationError) as exc:
         return _failed(request, filespace, exc, user_form=form)
@@ -124,7 +127,9 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if not _can_change(request):
         return _denied(request)
     try:
-        managed.filespace_user_delete(filespace_user=filespace_user, actor=request.user)
+        managed.filespace_user_delete(
+            filespace_user=filespace_user, actor=Principal.from_request(request)
+        )
     except REFUSALS as exc:
         return _failed(request, filespace_user.filespace, exc)
     messages.success(request, f"User {filespace_user.name} was deleted.")
@@ -142,7 +147,9 @@ def snapshot_create(request: HttpRequest, pk: int) -> HttpResponse:
         return _page(request, filespace, status=400, snapshot_form=form)
     try:
         snapshot_id = managed.filespace_snapshot_create(
-            filespace=filespace, actor=request.user, name=form.cleaned_data["name"]
+            filespace=filespace,
+            actor=Principal.from_request(request),
+            name=form.cleaned_data["name"],
         )
     except (*REFUSALS, ValidationError) as exc:
         return _failed(request, filespace, exc, snapshot_form=form)
@@ -162,7 +169,7 @@ def snapshot_delete(request: HttpRequest, pk: int) -> HttpResponse:
     snapshot_id = form.cleaned_data["snapshot_id"]
     try:
         managed.filespace_snapshot_delete(
-            filespace=filespace, actor=request.user, snapshot_id=snapshot_id
+            filespace=filespace, actor=Principal.from_request(request), snapshot_id=snapshot_id
         )
     except REFUSALS as exc:
         return _failed(request, filespace, exc)
@@ -181,7 +188,7 @@ def schedule_create(request: HttpRequest, pk: int) -> HttpResponse:
         return _page(request, filespace, status=400, schedule_form=form)
     try:
         schedule = managed.snapshot_schedule_create(
-            filespace=filespace, actor=request.user, **form.cleaned_data
+            filespace=filespace, actor=Principal.from_request(request), **form.cleaned_data
         )
     except (*REFUSALS, ValidationError) as exc:
         return _failed(request, filespace, exc, schedule_form=form)
@@ -198,7 +205,7 @@ def schedule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if not _can_change(request):
         return _denied(request)
     try:
-        managed.snapshot_schedule_delete(schedule=schedule, actor=request.user)
+        managed.snapshot_schedule_delete(schedule=schedule, actor=Principal.from_request(request))
     except REFUSALS as exc:
         return _failed(request, schedule.filespace, exc)
     messages.success(request, f"Schedule {schedule.name} was deleted.")

@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.actions import Principal
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
@@ -92,7 +93,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Type {filespace.remote_name} to confirm the deletion.")
         return redirect("filespaces:detail", pk=pk)
     try:
-        filespace_delete(filespace=filespace, acting_user=request.user)
+        filespace_delete(filespace=filespace, by=Principal.from_request(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from portal.actions import Principal
 from portal.orders.models import Order
+from portal.orders.services import order_approve
 
 
 @admin.register(Order)
@@ -29,14 +31,13 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected orders (starts provisioning)")
     def approve(self, request, queryset) -> None:
-        from portal.staff.services import order_approve_by_staff
-
+        by = Principal.from_request(request)
         done = 0
         for order in queryset.filter(state=Order.State.AWAITING_APPROVAL).select_related(
             "customer"
         ):
             try:
-                order_approve_by_staff(order=order, acting_user=request.user)
+                order_approve(order=order, by=by)
                 done += 1
             except ValidationError as exc:
                 self.message_user(request, f"{order}: {' '.join(exc.messages)}", messages.ERROR)

@@ -5,8 +5,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.audit.services import audit_record
-from portal.customers.models import Customer
+from portal.actions import Code, Principal, Refused, action, guards, record
+from portal.actions.outbox import outbox_add
+from portal.customers.models import MANAGER_ROLES, Customer
 from portal.orders import emails
 from portal.orders.models import Order
 from portal.plans.models import Plan
@@ -114,8 +115,10 @@ def order_validate(
     return remote_name
 
 
+@action("order.place")
 def order_place(
     *,
+    by: Principal | None = None,
     customer: Customer,
     plan: Plan,
     name: str,
@@ -131,8 +134,11 @@ def order_place(
     """Place an order; the same idempotency key returns the first order instead of a second.
 
     Without approval the filespace row is created in `requested` and its create task is sent
-    after commit; with approval nothing reaches LucidLink until `order_approve`.
+    after commit; with approval nothing reaches LucidLink until `order_approve`. Any member of
+    the customer, a key of it, or MSP staff ordering for it; only while the customer is active.
     """
+    by = Principal.of(by if by is not None else placed_by)
+    guards.require_role(by, customer, MANAGER_ROLES, what="order filespaces")
     idempotency_key = (idempotency_key or "").strip()
     if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX:
         raise ValidationError(
@@ -187,11 +193,14 @@ def order_place(
                     Order.State.AWAITING_APPROVAL if needs_approval else Order.State.PROVISIONING
                 ),
                 idempotency_key=idempotency_key,
-                placed_by=placed_by,
+                placed_by=by.audit_user,
             )
-            audit_record(
-                actor=placed_by,
+            if not needs_approval:
+                provisioning.filespace_request(order=order, actor=by.audit_user)
+            record(
+                by=by,
                 action="order.placed",
+                customer=customer,
                 target=order,
                 after={
                     "remote_name": remote_name,
@@ -201,8 +210,13 @@ def order_place(
                     "state": order.state,
                 },
             )
-            if not needs_approval:
-                provisioning.filespace_request(order=order, actor=placed_by)
+            outbox_add(
+                event_type="order.placed",
+                customer=customer,
+                subject_type="order",
+                subject_id=order.pk,
+                dedupe_key=f"order.placed:{order.pk}",
+            )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
         existing = Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
@@ -214,14 +228,15 @@ def order_place(
     return order
 
 
-def _decide(*, order: Order, acting_user, state: str, reason: str) -> Order:
+def _decide(*, order: Order, by: Principal, state: str, reason: str) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
     if locked.state != Order.State.AWAITING_APPROVAL:
-        raise ValidationError(
-            f"This order is already {locked.get_state_display().lower()}; reload the page."
+        raise Refused(
+            f"This order is already {locked.get_state_display().lower()}; reload the page.",
+            code=Code.INVALID_STATE,
         )
     locked.state = state
-    locked.decided_by = acting_user
+    locked.decided_by = by.audit_user
     locked.decided_at = timezone.now()
     locked.decision_reason = reason
     locked.save(
@@ -230,37 +245,69 @@ def _decide(*, order: Order, acting_user, state: str, reason: str) -> Order:
     return locked
 
 
-def order_approve(*, order: Order, acting_user, reason: str = "") -> Order:
-    """Staff: approve an order awaiting approval and start provisioning it."""
+def _record_decision(*, by: Principal, decided: Order, action_name: str, note: str) -> None:
+    record(
+        by=by,
+        action=action_name,
+        customer=decided.customer,
+        target=decided,
+        before={"state": Order.State.AWAITING_APPROVAL},
+        after={"state": decided.state},
+        note=note,
+    )
+
+
+@action("order.approve", audit_refusals=True)
+def order_approve(*, order: Order, by: Principal, reason: str = "") -> Order:
+    """MSP: approve an order awaiting approval and start provisioning it (customer active only)."""
+    by = Principal.of(by)
+    reason = (reason or "").strip()
+    guards.require_msp(by, what="approve orders")
     with transaction.atomic():
-        decided = _decide(
-            order=order, acting_user=acting_user, state=Order.State.PROVISIONING, reason=reason
-        )
-        filespace = provisioning.filespace_request(order=decided, actor=acting_user)
+        guards.require_active_customer(by, order.customer, what="approve its orders")
+        decided = _decide(order=order, by=by, state=Order.State.PROVISIONING, reason=reason)
+        filespace = provisioning.filespace_request(order=decided, actor=by.audit_user)
         provisioning.event_record(
             filespace=filespace,
             kind=ProvisioningEvent.Kind.APPROVED,
             message="Order approved.",
-            actor=acting_user,
+            actor=by.audit_user,
+        )
+        _record_decision(by=by, decided=decided, action_name="order.approved", note=reason)
+        outbox_add(
+            event_type="order.approved",
+            customer=decided.customer,
+            subject_type="order",
+            subject_id=decided.pk,
+            dedupe_key=f"order.approved:{decided.pk}",
         )
         emails.decision_on_commit(order_id=decided.pk)
     return decided
 
 
-def order_reject(*, order: Order, acting_user, reason: str) -> Order:
-    """Staff: reject an order awaiting approval, with a reason the customer will read."""
+@action("order.reject", audit_refusals=True)
+def order_reject(*, order: Order, by: Principal, reason: str) -> Order:
+    """MSP (or the system, terminating a customer): reject an order awaiting approval, with a
+    reason the customer will read. Allowed whatever the customer's state."""
+    by = Principal.of(by)
+    guards.require_msp_or_system(by, what="reject orders")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why, in words the customer will read."})
     with transaction.atomic():
-        decided = _decide(
-            order=order, acting_user=acting_user, state=Order.State.REJECTED, reason=reason
-        )
+        decided = _decide(order=order, by=by, state=Order.State.REJECTED, reason=reason)
+        _record_decision(by=by, decided=decided, action_name="order.rejected", note=reason)
         emails.decision_on_commit(order_id=decided.pk)
     return decided
 
 
-def order_cancel(*, order: Order, acting_user) -> Order:
-    """Customer: withdraw an order that is still awaiting approval."""
+@action("order.cancel", audit_refusals=True)
+def order_cancel(*, order: Order, by: Principal) -> Order:
+    """Customer owner or admin: withdraw an order still awaiting approval (allowed while
+    suspended: it only takes a request back)."""
+    by = Principal.of(by)
+    guards.require_role(by, order.customer, MANAGER_ROLES, what="cancel orders")
     with transaction.atomic():
-        return _decide(order=order, acting_user=acting_user, state=Order.State.CANCELLED, reason="")
+        decided = _decide(order=order, by=by, state=Order.State.CANCELLED, reason="")
+        _record_decision(by=by, decided=decided, action_name="order.cancelled", note="")
+    return decided

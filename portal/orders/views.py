@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import fields
+from portal.actions import Principal
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
@@ -168,7 +169,7 @@ def place(request: HttpRequest) -> HttpResponse:
             endpoint=draft.get("endpoint") or None,
             access_key=secrets.get("access_key"),
             secret_key=secrets.get("secret_key"),
-            placed_by=request.user,
+            by=Principal.from_request(request),
             idempotency_key=key,
         )
     except ValidationError as exc:
@@ -222,7 +223,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
     order = selectors.order_get(customer=request.customer, pk=pk)
     try:
-        order_cancel(order=order, acting_user=request.user)
+        order_cancel(order=order, by=Principal.from_request(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

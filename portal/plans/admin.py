@@ -3,12 +3,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from portal.actions import Principal
 from portal.plans.models import Plan
+from portal.plans.services import plan_save, plan_set_active, plan_values
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    """Saves and (de)activations go through the staff services, so each writes an audit entry.
+    """Saves and (de)activations call the plan actions, so each checks and writes an audit entry.
     The staff console's plan form (/staff/plans/) validates storage terms more strictly."""
 
     list_display = ["name", "slug", "subscription_type", "provider", "price_per_unit_month",
@@ -22,18 +24,15 @@ class PlanAdmin(admin.ModelAdmin):
         return False  # Orders and filespaces keep their plan; deactivate instead.
 
     def save_model(self, request, obj: Plan, form, change: bool) -> None:
-        from portal.staff.services import plan_save_by_staff, plan_values
-
         before = plan_values(Plan.objects.get(pk=obj.pk)) if change else None
-        plan_save_by_staff(plan=obj, acting_user=request.user, before=before)
+        plan_save(plan=obj, by=Principal.from_request(request), before=before)
 
     def _set_active(self, request, queryset: QuerySet[Plan], active: bool) -> None:
-        from portal.staff.services import plan_set_active_by_staff
-
+        by = Principal.from_request(request)
         done = 0
         for plan in queryset.filter(is_active=not active):
             try:
-                plan_set_active_by_staff(plan=plan, acting_user=request.user, active=active)
+                plan_set_active(plan=plan, by=by, active=active)
                 done += 1
             except ValidationError as exc:
                 self.message_user(request, f"{plan}: {' '.join(exc.messages)}", messages.ERROR)

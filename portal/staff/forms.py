@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from portal.customers.models import Customer
 from portal.plans.models import Plan, StorageOwner, SubscriptionType
-from portal.staff.services import PLAN_FIELDS
+from portal.plans.services import PLAN_FIELDS
 from provisioning import rules
 
 REASON_MAX = 1000

@@ -1,7 +1,7 @@
 """The MSP staff console: what needs attention, customers, approvals, provisioning, plans.
 
-Every view is behind `staff_required` (and StaffMFAMiddleware for /staff/); every POST calls a
-service that writes an audit entry.
+Every view is behind `staff_required` (and StaffMFAMiddleware for /staff/); every POST calls an
+action (which checks, changes, audits and notifies) and shows its refusal as a message.
 """
 
 import csv
@@ -15,10 +15,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.actions import Principal
 from portal.customers import lifecycle
-from portal.staff import selectors, services
+from portal.orders import services as orders
+from portal.plans import services as plans
+from portal.staff import selectors
 from portal.staff.decorators import staff_required
 from portal.staff.forms import CustomerFilterForm, OptionalReasonForm, PlanForm, ReasonForm
+from provisioning import services as provisioning
 
 PAGE_SIZE = 50
 
@@ -129,7 +133,7 @@ def customer_suspend(request: HttpRequest, pk: int) -> HttpResponse:
         _run(
             request,
             lambda: lifecycle.customer_suspend(
-                customer=customer, acting_user=request.user, reason=reason
+                customer=customer, by=Principal.from_request(request), reason=reason
             ),
             f"{customer} is suspended.",
         )
@@ -145,7 +149,7 @@ def customer_resume(request: HttpRequest, pk: int) -> HttpResponse:
         _run(
             request,
             lambda: lifecycle.customer_resume(
-                customer=customer, acting_user=request.user, reason=reason
+                customer=customer, by=Principal.from_request(request), reason=reason
             ),
             f"{customer} is active again.",
         )
@@ -161,7 +165,7 @@ def customer_terminate(request: HttpRequest, pk: int) -> HttpResponse:
         _run(
             request,
             lambda: lifecycle.customer_termination_request(
-                customer=customer, acting_user=request.user, reason=reason
+                customer=customer, by=Principal.from_request(request), reason=reason
             ),
             f"Termination of {customer} requested; another staff member must approve it.",
         )
@@ -175,7 +179,7 @@ def termination_approve(request: HttpRequest, pk: int) -> HttpResponse:
     _run(
         request,
         lambda: lifecycle.customer_termination_approve(
-            termination=termination, acting_user=request.user
+            termination=termination, by=Principal.from_request(request)
         ),
         f"Termination of {termination.customer} approved; its filespaces will be deleted "
         "after the grace period.",
@@ -192,7 +196,7 @@ def termination_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         _run(
             request,
             lambda: lifecycle.customer_termination_cancel(
-                termination=termination, acting_user=request.user, reason=reason
+                termination=termination, by=Principal.from_request(request), reason=reason
             ),
             f"Termination of {termination.customer} cancelled.",
         )
@@ -215,8 +219,8 @@ def order_approve(request: HttpRequest, pk: int) -> HttpResponse:
     if reason is not None:
         _run(
             request,
-            lambda: services.order_approve_by_staff(
-                order=order, acting_user=request.user, reason=reason
+            lambda: orders.order_approve(
+                order=order, by=Principal.from_request(request), reason=reason
             ),
             f"Order {order.remote_name} approved; provisioning has started.",
         )
@@ -231,8 +235,8 @@ def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
     if reason is not None:
         _run(
             request,
-            lambda: services.order_reject_by_staff(
-                order=order, acting_user=request.user, reason=reason
+            lambda: orders.order_reject(
+                order=order, by=Principal.from_request(request), reason=reason
             ),
             f"Order {order.remote_name} rejected.",
         )
@@ -253,7 +257,9 @@ def filespace_retry(request: HttpRequest, pk: int) -> HttpResponse:
     filespace = selectors.filespace_get(pk=pk)
     _run(
         request,
-        lambda: services.filespace_retry_by_staff(filespace=filespace, acting_user=request.user),
+        lambda: provisioning.filespace_retry(
+            filespace=filespace, by=Principal.from_request(request)
+        ),
         f"{filespace.remote_name} is being retried.",
     )
     return _back(request, "staff:filespaces")
@@ -267,8 +273,8 @@ def filespace_fail(request: HttpRequest, pk: int) -> HttpResponse:
     if reason is not None:
         _run(
             request,
-            lambda: services.filespace_force_fail_by_staff(
-                filespace=filespace, acting_user=request.user, reason=reason
+            lambda: provisioning.filespace_force_fail(
+                filespace=filespace, by=Principal.from_request(request), reason=reason
             ),
             f"{filespace.remote_name} was marked failed.",
         )
@@ -284,7 +290,9 @@ def filespace_delete(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(request, "staff:filespaces")
     _run(
         request,
-        lambda: services.filespace_delete_by_staff(filespace=filespace, acting_user=request.user),
+        lambda: provisioning.filespace_delete(
+            filespace=filespace, by=Principal.from_request(request)
+        ),
         f"{filespace.remote_name} will be deleted at LucidLink.",
     )
     return _back(request, "staff:filespaces")
@@ -299,12 +307,12 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def plan_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     plan = selectors.plan_get(pk=pk) if pk is not None else None
-    before = services.plan_values(plan) if plan is not None else None
+    before = plans.plan_values(plan) if plan is not None else None
     form = PlanForm(request.POST or None, instance=plan)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.plan_save_by_staff(
-                plan=form.save(commit=False), acting_user=request.user, before=before
+            saved = plans.plan_save(
+                plan=form.save(commit=False), by=Principal.from_request(request), before=before
             )
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -321,9 +329,7 @@ def plan_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     active = request.POST.get("active") == "true"
     _run(
         request,
-        lambda: services.plan_set_active_by_staff(
-            plan=plan, acting_user=request.user, active=active
-        ),
+        lambda: plans.plan_set_active(plan=plan, by=Principal.from_request(request), active=active),
         f"Plan {plan.name} is {'offered again' if active else 'withdrawn from sale'}.",
     )
     return redirect("staff:plans")

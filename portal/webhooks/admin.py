@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from portal.actions import Principal
 from portal.webhooks import services
 from portal.webhooks.models import Attempt, Delivery, Event, Subscription
 
@@ -29,7 +30,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Send the selected deliveries again")
     def replay(self, request, queryset) -> None:
         for delivery in queryset:
-            services.delivery_replay(delivery=delivery, acting_user=request.user)
+            services.delivery_replay(delivery=delivery, acting_user=Principal.from_request(request))
         messages.success(request, f"{queryset.count()} deliveries will be sent again.")
 
     def has_add_permission(self, request) -> bool:

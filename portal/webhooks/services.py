@@ -17,10 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, guards, record
+from portal.actions.models import OutboxEvent
 from portal.customers.lifecycle import customer_ensure_manageable
-from portal.customers.models import Customer
-from portal.webhooks import signing, transport
+from portal.customers.models import MANAGER_ROLES, Customer
+from portal.webhooks import payloads, signing, transport
 from portal.webhooks.models import Attempt, Delivery, Event, EventType, Subscription
 from portal.webhooks.validators import resolve_webhook_target, validate_webhook_url
 
@@ -42,6 +43,7 @@ def _clean_event_types(event_types) -> list[str]:
     return chosen
 
 
+@action("webhook.subscribe", audit_refusals=True)
 @transaction.atomic
 def subscription_create(
     *,
@@ -51,7 +53,16 @@ def subscription_create(
     customer: Customer | None = None,
     description: str = "",
 ) -> tuple[Subscription, str]:
-    """Create a subscription; return it and its signing secret, which is shown only once."""
+    """Create a subscription; return it and its signing secret, which is shown only once.
+
+    MSP subscriptions (no customer) by MSP staff; a customer's by its owners and admins while
+    it is active.
+    """
+    by = Principal.of(created_by)
+    if customer is None:
+        guards.require_msp(by, what="subscribe to every customer's events")
+    else:
+        guards.require_role(by, customer, MANAGER_ROLES, what="manage webhooks")
     errors: dict[str, list[str]] = {}
     try:
         url = validate_webhook_url(url)
@@ -74,10 +85,10 @@ def subscription_create(
         event_types=event_types,
         secret=secret,
         description=(description or "").strip(),
-        created_by=created_by,
+        created_by=by.audit_user,
     )
-    audit_record(
-        actor=created_by,
+    record(
+        by=by,
         action="webhook.subscribed",
         customer=customer,
         target=subscription,
@@ -86,10 +97,17 @@ def subscription_create(
     return subscription, secret
 
 
+@action("webhook.unsubscribe", audit_refusals=True)
 @transaction.atomic
 def subscription_delete(*, subscription: Subscription, acting_user=None) -> None:
-    audit_record(
-        actor=acting_user,
+    """Stop a subscription (allowed while suspended: it only reduces what is sent)."""
+    by = Principal.of(acting_user)
+    if subscription.customer_id is None:
+        guards.require_msp(by, what="remove MSP subscriptions")
+    else:
+        guards.require_role(by, subscription.customer, MANAGER_ROLES, what="manage webhooks")
+    record(
+        by=by,
         action="webhook.unsubscribed",
         customer=subscription.customer,
         target=subscription,
@@ -106,8 +124,8 @@ def webhook_emit(
 ) -> Event | None:
     """Record an event once and queue one delivery per interested subscription.
 
-    The dedupe key names the fact (``order.placed:42``), so a retried task or a repeated signal
-    that emits it again changes nothing and returns None.
+    Called only by the outbox relay. The dedupe key names the fact (``order.placed:42``), so a
+    relay that runs twice for the same outbox row changes nothing and returns None.
     """
     from portal.webhooks import tasks
 
@@ -140,23 +158,68 @@ def webhook_emit(
     return event
 
 
-def emit_on_commit(*, event_type: str, dedupe_key: str, build) -> None:
-    """After the current transaction commits, build the payload from fresh rows and emit it.
+# --- Relay: outbox rows (written by actions) to events and deliveries --------------------------
 
-    `build()` returns ``(customer, data)`` or None when the object is gone. Building after commit
-    means the payload shows the state the transaction wrote, whatever order it wrote rows in.
+
+def _payload_for(row: OutboxEvent):
+    """The event's data: the API's representation of its subject, plus the facts the action
+    recorded when it happened (which timeline event, when the suspension happened)."""
+    facts = row.facts or {}
+    if row.subject_type == "order":
+        return payloads.order_payload(row.subject_id)
+    if row.subject_type == "filespace":
+        return payloads.filespace_payload(row.subject_id, facts.get("timeline_event_id"))
+    if row.subject_type == "invoice":
+        return payloads.invoice_payload(row.subject_id)
+    if row.subject_type == "customer":
+        return payloads.customer_suspended_payload(row.subject_id, facts.get("suspended_at"))
+    raise ValueError(f"no payload for outbox subject {row.subject_type!r}")
+
+
+def outbox_relay(*, limit: int = 200) -> int:
+    """Turn unrelayed outbox rows into webhook events with their deliveries; return how many.
+
+    Each row is relayed in its own transaction under a row lock (rows another relay holds are
+    skipped), and the event's dedupe key is the row's, so two relays or a relay re-run after a
+    crash create each event and each subscription's delivery once. Deliveries are sent after
+    the commit; beat's send_due_webhooks finds any whose message was lost.
     """
+    pending = list(
+        OutboxEvent.objects.filter(relayed_at__isnull=True)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    relayed = 0
+    for outbox_id in pending:
+        try:
+            relayed += _relay_one(outbox_id)
+        except Exception:
+            # One row whose payload cannot be built must not hold up the others; it stays
+            # unrelayed, is retried by the next sweep, and the log says why.
+            logger.exception("Outbox row %s could not be relayed", outbox_id)
+    return relayed
 
-    def emit() -> None:
-        built = build()
-        if built is None:
-            return
-        customer, data = built
-        webhook_emit(event_type=event_type, customer=customer, dedupe_key=dedupe_key, data=data)
 
-    # Robust: a failure here is logged by Django and never turns the caller's committed work
-    # (a provisioning task, a page) into an error after the fact.
-    transaction.on_commit(emit, robust=True)
+def _relay_one(outbox_id: int) -> int:
+    with transaction.atomic():
+        row = (
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=outbox_id, relayed_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return 0
+        built = _payload_for(row)
+        if built is not None:  # the subject is gone (a customer removed): nothing to say
+            _customer, data = built
+            webhook_emit(
+                event_type=row.event_type,
+                customer=row.customer,
+                dedupe_key=row.dedupe_key,
+                data=data,
+            )
+        OutboxEvent.objects.filter(pk=row.pk).update(relayed_at=timezone.now())
+        return 1
 
 
 def event_body(event: Event) -> bytes:
@@ -322,10 +385,18 @@ def webhook_history_prune(*, now=None) -> int:
     return deleted
 
 
+@action("webhook.replay", audit_refusals=True)
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, acting_user=None) -> Delivery:
     """Send a delivery again from its first try (staff, or an organisation for its own)."""
     from portal.webhooks import tasks
+
+    by = Principal.of(acting_user)
+    customer = delivery.subscription.customer
+    if customer is None:
+        guards.require_msp(by, what="replay deliveries")
+    else:
+        guards.require_role(by, customer, MANAGER_ROLES, what="replay deliveries")
 
     now = timezone.now()
     Delivery.objects.filter(pk=delivery.pk).update(
@@ -335,8 +406,12 @@ def delivery_replay(*, delivery: Delivery, acting_user=None) -> Delivery:
         lease_until=None,
         updated_at=now,
     )
-    logger.info(
-        "Webhook delivery %s replayed by user %s", delivery.pk, getattr(acting_user, "pk", None)
+    record(
+        by=by,
+        action="webhook.replayed",
+        customer=customer,
+        target=delivery.subscription,
+        after={"delivery": delivery.pk, "event": delivery.event.public_id},
     )
     tasks.deliver_webhook.delay_on_commit(delivery.pk)
     delivery.refresh_from_db()

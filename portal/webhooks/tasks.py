@@ -28,6 +28,14 @@ def send_due_webhooks() -> int:
     return len(due)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def relay_outbox() -> int:
+    """After an action commits (and every few seconds from beat): turn its outbox rows into
+    webhook events and deliveries. Idempotent, so a doubled or replayed message is harmless and
+    a lost one only waits for the next sweep."""
+    return services.outbox_relay()
+
+
 @shared_task(acks_late=True)
 def prune_webhook_history() -> int:
     """Daily: drop finished deliveries and events past their retention."""

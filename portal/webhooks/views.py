@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.actions import Principal
 from portal.apikeys.views import manager_required
 from portal.onetime import never_cached, pop_secret, stash_secret
 from portal.staff.decorators import staff_required
@@ -20,7 +21,7 @@ def _create(request: HttpRequest, form: SubscriptionForm, customer=None) -> bool
     """Create a subscription from a valid form, its secret kept for the next page; False if not."""
     try:
         _subscription, secret = services.subscription_create(
-            created_by=request.user, customer=customer, **form.cleaned_data
+            created_by=Principal.from_request(request), customer=customer, **form.cleaned_data
         )
     except ValidationError as exc:
         _add_errors(form, exc)
@@ -64,7 +65,9 @@ def customer_webhooks(request: HttpRequest) -> HttpResponse:
 @manager_required
 def customer_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = selectors.subscription_get_for(customer=request.customer, pk=pk)
-    services.subscription_delete(subscription=subscription, acting_user=request.user)
+    services.subscription_delete(
+        subscription=subscription, acting_user=Principal.from_request(request)
+    )
     messages.success(request, f"Deliveries to {subscription.url} have stopped.")
     return redirect("apikeys:customer_webhooks")
 
@@ -88,7 +91,9 @@ def msp_webhooks(request: HttpRequest) -> HttpResponse:
 @staff_required
 def msp_webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = selectors.msp_subscription_get(pk=pk)
-    services.subscription_delete(subscription=subscription, acting_user=request.user)
+    services.subscription_delete(
+        subscription=subscription, acting_user=Principal.from_request(request)
+    )
     messages.success(request, f"Deliveries to {subscription.url} have stopped.")
     return redirect("apikeys:msp_webhooks")
 
@@ -108,6 +113,6 @@ def msp_deliveries(request: HttpRequest) -> HttpResponse:
 @staff_required
 def msp_delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = selectors.delivery_get(pk=pk)
-    services.delivery_replay(delivery=delivery, acting_user=request.user)
+    services.delivery_replay(delivery=delivery, acting_user=Principal.from_request(request))
     messages.success(request, f"Delivery {delivery.pk} will be sent again now.")
     return redirect("apikeys:msp_deliveries")

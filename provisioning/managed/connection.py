@@ -18,7 +18,7 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, record
 from portal.customers.models import MANAGER_ROLES, Membership
 from portal.plans.models import StorageOwner
 from provisioning import cli, services
@@ -53,6 +53,7 @@ def own_filespace_user(*, filespace: Filespace, user) -> FilespaceUser | None:
     return FilespaceUser.objects.filter(filespace=filespace, member=user).first()
 
 
+@action("filespace.own_user_create")
 def filespace_own_user_create(
     *, filespace: Filespace, actor, name: str
 ) -> tuple[FilespaceUser, str]:
@@ -68,6 +69,7 @@ def filespace_own_user_create(
     )
 
 
+@action("filespace.user_reset_password", audit_refusals=True)
 def filespace_user_reset_password(*, filespace_user: FilespaceUser, actor) -> str:
     """A new password for a filespace user: its own member, or an owner or admin.
 
@@ -91,15 +93,17 @@ def filespace_user_reset_password(*, filespace_user: FilespaceUser, actor) -> st
         raise
     with transaction.atomic():
         FilespaceUser.objects.filter(pk=filespace_user.pk).update(password_set_at=timezone.now())
-        audit_record(
-            actor=actor,
+        record(
+            by=Principal.of(actor),
             action="filespace.user_password_reset",
+            customer=filespace.customer,
             target=filespace,
             after={"name": filespace_user.name},
         )
     return password
 
 
+@action("filespace.self_init_request", audit_refusals=True)
 @transaction.atomic
 def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
     """An owner or admin will run init-s3 on their own bucket: returns the root password, once.
@@ -152,5 +156,10 @@ def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
         message="The customer will initialize the filespace on their own bucket.",
         actor=actor,
     )
-    audit_record(actor=actor, action="filespace.self_init_requested", target=filespace)
+    record(
+        by=Principal.of(actor),
+        action="filespace.self_init_requested",
+        customer=filespace.customer,
+        target=filespace,
+    )
     return filespace.root_password

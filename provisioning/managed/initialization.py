@@ -11,10 +11,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, record
 from portal.plans.models import StorageOwner
 from provisioning import cli, emails, lucidlink, services
-from provisioning.managed.rules import OperationRefused, generate_password, runner_for
+from provisioning.managed.rules import (
+    OperationRefused,
+    generate_password,
+    require_may_manage,
+    runner_for,
+)
 from provisioning.managed_models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.rules import PUBLIC_S3_ENDPOINTS
@@ -45,6 +50,7 @@ def why_not_initializable(*, filespace: Filespace) -> str:
     return ""
 
 
+@action("filespace.initialize", audit_refusals=True)
 @transaction.atomic
 def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceInit:
     """Ask a worker to run `lucid init-s3` for a provisioned filespace, once.
@@ -55,6 +61,8 @@ def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceIni
     """
     from provisioning import managed_tasks
 
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     filespace = (
         Filespace.objects.select_for_update().select_related("customer").get(pk=filespace.pk)
     )
@@ -86,7 +94,7 @@ def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceIni
         message="Initialization requested: the portal will run lucid init-s3.",
         actor=actor,
     )
-    audit_record(actor=actor, action="filespace.init_requested", target=filespace)
+    record(by=by, action="filespace.init_requested", target=filespace)
     managed_tasks.initialize_filespace.delay_on_commit(init.pk)
     return init
 
@@ -161,6 +169,7 @@ def _init_finish(
     )
 
 
+@action("filespace.init_run")
 def filespace_init_run(*, init: FilespaceInit) -> float | None:
     """Run init-s3 for a claimed row and record the outcome; seconds to wait before a retry.
 
@@ -216,8 +225,8 @@ def filespace_init_run(*, init: FilespaceInit) -> float | None:
                 kind=Kind.STATUS,
                 message="The portal initialized the filespace with lucid init-s3.",
             )
-            audit_record(
-                actor=None,
+            record(
+                by=Principal.system(),
                 action="filespace.initialized",
                 target=filespace,
                 after={"provider": filespace.provider, "region": filespace.region},
@@ -238,8 +247,11 @@ def _init_fail(init: FilespaceInit, reason: str) -> None:
                 kind=Kind.STATUS,
                 message=f"Initialization failed: {reason}",
             )
-            audit_record(
-                actor=None, action="filespace.init_failed", target=init.filespace, note=reason
+            record(
+                by=Principal.system(),
+                action="filespace.init_failed",
+                target=init.filespace,
+                note=reason,
             )
 
 

@@ -7,12 +7,13 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from portal.audit.services import audit_record
+from portal.actions import action, record
 from provisioning import cli
 from provisioning.managed.rules import (
     audit_failure,
     generate_password,
     require_changeable,
+    require_may_manage,
     runner_for,
     validate_interval,
     validate_retention,
@@ -30,6 +31,7 @@ State = Filespace.State
 # --- Filespace users -------------------------------------------------------------------------
 
 
+@action("filespace.user_create", audit_refusals=True)
 def filespace_user_create(
     *, filespace: Filespace, actor, name: str, email: str = "", member=None
 ) -> tuple[FilespaceUser, str]:
@@ -38,6 +40,8 @@ def filespace_user_create(
     The password is returned once for the page that shows it and is never stored or logged.
     `member` ties the user to a portal member (their own login; one per member and filespace).
     """
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     name = validate_user_name(name)
     if FilespaceUser.objects.filter(filespace=filespace, name__iexact=name).exists():
@@ -50,7 +54,7 @@ def filespace_user_create(
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.user_create_failed", filespace=filespace, error=exc,
+            actor=by, action="filespace.user_create_failed", filespace=filespace, error=exc,
             name=name,
         )  # fmt: skip
         raise
@@ -59,8 +63,8 @@ def filespace_user_create(
             user = FilespaceUser.objects.create(
                 filespace=filespace, name=name, email=email, member=member, created_by=actor
             )
-            audit_record(
-                actor=actor,
+            record(
+                by=by,
                 action="filespace.user_created",
                 target=filespace,
                 after={"name": name, "email": email},
@@ -81,9 +85,12 @@ def _undo(action) -> None:
         logger.error("Could not undo a CLI change the portal failed to record: %s", exc.message)
 
 
+@action("filespace.user_delete", audit_refusals=True)
 def filespace_user_delete(*, filespace_user: FilespaceUser, actor) -> None:
     """Delete the user at LucidLink, then the row; a user LucidLink no longer has is removed too."""
     filespace = filespace_user.filespace
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).user_delete(
@@ -93,14 +100,14 @@ def filespace_user_delete(*, filespace_user: FilespaceUser, actor) -> None:
         logger.info("User %s was already gone at LucidLink.", filespace_user.pk)
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.user_delete_failed", filespace=filespace, error=exc,
+            actor=by, action="filespace.user_delete_failed", filespace=filespace, error=exc,
             name=filespace_user.name,
         )  # fmt: skip
         raise
     with transaction.atomic():
         FilespaceUser.objects.filter(pk=filespace_user.pk).delete()
-        audit_record(
-            actor=actor,
+        record(
+            by=by,
             action="filespace.user_deleted",
             target=filespace,
             before={"name": filespace_user.name, "email": filespace_user.email},
@@ -117,8 +124,11 @@ def filespace_snapshots(*, filespace: Filespace) -> list[cli.SnapshotInfo]:
     return runner_for(filespace).snapshot_list(root_password=filespace.root_password)
 
 
+@action("filespace.snapshot_create", audit_refusals=True)
 def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") -> int:
     """Take a snapshot now; returns LucidLink's snapshot id."""
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     name = validate_snapshot_name(name)
     try:
@@ -127,12 +137,12 @@ def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") ->
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_create_failed", filespace=filespace,
+            actor=by, action="filespace.snapshot_create_failed", filespace=filespace,
             error=exc, name=name,
         )  # fmt: skip
         raise
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="filespace.snapshot_created",
         target=filespace,
         after={"snapshot_id": snapshot_id, "name": name},
@@ -140,7 +150,10 @@ def filespace_snapshot_create(*, filespace: Filespace, actor, name: str = "") ->
     return snapshot_id
 
 
+@action("filespace.snapshot_delete", audit_refusals=True)
 def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) -> None:
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).snapshot_delete(
@@ -148,12 +161,12 @@ def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) 
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_delete_failed", filespace=filespace,
+            actor=by, action="filespace.snapshot_delete_failed", filespace=filespace,
             error=exc, snapshot_id=snapshot_id,
         )  # fmt: skip
         raise
-    audit_record(
-        actor=actor,
+    record(
+        by=by,
         action="filespace.snapshot_deleted",
         target=filespace,
         before={"snapshot_id": snapshot_id},
@@ -163,10 +176,13 @@ def filespace_snapshot_delete(*, filespace: Filespace, actor, snapshot_id: int) 
 # --- Snapshot schedules ----------------------------------------------------------------------
 
 
+@action("filespace.schedule_create", audit_refusals=True)
 def snapshot_schedule_create(
     *, filespace: Filespace, actor, name: str, interval: str, retention: int
 ) -> SnapshotSchedule:
     """Create a snapshot schedule at LucidLink, then record it."""
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     cleaned, errors = {}, {}
     for field, check, value in (
@@ -193,7 +209,7 @@ def snapshot_schedule_create(
         )
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_schedule_create_failed",
+            actor=by, action="filespace.snapshot_schedule_create_failed",
             filespace=filespace, error=exc, name=name,
         )  # fmt: skip
         raise
@@ -203,8 +219,8 @@ def snapshot_schedule_create(
             schedule = SnapshotSchedule.objects.create(
                 filespace=filespace, created_by=actor, **details
             )
-            audit_record(
-                actor=actor,
+            record(
+                by=by,
                 action="filespace.snapshot_schedule_created",
                 target=filespace,
                 after=details,
@@ -217,8 +233,11 @@ def snapshot_schedule_create(
     return schedule
 
 
+@action("filespace.schedule_delete", audit_refusals=True)
 def snapshot_schedule_delete(*, schedule: SnapshotSchedule, actor) -> None:
     filespace = schedule.filespace
+    by = require_may_manage(actor, filespace)
+    actor = by.audit_user
     require_changeable(filespace)
     try:
         runner_for(filespace).schedule_delete(
@@ -228,14 +247,14 @@ def snapshot_schedule_delete(*, schedule: SnapshotSchedule, actor) -> None:
         logger.info("Snapshot schedule %s was already gone at LucidLink.", schedule.pk)
     except cli.CliError as exc:
         audit_failure(
-            actor=actor, action="filespace.snapshot_schedule_delete_failed",
+            actor=by, action="filespace.snapshot_schedule_delete_failed",
             filespace=filespace, error=exc, name=schedule.name,
         )  # fmt: skip
         raise
     with transaction.atomic():
         SnapshotSchedule.objects.filter(pk=schedule.pk).delete()
-        audit_record(
-            actor=actor,
+        record(
+            by=by,
             action="filespace.snapshot_schedule_deleted",
             target=filespace,
             before={"name": schedule.name, "interval": schedule.interval,

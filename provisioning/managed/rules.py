@@ -8,7 +8,8 @@ import string
 
 from django.core.exceptions import ValidationError
 
-from portal.audit.services import audit_record
+from portal.actions import Code, Principal, Refused, guards, record
+from portal.customers.models import ALL_ROLES
 from provisioning import cli, emails
 from provisioning.models import Filespace
 
@@ -23,12 +24,20 @@ INTERVAL_RE = re.compile(r"^[1-9][0-9]{0,3}(mo|m|h|d|w|y)$")
 MAX_RETENTION = 10000  # [D] no published bound; a sane cap keeps typos out.
 
 
-class OperationRefused(Exception):
+class OperationRefused(Refused):
     """The operation is not allowed now (suspended customer, filespace not ready); `message`."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, code: str = Code.INVALID_STATE) -> None:
+        super().__init__(message, code=code)
         self.message = message
+
+
+def require_may_manage(by: Principal, filespace: Filespace) -> Principal:
+    """Any member of the filespace's customer (or MSP staff) may manage its users and
+    snapshots; returns the principal."""
+    by = Principal.of(by)
+    guards.require_role(by, filespace.customer, ALL_ROLES, what="manage filespaces")
+    return by
 
 
 # --- Rules -----------------------------------------------------------------------------------
@@ -110,7 +119,8 @@ def why_not_changeable(*, filespace: Filespace) -> str:
 def require_changeable(filespace: Filespace) -> None:
     reason = why_not_changeable(filespace=filespace)
     if reason:
-        raise OperationRefused(reason)
+        locked = filespace.customer.status != filespace.customer.Status.ACTIVE
+        raise OperationRefused(reason, code=Code.CUSTOMER_LOCKED if locked else Code.INVALID_STATE)
 
 
 def runner_for(filespace: Filespace) -> cli.LucidCli:
@@ -123,8 +133,8 @@ def audit_failure(*, actor, action: str, filespace: Filespace, error: cli.CliErr
         emails.tell_support_on_commit(
             filespace_id=filespace.pk, what=action.removeprefix("filespace."), reason=error.message
         )
-    audit_record(
-        actor=actor,
+    record(
+        by=Principal.of(actor),
         action=action,
         target=filespace,
         after={**after, "error": type(error).__name__},

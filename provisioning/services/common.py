@@ -5,7 +5,9 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 
+from portal.actions.outbox import outbox_add
 from provisioning import lucidlink
 from provisioning.models import Filespace, ProvisioningEvent
 
@@ -62,13 +64,48 @@ def event_record(
     api_answer: str = "",
     actor=None,
 ) -> ProvisioningEvent:
-    return ProvisioningEvent.objects.create(
-        filespace=filespace,
-        kind=kind,
-        message=message[:2000],
-        api_status=api_status,
-        api_answer=api_answer[:300],
-        actor=actor,
+    """Append a timeline event and, in the same transaction, the outbox row of the webhook event
+    the transition causes (docs/api.md, "Webhooks"): ready, active, deleted once per filespace,
+    failed once per failure."""
+    with transaction.atomic():
+        event = ProvisioningEvent.objects.create(
+            filespace=filespace,
+            kind=kind,
+            message=message[:2000],
+            api_status=api_status,
+            api_answer=api_answer[:300],
+            actor=actor,
+        )
+        _outbox_for_timeline(filespace=filespace, event=event)
+    return event
+
+
+# Timeline kinds that mark a transition happening once per filespace, and the event they cause.
+ONCE_PER_FILESPACE = {
+    ProvisioningEvent.Kind.PROVISIONED: "filespace.provisioned",
+    ProvisioningEvent.Kind.ACTIVE: "filespace.active",
+    ProvisioningEvent.Kind.DELETED: "filespace.deleted",
+}
+# A filespace can fail, be retried by staff and fail again: one event per failure.
+FAILURES = {ProvisioningEvent.Kind.FAILED, ProvisioningEvent.Kind.STAFF_FAIL}
+
+
+def _outbox_for_timeline(*, filespace: Filespace, event: ProvisioningEvent) -> None:
+    if event.kind in ONCE_PER_FILESPACE:
+        event_type = ONCE_PER_FILESPACE[event.kind]
+        dedupe_key = f"{event_type}:{filespace.pk}"
+    elif event.kind in FAILURES:
+        event_type = "filespace.error"
+        dedupe_key = f"filespace.error:{event.pk}"
+    else:
+        return
+    outbox_add(
+        event_type=event_type,
+        customer=filespace.customer,
+        subject_type="filespace",
+        subject_id=filespace.pk,
+        facts={"timeline_event_id": event.pk},
+        dedupe_key=dedupe_key,
     )
 
 

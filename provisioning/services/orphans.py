@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from portal.actions import Principal, action, record
 from portal.orders.models import Order
 from provisioning import lucidlink
 from provisioning.models import Filespace, OrphanFilespace
@@ -177,6 +177,7 @@ def orphan_adoption_candidates(*, orphan: OrphanFilespace):
     )
 
 
+@action("orphan.adopt", audit_refusals=True)
 def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) -> Filespace:
     """Staff: make a failed order's filespace row track the orphan; it is then polled as usual.
 
@@ -221,8 +222,8 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
                 message=f"Staff adopted {orphan.remote_id}, found by the orphan sweep.",
                 actor=acting_user,
             )
-            audit_record(
-                actor=acting_user,
+            record(
+                by=Principal.of(acting_user),
                 action="orphan.adopt",
                 customer=row.customer,
                 target=row,
@@ -238,6 +239,7 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
     return row
 
 
+@action("orphan.delete", audit_refusals=True)
 def orphan_delete(*, orphan: OrphanFilespace, acting_user, confirm: str) -> OrphanFilespace:
     """Staff: delete the orphan at LucidLink (a task does the call after commit), audited."""
     from provisioning import tasks
@@ -251,8 +253,8 @@ def orphan_delete(*, orphan: OrphanFilespace, acting_user, confirm: str) -> Orph
         OrphanFilespace.objects.filter(pk=orphan.pk).update(
             state=OrphanState.DELETING, resolved_by=acting_user, last_seen_at=now
         )
-        audit_record(
-            actor=acting_user,
+        record(
+            by=Principal.of(acting_user),
             action="orphan.delete_requested",
             customer=orphan.tracked_as.customer if orphan.tracked_as else None,
             target=orphan,

@@ -1,4 +1,9 @@
-"""Staff actions on a filespace; each writes an event with the acting user."""
+"""Actions on a filespace: retry, force-fail (MSP) and delete (customer managers, MSP, system).
+
+Each checks who may act and in which customer state, changes the row with a conditional UPDATE,
+writes the timeline event, the audit entry and (through the timeline) the outbox row in one
+transaction.
+"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -6,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.actions import Code, Principal, Refused, action, guards, record
+from portal.customers.models import MANAGER_ROLES
 from portal.orders.models import Order
 from provisioning.models import Filespace
 from provisioning.services.common import (
@@ -21,12 +28,18 @@ from provisioning.services.status import (
 # --- Staff actions ---------------------------------------------------------------------------
 
 
-def filespace_retry(*, filespace: Filespace, acting_user) -> Filespace:
-    """Staff: send a failed filespace round again (create if nothing exists remotely, else poll)."""
+@action("filespace.retry", audit_refusals=True)
+def filespace_retry(*, filespace: Filespace, by: Principal) -> Filespace:
+    """MSP: send a failed filespace round again (create if nothing exists remotely, else poll).
+
+    Refused while the customer is not active, because a retry may create a filespace at
+    LucidLink.
+    """
     from provisioning import tasks
 
-    if filespace.state != State.ERROR:
-        raise ValidationError("Only a filespace in error can be retried.")
+    by = Principal.of(by)
+    guards.require_msp(by, what="retry filespaces")
+    before = filespace.state
     now = timezone.now()
     if filespace.remote_id is None:
         fields = {"state": State.REQUESTED, "attempts": 0}
@@ -38,6 +51,11 @@ def filespace_retry(*, filespace: Filespace, acting_user) -> Filespace:
         }
     try:
         with transaction.atomic():
+            guards.require_active_customer(by, filespace.customer, what="retry its filespaces")
+            if Filespace.objects.filter(pk=filespace.pk).values_list("state", flat=True).get() != (
+                State.ERROR
+            ):
+                raise Refused("Only a filespace in error can be retried.", code=Code.INVALID_STATE)
             moved = Filespace.objects.filter(pk=filespace.pk, state=State.ERROR).update(
                 **fields,
                 last_error="",
@@ -47,7 +65,10 @@ def filespace_retry(*, filespace: Filespace, acting_user) -> Filespace:
                 updated_at=now,
             )
             if moved != 1:
-                raise ValidationError("The filespace changed meanwhile; reload and try again.")
+                raise Refused(
+                    "The filespace changed meanwhile; reload and try again.",
+                    code=Code.INVALID_STATE,
+                )
             Order.objects.filter(pk=filespace.order_id, state=Order.State.FAILED).update(
                 state=Order.State.PROVISIONING, updated_at=now
             )
@@ -55,41 +76,83 @@ def filespace_retry(*, filespace: Filespace, acting_user) -> Filespace:
                 filespace=filespace,
                 kind=Kind.STAFF_RETRY,
                 message="Retried by staff.",
-                actor=acting_user,
+                actor=by.audit_user,
+            )
+            record(
+                by=by,
+                action="filespace.retry",
+                customer=filespace.customer,
+                target=filespace,
+                before={"state": before},
+                after={"state": fields["state"]},
             )
             if fields["state"] == State.REQUESTED:
                 tasks.create_filespace.delay_on_commit(filespace.pk)
     except IntegrityError:
-        raise ValidationError(
-            "Another order has taken this filespace name since it failed; it cannot be retried."
+        raise Refused(
+            "Another order has taken this filespace name since it failed; it cannot be retried.",
+            code=Code.INVALID_STATE,
         ) from None
     filespace.refresh_from_db()
     return filespace
 
 
-def filespace_force_fail(*, filespace: Filespace, acting_user, reason: str) -> Filespace:
-    """Staff: stop a stuck filespace and tell the customer why."""
+@action("filespace.force_fail", audit_refusals=True)
+def filespace_force_fail(*, filespace: Filespace, by: Principal, reason: str) -> Filespace:
+    """MSP: stop a stuck filespace and tell the customer why (any customer state)."""
+    by = Principal.of(by)
+    guards.require_msp(by, what="fail filespaces")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why, in words the customer will read."})
-    if filespace.state in (State.ERROR, State.DELETED, State.DELETING):
-        raise ValidationError(f"A filespace in state {filespace.state} cannot be failed.")
-    if not filespace_mark_failed(
-        filespace=filespace, reason=reason, actor=acting_user, kind=Kind.STAFF_FAIL
-    ):
-        raise ValidationError("The filespace changed meanwhile; reload and try again.")
+    with transaction.atomic():
+        before = (
+            Filespace.objects.select_for_update()
+            .values_list("state", flat=True)
+            .get(pk=filespace.pk)
+        )
+        if before in (State.ERROR, State.DELETED, State.DELETING):
+            raise Refused(
+                f"A filespace in state {before} cannot be failed.", code=Code.INVALID_STATE
+            )
+        if not filespace_mark_failed(
+            filespace=filespace, reason=reason, actor=by.audit_user, kind=Kind.STAFF_FAIL
+        ):
+            raise Refused(
+                "The filespace changed meanwhile; reload and try again.", code=Code.INVALID_STATE
+            )
+        filespace.refresh_from_db()
+        record(
+            by=by,
+            action="filespace.force_failed",
+            customer=filespace.customer,
+            target=filespace,
+            before={"state": before},
+            after={"state": filespace.state},
+            note=reason,
+        )
     return filespace
 
 
-def filespace_delete(*, filespace: Filespace, acting_user) -> Filespace:
-    """Staff (or the customer, later): delete the filespace at LucidLink, then mark it deleted."""
+@action("filespace.delete", audit_refusals=True)
+def filespace_delete(*, filespace: Filespace, by: Principal, note: str = "") -> Filespace:
+    """Delete the filespace at LucidLink, then mark it deleted.
+
+    Customer owners and admins while their organisation is active; MSP staff and the system
+    (a carried-out termination) whatever its state.
+    """
     from provisioning import tasks
 
+    by = Principal.of(by)
+    guards.require_role(by, filespace.customer, MANAGER_ROLES, what="delete filespaces")
     now = timezone.now()
-    if filespace.state in (State.DELETING, State.DELETED):
-        raise ValidationError("This filespace is already being deleted.")
     busy = Q(state=State.CREATING, lease_until__gte=now)
     with transaction.atomic():
+        if by.side == "customer":
+            guards.require_active_customer(by, filespace.customer, what="delete filespaces")
+        before = Filespace.objects.values_list("state", flat=True).get(pk=filespace.pk)
+        if before in (State.DELETING, State.DELETED):
+            raise Refused("This filespace is already being deleted.", code=Code.INVALID_STATE)
         moved = (
             Filespace.objects.filter(pk=filespace.pk)
             .exclude(state__in=(State.DELETING, State.DELETED))
@@ -104,14 +167,24 @@ def filespace_delete(*, filespace: Filespace, acting_user) -> Filespace:
             )
         )
         if moved != 1:
-            raise ValidationError(
-                "The filespace is being created right now; try again in a few minutes."
+            raise Refused(
+                "The filespace is being created right now; try again in a few minutes.",
+                code=Code.INVALID_STATE,
             )
         event_record(
             filespace=filespace,
             kind=Kind.DELETE_REQUESTED,
             message="Deletion requested.",
-            actor=acting_user,
+            actor=by.audit_user,
+        )
+        record(
+            by=by,
+            action="filespace.delete_requested",
+            customer=filespace.customer,
+            target=filespace,
+            before={"state": before},
+            after={"state": State.DELETING},
+            note=note,
         )
         tasks.delete_filespace.delay_on_commit(filespace.pk)
     filespace.refresh_from_db()

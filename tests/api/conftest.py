@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 
 @pytest.fixture
 def staff_user(user_factory):
-    return user_factory(email="staff@msp.example", is_staff=True)
+    return user_factory(email="staff@msp.example", is_staff=True, mfa=True)
 
 
 @pytest.fixture

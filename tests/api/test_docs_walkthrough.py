@@ -59,7 +59,7 @@ def test_the_curl_walkthrough_creates_a_customer_orders_provisions_and_reads_usa
     from portal.apikeys.services import apikey_create
 
     plan_factory(name="Teams on IBM", slug="teams-ibm", provider="IBM")
-    staff = user_factory(email="ops@msp.example", is_staff=True)
+    staff = user_factory(email="ops@msp.example", is_staff=True, mfa=True)
     _key, raw = apikey_create(name="walkthrough", created_by=staff)
     worker = celery_worker_factory(env=worker_env(sim), beat=True)
     env = {"PATH": os.environ["PATH"], "PORTAL": live_server.url, "KEY": raw}

@@ -1,7 +1,6 @@
 """Key and webhook pages: customer keys for owners/admins, MSP keys and deliveries for staff."""
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
 
 from portal.apikeys.models import ApiKey
 from portal.webhooks.models import Delivery, Subscription
@@ -19,7 +18,6 @@ def owner_client(client, member_factory):
 
 @pytest.fixture
 def mfa_staff_client(client, staff_user):
-    TOTP.activate(staff_user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
     client.force_login(staff_user)
     return client
 
@@ -95,8 +93,8 @@ def test_customers_cannot_reach_the_msp_pages(owner_client):
     assert owner_client.get("/api-keys/msp/deliveries/").status_code == 403
 
 
-def test_staff_without_two_factor_are_sent_to_set_it_up(client, staff_user):
-    client.force_login(staff_user)
+def test_staff_without_two_factor_are_sent_to_set_it_up(client, user_factory):
+    client.force_login(user_factory("nomfa@msp.example", is_staff=True))
     response = client.get("/api-keys/msp/")
     assert response.status_code == 302 and "totp/activate" in response.url
 

@@ -66,8 +66,8 @@ def test_revoking_an_invitation_removing_and_changing_roles_are_told(team, membe
     invitation, _token = customers.invitation_create(
         customer=team.customer, email="x@fabrikam.example", role="member", invited_by=team.user
     )
-    customers.invitation_revoke(invitation=invitation, actor=team.user)
-    customers.invitation_revoke(invitation=invitation, actor=team.user)  # a second click
+    customers.invitation_revoke(invitation=invitation, by=team.user)
+    customers.invitation_revoke(invitation=invitation, by=team.user)  # a second click
     bob = member_factory(role="member", customer=team.customer)
     customers.membership_change_role(membership=bob, role="admin", acting=team)
     customers.membership_remove(membership=bob, acting=team)

@@ -193,8 +193,8 @@ def make_drafts(live_filespace, count, month=6):
     return drafts
 
 
-def test_finalization_numbers_invoices_in_sequence(live_filespace, django_user_model):
-    staff = django_user_model.objects.create_user("staff", is_staff=True)
+def test_finalization_numbers_invoices_in_sequence(live_filespace, user_factory):
+    staff = user_factory("staff@msp.example", is_staff=True, mfa=True)
     drafts = make_drafts(live_filespace, 3)
 
     numbers = [services.invoice_finalize(invoice_id=d.pk, actor=staff).number for d in drafts]

@@ -95,7 +95,9 @@ def test_worker_killed_during_the_delete(
     wait_until(lambda: state_of(filespace) == State.PROVISIONED, timeout=30)
     portal.add_fault(operation="deleteFilespace", delay_seconds=15)
     filespace.refresh_from_db()
-    provisioning.filespace_delete(filespace=filespace, acting_user=user_factory(is_staff=True))
+    provisioning.filespace_delete(
+        filespace=filespace, acting_user=user_factory(is_staff=True, mfa=True)
+    )
     wait_until(lambda: Filespace.objects.get(pk=filespace.pk).lease_until is not None, timeout=30)
     time.sleep(0.5)  # the DELETE is on the wire
 

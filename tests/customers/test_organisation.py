@@ -302,8 +302,10 @@ def two_teams(member_factory, customer_factory, user_factory):
     open_, _ = services.invitation_create(customer=owner.customer, email="open@x.example", **invite)
     taken, _ = services.invitation_create(customer=owner.customer, email="took@x.example", **invite)
     gone, _ = services.invitation_create(customer=owner.customer, email="gone@x.example", **invite)
+    # Only owners and admins invite (invitation.create refuses members).
+    beta_admin = member_factory(customer=beta.customer, role="admin")
     theirs, _ = services.invitation_create(
-        customer=beta.customer, email="theirs@x.example", role="member", invited_by=beta.user
+        customer=beta.customer, email="theirs@x.example", role="member", invited_by=beta_admin.user
     )
     Invitation.objects.filter(pk=taken.pk).update(accepted_at=timezone.now())
     Invitation.objects.filter(pk=gone.pk).update(revoked_at=timezone.now())

@@ -169,7 +169,7 @@ def test_usage_lag_is_zero_with_nothing_to_collect(client, token_only):
 def test_webhook_deliveries_are_counted_by_state(client, token_only, user_factory):
     from portal.webhooks.services import subscription_create, webhook_emit
 
-    staff = user_factory(email="ops@msp.example", is_staff=True)
+    staff = user_factory(email="ops@msp.example", is_staff=True, mfa=True)
     subscription_create(url="http://127.0.0.1:9/in", event_types=["order.placed"], created_by=staff)
     for n in range(3):
         webhook_emit(event_type="order.placed", customer=None, dedupe_key=f"k{n}", data={"n": n})

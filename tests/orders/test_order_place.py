@@ -3,6 +3,7 @@
 from unittest import mock
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
@@ -39,7 +40,12 @@ def own_plan(plan_factory):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user(username="staff", email="s@example.com")
+    """MSP staff with a second factor: approving and rejecting are theirs."""
+    user = get_user_model().objects.create_user(
+        username="staff", email="s@example.com", is_staff=True
+    )
+    TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    return user
 
 
 def place(customer, plan, **overrides):

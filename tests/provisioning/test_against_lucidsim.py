@@ -269,13 +269,13 @@ def test_a_409_for_a_name_the_portal_cannot_see_fails_with_a_clear_reason(sim, o
     assert "existed before this order asked LucidLink for anything" in filespace.last_error
 
 
-def test_deleting_waits_for_provisioning_then_ends_deleted(sim, order, django_user_model):
+def test_deleting_waits_for_provisioning_then_ends_deleted(sim, order, user_factory):
     from provisioning import services
 
     sim.set_delay(60)
     filespace = order()
     deliver(filespace)
-    staff = django_user_model.objects.create_user(username="staff", email="s@example.com")
+    staff = user_factory("s@example.com", is_staff=True, mfa=True)
     services.filespace_delete(filespace=filespace, acting_user=staff)
 
     original = tasks.delete_filespace.retry

@@ -4,7 +4,6 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -18,10 +17,9 @@ Kind = ProvisioningEvent.Kind
 
 
 @pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_user(
-        username="staff", email="staff@example.com", is_staff=True
-    )
+def staff(user_factory):
+    """MSP staff with a second factor (the filespace actions refuse staff without one)."""
+    return user_factory("staff@example.com", is_staff=True, mfa=True)
 
 
 def test_retrying_a_filespace_that_failed_before_creation_sends_the_create_again(

@@ -132,6 +132,7 @@ def test_a_termination_reaches_lucidlink_only_after_a_second_approval_and_the_gr
     )
     assert actions == [
         ("customer.termination_requested", "alice@msp.example"),
+        ("customer.termination_approve_refused", "alice@msp.example"),  # her own, refused
         ("customer.termination_approved", "bob@msp.example"),
         ("customer.terminated", "system"),
         ("filespace.delete_requested", "system"),
@@ -171,7 +172,7 @@ def test_a_customer_cannot_approve_a_termination(customer_factory, staff_factory
     termination = lifecycle.customer_termination_request(
         customer=customer_factory(), acting_user=staff_factory("alice@msp.example"), reason="x"
     )
-    with pytest.raises(ValidationError, match="Only MSP staff"):
+    with pytest.raises(ValidationError, match="Only Example MSP staff can approve"):
         lifecycle.customer_termination_approve(
             termination=termination, acting_user=user_factory("customer@example.com")
         )
@@ -256,6 +257,13 @@ def test_the_console_hides_approve_from_the_requester_and_offers_it_to_another(
     )
     assert actions == [
         ("customer.termination_requested", "alice@msp.example", "Ended"),
+        # The refused self-approval is on the record too.
+        (
+            "customer.termination_approve_refused",
+            "alice@msp.example",
+            "A termination needs a second staff member: someone other than the requester "
+            "must approve it.",
+        ),
         ("customer.termination_approved", "bob@msp.example", ""),
         ("customer.termination_cancelled", "bob@msp.example", "Renewed"),
     ]

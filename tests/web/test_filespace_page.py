@@ -277,7 +277,7 @@ def test_an_approved_order_shows_the_approval_on_the_timeline_and_the_waiting_pa
     )
     waiting = owner_client.get(reverse("orders:detail", args=[order.pk])).content.decode()
     assert 'hx-trigger="every 10s"' in waiting
-    order_approve(order=order, acting_user=user_factory(is_staff=True))
+    order_approve(order=order, acting_user=user_factory(is_staff=True, mfa=True))
     polled = owner_client.get(reverse("orders:detail", args=[order.pk]), HTTP_HX_REQUEST="true")
     filespace = order.filespace
     assert polled["HX-Redirect"] == reverse("filespaces:detail", args=[filespace.pk])

@@ -74,7 +74,7 @@ def receiver():
 
 @pytest.fixture
 def staff(user_factory):
-    return user_factory(email="ops@msp.example", is_staff=True)
+    return user_factory(email="ops@msp.example", is_staff=True, mfa=True)
 
 
 @pytest.fixture
@@ -87,3 +87,15 @@ def no_webhook_enqueue(monkeypatch) -> list[int]:
         tasks.deliver_webhook, "delay", lambda delivery_id: sent.append(delivery_id)
     )
     return sent
+
+
+@pytest.fixture(autouse=True)
+def relay_after_commit(request, monkeypatch):
+    """The relay task, run in place right after an action commits (a unit test has no worker;
+    real-worker tests keep the real message: tests/webhooks/test_outbox_worker.py)."""
+    if request.node.get_closest_marker("worker"):
+        return
+    from portal.actions import outbox
+    from portal.webhooks.services import outbox_relay
+
+    monkeypatch.setattr(outbox, "_enqueue_relay", lambda: outbox_relay())

@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 
+from portal.actions.models import OutboxEvent
 from portal.webhooks.models import Delivery, Event
 from portal.webhooks.services import subscription_create, webhook_emit
 from provisioning.models import ProvisioningEvent
@@ -201,3 +202,5 @@ def test_a_failing_event_build_never_breaks_the_committed_caller(
         )  # fmt: skip
     assert Order.objects.count() == 1
     assert not Event.objects.exists()
+    # The fact is not lost: it waits in the outbox for the next relay sweep.
+    assert OutboxEvent.objects.filter(event_type="order.placed", relayed_at=None).count() == 1

@@ -20,7 +20,7 @@ def test_a_real_worker_retries_after_a_500_until_the_receiver_accepts(
     from provisioning.models import ProvisioningEvent
     from provisioning.services import event_record
 
-    staff = user_factory(email="ops@msp.example", is_staff=True)
+    staff = user_factory(email="ops@msp.example", is_staff=True, mfa=True)
     _sub, secret = subscription_create(
         url=receiver.url, event_types=["filespace.active"], created_by=staff
     )
