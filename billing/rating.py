@@ -111,6 +111,12 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def format_money(amount: Decimal, currency: str) -> str:
+    """``20.000`` with ``USD`` → ``USD 20.00``: the one way the portal writes an amount of money
+    (pages, emails, staff flags), the ISO code first and thousands grouped."""
+    return f"{currency} {round_money(Decimal(amount), currency):,}"
+
+
 def quantize_quantity(quantity: Decimal) -> Decimal:
     return quantity.quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP)
 

@@ -64,6 +64,7 @@ def upstream_check(*, client, now: datetime) -> list[BillingFlag]:
         for item in period.filespaces:
             filespace = filespaces.get(item.filespace_id)
             if filespace is None:
+                billed = rating.format_money(Decimal(item.amount_due) / 100, period.currency)
                 seen.append(
                     _flag(
                         kind=BillingFlag.Kind.UNKNOWN_FILESPACE,
@@ -72,8 +73,7 @@ def upstream_check(*, client, now: datetime) -> list[BillingFlag]:
                         now=now,
                         message=(
                             f"LucidLink bills filespace {item.name!r} ({item.filespace_id}), "
-                            f"{item.amount_due / 100:.2f} {period.currency} so far, which the "
-                            "portal does not know."
+                            f"{billed} so far, which the portal does not know."
                         ),
                     )
                 )
@@ -159,8 +159,8 @@ def _below_cost_flags(*, cost_by_customer, filespaces, period, now) -> list[Bill
                 ours=charged,
                 theirs=cost,
                 message=(
-                    f"Charged {charged} {period.currency} to date, LucidLink charges "
-                    f"{cost} {period.currency} for the same filespaces."
+                    f"Charged {rating.format_money(charged, period.currency)} to date, LucidLink "
+                    f"charges {rating.format_money(cost, period.currency)} for the same filespaces."
                 ),
             )
         )

@@ -16,8 +16,7 @@ def money(value, currency: str) -> str:
     """
     if value is None or value == "":
         return ""
-    rounded = rating.round_money(Decimal(value), currency)
-    return f"{currency} {rounded:,}"
+    return rating.format_money(Decimal(value), currency)
 
 
 @register.filter

@@ -95,7 +95,7 @@ def test_a_customer_charged_less_than_lucidlink_costs_is_flagged(metered, fake_l
 
     flag = BillingFlag.objects.get(kind=BillingFlag.Kind.BELOW_COST)
     assert flag.customer == metered.customer
-    assert "Charged 10.00 USD" in flag.message and "12.34 USD" in flag.message
+    assert "Charged USD 10.00" in flag.message and "charges USD 12.34" in flag.message
 
 
 def test_a_filespace_lucidlink_bills_but_the_portal_lacks_is_flagged(metered, fake_lucidlink):
