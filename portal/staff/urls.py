@@ -32,7 +32,11 @@ urlpatterns = [
     ),
     path("orphans/", orphan_views.orphan_list, name="orphans"),
     path("orphans/<int:pk>/adopt/", orphan_views.orphan_adopt, name="orphan_adopt"),
-    path("orphans/<int:pk>/delete/", orphan_views.orphan_delete, name="orphan_delete"),
+    path(
+        "orphans/<int:pk>/delete/",
+        destructive(orphan_views.orphan_delete),
+        name="orphan_delete",
+    ),
     path("plans/", views.plan_list, name="plans"),
     path("plans/new/", views.plan_edit, name="plan_new"),
     path("plans/<int:pk>/", views.plan_edit, name="plan_edit"),

@@ -33,7 +33,7 @@ def msp_api(user_factory):
 
     from portal.apikeys.services import apikey_create
 
-    _key, raw = apikey_create(name="k", created_by=user_factory(is_staff=True))
+    _key, raw = apikey_create(name="k", created_by=user_factory(is_staff=True, mfa=True))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client

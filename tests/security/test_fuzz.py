@@ -125,7 +125,9 @@ def world(
     make_invoice(customer)
     _more_rows(staff=staff, customer=customer, filespace=active)
     _key, msp_key = apikey_create(name="msp", created_by=staff)
-    _key, customer_key = apikey_create(name="c", created_by=staff, customer=customer)
+    # Staff act on the MSP side, so a customer key comes from one of the customer's owners.
+    owner = member_factory(role="owner", customer=customer).user
+    _key, customer_key = apikey_create(name="c", created_by=owner, customer=customer)
     return staff, msp_key, customer_key
 
 

@@ -35,6 +35,7 @@ def live_names(sim) -> set[str]:  # noqa: F811
 def test_a_filespace_made_behind_the_portals_back_is_flagged_and_staff_delete_it(
     sim,  # noqa: F811
     staff_client,
+    reauthenticated,
     django_capture_on_commit_callbacks,
     monkeypatch,
 ):
@@ -54,6 +55,11 @@ def test_a_filespace_made_behind_the_portals_back_is_flagged_and_staff_delete_it
     assert page.status_code == 200
     assert "rogue" in page.content.decode()
 
+    # Deleting at LucidLink cannot be undone: the console first asks for the password again.
+    asked = staff_client.post(reverse("staff:orphan_delete", args=[flag.pk]), {"confirm": "rogue"})
+    assert "/accounts/reauthenticate/" in asked["Location"]
+    assert OrphanFilespace.objects.get().state == "open"
+    reauthenticated(staff_client)
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(reverse("staff:orphan_delete", args=[flag.pk]), {"confirm": "rogue"})
     assert sent == [flag.pk]  # enqueued after commit; the worker's part runs here
