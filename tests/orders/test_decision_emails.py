@@ -20,7 +20,7 @@ def customer(customer_factory):
 
 @pytest.fixture
 def staff(user_factory):
-    return user_factory("ops@msp.example", is_staff=True)
+    return user_factory("ops@msp.example", is_staff=True, mfa=True)
 
 
 @pytest.fixture
@@ -29,9 +29,16 @@ def mails_inline(monkeypatch):
 
 
 def test_approval_mails_the_person_who_ordered_and_billing(
-    customer, plan_factory, staff, user_factory, mails_inline, django_capture_on_commit_callbacks
+    customer,
+    plan_factory,
+    staff,
+    user_factory,
+    member_factory,
+    mails_inline,
+    django_capture_on_commit_callbacks,
 ):
     buyer = user_factory("dana@studio.example")
+    member_factory(role="owner", customer=customer, user=buyer)
     order = place(customer, plan_factory(requires_approval=True), placed_by=buyer)
 
     with (
