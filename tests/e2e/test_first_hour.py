@@ -57,6 +57,13 @@ def journey_worker(celery_worker_factory, sim, tmp_path):
     return celery_worker_factory(env=env, beat=True)
 
 
+def open_menu_if_folded(page) -> None:
+    """On a phone the header's links sit behind the Menu button: open it, as a person would."""
+    toggle = page.get_by_role("button", name="Menu")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+
+
 def fits(page) -> None:
     """No sideways scrolling: the page is no wider than the viewport."""
     width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
@@ -137,6 +144,7 @@ def create_own_user_and_connect(page, shots, cli_env, *, user_name: str, prefix:
 
 def sign_up_and_create_organisation(page, portal, shots, email: str, company: str) -> None:
     page.goto(portal + "/")
+    open_menu_if_folded(page)
     page.get_by_role("link", name="Sign up").first.click()
     page.get_by_label("Email").fill(email)
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
