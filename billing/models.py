@@ -224,6 +224,11 @@ class Invoice(models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # What the computed lines of a draft were rated from, so a rerun can skip a customer whose
+    # inputs did not change: a digest of its filespaces, plans and plan history, and the highest
+    # UsageSample id that existed (committed) when the run read the samples.
+    inputs_digest = models.CharField(max_length=64, blank=True)
+    samples_mark = models.BigIntegerField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
     finalized_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -350,6 +350,7 @@ def rate_usage(
     month_end: datetime,
     slot_seconds: int,
     as_of: datetime | None = None,
+    figures: WindowFigures | None = None,
 ) -> LineRating:
     """Rate one filespace over one window of one month under one plan.
 
@@ -359,6 +360,8 @@ def rate_usage(
     ``as_of`` are projected (filled from the last value) rather than reported as gaps: that is
     how a forecast to the end of the month is made. ``samples`` may be the month's
     ``SeriesSummary`` when the window holds every sampled slot (billing.summary.covers).
+    ``figures`` computed elsewhere for exactly this window (the database's integral,
+    billing.services.integrals) replace the samples; only the money is computed here then.
     """
     if terms.unit not in UNIT_BYTES:
         raise RatingError(f"Unknown billing unit {terms.unit!r}.")
@@ -370,7 +373,10 @@ def rate_usage(
     month_seconds = int((month_end - month_start).total_seconds())
     start, end = _epoch(window_start), _epoch(window_end)
     horizon = _epoch(as_of) if as_of is not None else None
-    if isinstance(samples, SeriesSummary):
+    if figures is not None:
+        if figures.active_seconds != end - start:
+            raise RatingError("The figures were computed for another window.")
+    elif isinstance(samples, SeriesSummary):
         if samples.slot_seconds != slot_seconds:
             raise RatingError("The summary was made for another sampling interval.")
         figures = window_figures(samples, start, end, horizon, terms.quantity_rule)

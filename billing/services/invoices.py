@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from billing import rating
-from billing.models import Invoice, InvoiceLine, InvoiceSequence
+from billing.models import Invoice, InvoiceLine, InvoiceSequence, UsageSample
 from billing.services.pricing import (  # noqa: F401 - re-exported for older imports
     SPEC_FIELDS,
     BillingError,
     LineSpec,
     RatingInputs,
     _line_signature,
+    _pieces,
+    _plan_history,
     billable_filespaces,
     invoice_inputs,
     invoice_rate_customer,
@@ -35,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 SERIES = {Invoice.Kind.INVOICE: "INV", Invoice.Kind.CREDIT_NOTE: "CN"}
 INPUT_CHUNK_FILESPACES = 500
+# Bump when a change to rating would change lines rated from the same inputs: every draft is
+# then rated again by the next run instead of being skipped as unchanged.
+RATING_INPUTS_VERSION = 1
 
 
 @dataclass
@@ -47,65 +54,328 @@ class RunResult:
 
 
 @action("invoice.run")
-def invoice_run(*, year: int, month: int, now: datetime | None = None) -> RunResult:
+def invoice_run(
+    *, year: int, month: int, now: datetime | None = None, force: bool = False
+) -> RunResult:
     """Make or refresh a draft per customer and currency for the month; idempotent.
 
     A draft whose computed lines already equal the fresh computation is not written at all,
-    so a rerun changes nothing. Finalized invoices are never touched (corrections are credit
-    notes). Staff adjustments on a draft survive a refresh.
+    so a rerun changes nothing. A customer whose drafts were rated from the same inputs (the
+    digest of its filespaces, plans and plan history, and no sample newer than the draft's
+    mark) is not rated again unless ``force``. Finalized invoices are never touched
+    (corrections are credit notes). Staff adjustments on a draft survive a refresh.
     """
     now = now or timezone.now()
     month_start, month_end = rating.month_bounds(year, month)
+    period_start = month_start.date()
     result = RunResult()
+    mark = _samples_mark()
     by_customer: dict[int, list] = defaultdict(list)
     for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
         by_customer[filespace.customer_id].append(filespace)
-    inputs: RatingInputs | None = None
-    loaded: set[int] = set()
-    customer_ids = sorted(by_customer)
-    for position, customer_id in enumerate(customer_ids):
-        if customer_id not in loaded:
-            # Samples and plan history for the next customers, up to ~500 filespaces, in one
-            # pair of queries rather than a pair per customer.
-            chunk, size = [], 0
-            for later in customer_ids[position:]:
-                if chunk and size + len(by_customer[later]) > INPUT_CHUNK_FILESPACES:
-                    break
-                chunk.append(later)
-                size += len(by_customer[later])
-            inputs = invoice_inputs(
-                filespaces=[fs for later in chunk for fs in by_customer[later]],
-                month_start=month_start,
-                month_end=month_end,
-            )
-            loaded = set(chunk)
-        try:
-            specs = rate_filespaces(
-                filespaces=by_customer[customer_id],
-                month_start=month_start,
-                month_end=month_end,
-                inputs=inputs,
-            )
-        except BillingError as exc:
-            # One customer's broken plan must not stop everyone else's invoices.
-            logger.error("Invoice run: customer %s not rated: %s", customer_id, exc.message)
-            result.failed.append((customer_id, exc.message))
+    history = _plan_history([fs.pk for fss in by_customer.values() for fs in fss])
+    stored = _month_invoices(period_start, list(by_customer))
+    newer = _newest_samples(month_start, month_end, stored)
+    digests: dict[int, str] = {}
+    todo: list[int] = []
+    for customer_id in sorted(by_customer):
+        filespaces = by_customer[customer_id]
+        digest, currencies = _inputs_digest(filespaces, history, month_start, month_end)
+        digests[customer_id] = digest
+        invoices = stored.get(customer_id, {})
+        if not force and _unchanged(invoices, currencies, digest, newer.get(customer_id)):
+            for invoice in invoices.values():
+                if invoice.status == Invoice.Status.FINALIZED:
+                    result.finalized_skipped += 1
+                else:
+                    result.unchanged += 1
             continue
-        for currency, lines in sorted(specs.items()):
-            outcome = _store_draft(
-                customer_id=customer_id,
-                period_start=month_start.date(),
-                currency=currency,
-                specs=lines,
-                now=now,
-            )
-            setattr(result, outcome, getattr(result, outcome) + 1)
+        todo.append(customer_id)
+    for chunk in _chunks(todo, by_customer):
+        filespaces = [fs for customer_id in chunk for fs in by_customer[customer_id]]
+        inputs = invoice_inputs(
+            filespaces=filespaces, month_start=month_start, month_end=month_end, history=history
+        )
+        rated: dict[int, dict[str, list[LineSpec]]] = {}
+        for customer_id in chunk:
+            try:
+                rated[customer_id] = rate_filespaces(
+                    filespaces=by_customer[customer_id],
+                    month_start=month_start,
+                    month_end=month_end,
+                    inputs=inputs,
+                )
+            except BillingError as exc:
+                # One customer's broken plan must not stop everyone else's invoices.
+                logger.error("Invoice run: customer %s not rated: %s", customer_id, exc.message)
+                result.failed.append((customer_id, exc.message))
+        _store_drafts(
+            rated=rated,
+            stored=stored,
+            stamp=_Stamp(period_start=period_start, now=now, mark=mark, digests=digests),
+            result=result,
+        )
     return result
 
 
+@dataclass(frozen=True)
+class _Stamp:
+    period_start: date
+    now: datetime
+    mark: int
+    digests: dict[int, str]
+
+
+def _samples_mark() -> int:
+    """The highest UsageSample id, read when no insert is in flight.
+
+    Ids come from a sequence when the insert runs, so a transaction still open could hold an id
+    below the highest committed one. SHARE mode waits for every open insert to end and holds new
+    ones back for the moment of the read: every id up to the mark is then committed (or gone),
+    and the run, which reads the samples after this, sees them all.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE billing_usagesample IN SHARE MODE")
+        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagesample")
+        return cursor.fetchone()[0]
+
+
+def _month_invoices(period_start: date, customer_ids: list[int]) -> dict[int, dict[str, Invoice]]:
+    stored: dict[int, dict[str, Invoice]] = defaultdict(dict)
+    if not customer_ids:
+        return stored
+    rows = Invoice.objects.filter(
+        period_start=period_start, kind=Invoice.Kind.INVOICE, customer_id__in=customer_ids
+    ).only("pk", "customer_id", "currency", "status", "inputs_digest", "samples_mark")
+    for invoice in rows:
+        stored[invoice.customer_id][invoice.currency] = invoice
+    return stored
+
+
+def _newest_samples(
+    month_start: datetime, month_end: datetime, stored: dict[int, dict[str, Invoice]]
+) -> dict[int, int]:
+    """Per customer, the highest sample id of the month above the lowest mark of its drafts.
+
+    Reads only the samples written since the earliest draft's run (the primary key's range),
+    not the month.
+    """
+    marks = [
+        invoice.samples_mark
+        for invoices in stored.values()
+        for invoice in invoices.values()
+        if invoice.samples_mark is not None
+    ]
+    if not marks:
+        return {}
+    rows = (
+        UsageSample.objects.filter(pk__gt=min(marks), slot__gte=month_start, slot__lt=month_end)
+        .values("customer_id")
+        .annotate(newest=Max("pk"))
+        .values_list("customer_id", "newest")
+        .order_by()
+    )
+    return dict(rows)
+
+
+def _inputs_digest(
+    filespaces: list, history: dict, month_start: datetime, month_end: datetime
+) -> tuple[str, set[str]]:
+    """A digest of everything a customer's lines are rated from, except the samples, and the
+    currencies its drafts will have (one per currency of a plan in force in the month)."""
+    parts: list = [RATING_INPUTS_VERSION, settings.USAGE_SAMPLE_INTERVAL_SECONDS]
+    currencies = set()
+    for filespace in sorted(filespaces, key=lambda fs: fs.pk):
+        parts.append(
+            (
+                filespace.pk,
+                filespace.qualified_name,
+                filespace.remote_name,
+                filespace.provisioned_at,
+                filespace.active_at,
+                filespace.deleted_at,
+                filespace.plan_id,
+            )
+        )
+        for starts_at, plan in [*history.get(filespace.pk, []), (None, filespace.plan)]:
+            parts.append((starts_at, plan.pk, plan.name, *_plan_fields(plan)))
+        for _, _, plan in _pieces(
+            filespace, history, month_start, month_end, as_of=None, forecast=False
+        ):
+            currencies.add(plan.currency)
+    return hashlib.sha256(repr(parts).encode()).hexdigest(), currencies
+
+
+def _plan_fields(plan) -> tuple:
+    return (
+        plan.currency,
+        plan.billing_unit,
+        plan.price_per_unit_month,
+        plan.quantity_rule,
+        plan.included_units,
+        plan.minimum_monthly_charge,
+        repr(plan.price_tiers),
+    )
+
+
+def _unchanged(
+    invoices: dict[str, Invoice], currencies: set[str], digest: str, newest: int | None
+) -> bool:
+    if not invoices or set(invoices) != currencies:
+        return False
+    for invoice in invoices.values():
+        if invoice.status == Invoice.Status.FINALIZED:
+            continue
+        if invoice.inputs_digest != digest or invoice.samples_mark is None:
+            return False
+        if newest is not None and newest > invoice.samples_mark:
+            return False
+    return True
+
+
+def _chunks(customer_ids: list[int], by_customer: dict[int, list]):
+    """Customers in groups of about INPUT_CHUNK_FILESPACES filespaces (one query each)."""
+    chunk, size = [], 0
+    for customer_id in customer_ids:
+        if chunk and size + len(by_customer[customer_id]) > INPUT_CHUNK_FILESPACES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(customer_id)
+        size += len(by_customer[customer_id])
+    if chunk:
+        yield chunk
+
+
+def _store_drafts(
+    *,
+    rated: dict[int, dict[str, list[LineSpec]]],
+    stored: dict[int, dict[str, Invoice]],
+    stamp: _Stamp,
+    result: RunResult,
+) -> None:
+    """Write a chunk's drafts: new ones in bulk, changed ones refreshed, equal ones only stamped.
+
+    One transaction for the chunk. Drafts are locked in id order and their status read again
+    under the lock, so a draft finalized meanwhile is left alone. When another run created one
+    of the new drafts first, the chunk is rolled back and stored customer by customer.
+    """
+    counts = RunResult()
+    try:
+        with transaction.atomic():
+            _store_chunk(rated, stored, stamp, counts)
+    except IntegrityError:
+        for customer_id, specs in rated.items():
+            for currency, lines in sorted(specs.items()):
+                outcome = _store_draft(
+                    customer_id=customer_id,
+                    period_start=stamp.period_start,
+                    currency=currency,
+                    specs=lines,
+                    now=stamp.now,
+                    digest=stamp.digests[customer_id],
+                    mark=stamp.mark,
+                )
+                setattr(result, outcome, getattr(result, outcome) + 1)
+        return
+    for name in ("created", "updated", "unchanged", "finalized_skipped"):
+        setattr(result, name, getattr(result, name) + getattr(counts, name))
+
+
+def _store_chunk(rated, stored, stamp: _Stamp, result: RunResult) -> None:
+    existing_ids = [
+        stored[customer_id][currency].pk
+        for customer_id, specs in rated.items()
+        for currency in specs
+        if currency in stored.get(customer_id, {})
+    ]
+    locked = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update()
+        .filter(pk__in=existing_ids)
+        .order_by("pk")
+        .only("pk", "status", "customer_id", "currency")
+    }
+    signatures: dict[int, list[tuple]] = defaultdict(list)
+    extra_totals: dict[int, Decimal] = defaultdict(Decimal)
+    for invoice_id, kind, amount, *signature in (
+        InvoiceLine.objects.filter(invoice_id__in=list(locked))
+        .order_by("invoice_id", "position", "id")
+        .values_list("invoice_id", "kind", "amount", *SPEC_FIELDS)
+    ):
+        if kind in InvoiceLine.COMPUTED_KINDS:
+            signatures[invoice_id].append(tuple(signature))
+        else:
+            extra_totals[invoice_id] += amount
+    fresh, refreshed, stamped, lines = [], [], [], []
+    replace_ids = []
+    for customer_id, specs in sorted(rated.items()):
+        digest = stamp.digests[customer_id]
+        for currency, specs_of in sorted(specs.items()):
+            known = stored.get(customer_id, {}).get(currency)
+            total = sum((spec.amount for spec in specs_of), Decimal(0))
+            if known is None:
+                invoice = Invoice(
+                    customer_id=customer_id,
+                    period_start=stamp.period_start,
+                    currency=currency,
+                    kind=Invoice.Kind.INVOICE,
+                    created_at=stamp.now,
+                    computed_at=stamp.now,
+                    total=total,
+                    inputs_digest=digest,
+                    samples_mark=stamp.mark,
+                )
+                fresh.append((invoice, specs_of))
+                continue
+            invoice = locked.get(known.pk)
+            if invoice is None or invoice.status == Invoice.Status.FINALIZED:
+                result.finalized_skipped += 1
+                continue
+            invoice.inputs_digest, invoice.samples_mark = digest, stamp.mark
+            if signatures.get(invoice.pk, []) == [astuple(spec) for spec in specs_of]:
+                stamped.append(invoice)
+                result.unchanged += 1
+                continue
+            invoice.total = total + extra_totals.get(invoice.pk, Decimal(0))
+            invoice.computed_at = stamp.now
+            refreshed.append(invoice)
+            replace_ids.append(invoice.pk)
+            lines += _lines_of(invoice, specs_of)
+            result.updated += 1
+    Invoice.objects.bulk_create([invoice for invoice, _ in fresh])
+    for invoice, specs_of in fresh:
+        lines += _lines_of(invoice, specs_of)
+    result.created += len(fresh)
+    if replace_ids:
+        InvoiceLine.objects.filter(
+            invoice_id__in=replace_ids, kind__in=InvoiceLine.COMPUTED_KINDS
+        ).delete()
+    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
+    Invoice.objects.bulk_update(
+        refreshed, ["total", "computed_at", "inputs_digest", "samples_mark"], batch_size=1000
+    )
+    Invoice.objects.bulk_update(stamped, ["inputs_digest", "samples_mark"], batch_size=1000)
+
+
+def _lines_of(invoice: Invoice, specs: list[LineSpec]) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(invoice=invoice, position=index, **spec.__dict__)
+        for index, spec in enumerate(specs, start=1)
+    ]
+
+
 def _store_draft(
-    *, customer_id: int, period_start: date, currency: str, specs: list[LineSpec], now: datetime
+    *,
+    customer_id: int,
+    period_start: date,
+    currency: str,
+    specs: list[LineSpec],
+    now: datetime,
+    digest: str,
+    mark: int,
 ) -> str:
+    """One draft in its own transaction (the fallback when runs race on creating drafts)."""
     with transaction.atomic():
         lookup = {
             "customer_id": customer_id,
@@ -125,6 +395,7 @@ def _store_draft(
                 invoice = Invoice.objects.select_for_update().get(**lookup)
         if invoice.status == Invoice.Status.FINALIZED:
             return "finalized_skipped"
+        Invoice.objects.filter(pk=invoice.pk).update(inputs_digest=digest, samples_mark=mark)
         stored = invoice.lines.filter(kind__in=InvoiceLine.COMPUTED_KINDS).order_by("position")
         if [_line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
             return "created" if created else "unchanged"

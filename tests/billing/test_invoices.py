@@ -335,3 +335,75 @@ def test_loading_samples_in_chunks_of_customers_gives_the_same_invoices(
     assert [the_invoice(c).total for c in customers] == [
         Decimal("20.00"), Decimal("80.00"), Decimal("180.00"),
     ]  # fmt: skip
+
+
+def test_a_rerun_rates_again_a_customer_whose_plan_price_changed(live_filespace, plan_factory):
+    plan = plan_factory(price_per_unit_month=Decimal("0.02"))
+    fs = live_filespace(ready="2026-01-01T00:00", plan=plan)
+    write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", TB)
+    services.invoice_run(year=2026, month=6)
+    plan.price_per_unit_month = Decimal("0.03")
+    plan.save()
+
+    result = services.invoice_run(year=2026, month=6)
+
+    assert (result.updated, result.unchanged) == (1, 0)
+    assert the_invoice(fs.customer).total == Decimal("30.00")
+
+
+def test_a_rerun_rates_again_a_customer_whose_filespace_was_deleted(live_filespace):
+    fs = live_filespace(ready="2026-01-01T00:00")
+    write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", TB)
+    services.invoice_run(year=2026, month=6)
+    fs.deleted_at = at("2026-06-16T00:00")
+    fs.save(update_fields=["deleted_at"])
+
+    result = services.invoice_run(year=2026, month=6)
+
+    assert result.updated == 1
+    assert the_invoice(fs.customer).total == Decimal("10.00")
+
+
+def test_a_rerun_recreates_a_draft_that_was_deleted(live_filespace):
+    fs = live_filespace(ready="2026-01-01T00:00")
+    write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", TB)
+    services.invoice_run(year=2026, month=6)
+    the_invoice(fs.customer).delete()
+
+    result = services.invoice_run(year=2026, month=6)
+
+    assert result.created == 1
+    assert the_invoice(fs.customer).total == Decimal("20.00")
+
+
+def test_a_forced_rerun_rates_everyone_again_and_writes_nothing_new(live_filespace):
+    fs = live_filespace(ready="2026-01-01T00:00")
+    write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", TB)
+    services.invoice_run(year=2026, month=6, now=at("2026-07-01T03:00"))
+    before = list(InvoiceLine.objects.values_list())
+
+    result = services.invoice_run(year=2026, month=6, now=at("2026-07-02T03:00"), force=True)
+
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+    assert list(InvoiceLine.objects.values_list()) == before
+    assert the_invoice(fs.customer).computed_at == at("2026-07-01T03:00")
+
+
+def test_a_rerun_with_nothing_changed_costs_the_same_queries_for_any_number_of_customers(
+    live_filespace, customer_factory, django_assert_num_queries, django_assert_max_num_queries
+):
+    def drafts_for(customers: int) -> None:
+        for _ in range(customers):
+            fs = live_filespace(ready="2026-01-01T00:00", customer=customer_factory())
+            write_samples(fs, "2026-06-01T00:00", "2026-06-03T00:00", TB)
+        services.invoice_run(year=2026, month=6)
+
+    drafts_for(1)
+    # The lock and mark, filespaces, plan history, drafts and the samples newer than the mark.
+    with django_assert_max_num_queries(8) as one:
+        services.invoice_run(year=2026, month=6)
+    drafts_for(3)
+    services.invoice_run(year=2026, month=6)
+    with django_assert_num_queries(len(one.captured_queries)):
+        result = services.invoice_run(year=2026, month=6)
+    assert result.unchanged == 4
