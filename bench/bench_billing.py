@@ -165,6 +165,8 @@ def main() -> int:
         print("bench_billing needs PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
         return 2
     db_name = f"bench_billing_{uuid.uuid4().hex[:8]}"
+    if args.keep:
+        print(f"scratch database {db_name} (kept)")
     os.environ.update(
         {
             "DEBUG": os.environ.get("DEBUG", "true"),
@@ -239,7 +241,9 @@ def main() -> int:
         load = os.getloadavg()[0]
         print(f"load average now: {load:.1f} on {os.cpu_count()} CPUs")
         late = UsageSample.objects.filter(filespace=filespaces[0]).order_by("-slot").first()
+        # A late sample replacing the month's last one of the first filespace.
         late.pk, late.slot = None, datetime(2026, 6, 30, 23, tzinfo=UTC)
+        late._state.adding = True
         UsageSample.objects.filter(filespace=filespaces[0], slot=late.slot).delete()
         late.used_storage += 10**12
         late.save()

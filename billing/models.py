@@ -124,6 +124,22 @@ class DailyUsage(models.Model):
         return self.used_storage_sum / self.sample_count
 
 
+class RollupMark(models.Model):
+    """How far the incremental daily rollup has read: the highest sample and gap ids rolled up.
+
+    One row (``name="daily"``). Ids only grow, so the rows above the marks are exactly the
+    samples and gaps written since, and their days are the only ones to recompute.
+    """
+
+    name = models.CharField(max_length=20, unique=True)
+    sample_mark = models.BigIntegerField(default=0)
+    gap_mark = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name}: samples to {self.sample_mark}, gaps to {self.gap_mark}"
+
+
 class MonthUsage(models.Model):
     """One filespace's samples in one month, summarized as they arrive (billing.summary).
 

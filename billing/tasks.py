@@ -34,8 +34,13 @@ def collect_usage(self) -> dict:
 
 
 @shared_task(acks_late=True)
-def rollup_usage(days_back: int = 1) -> int:
-    """Recompute the daily rollups of today and the previous ``days_back`` days."""
+def rollup_usage(days_back: int | None = None) -> int:
+    """Recompute the daily rollups of the days that got samples or gaps since the last run.
+
+    With ``days_back``, recompute today and the previous ``days_back`` days instead.
+    """
+    if days_back is None:
+        return len(services.usage_rollup_new(now=timezone.now()))
     today = timezone.now().date()
     days = [today - timedelta(days=offset) for offset in range(days_back + 1)]
     return services.usage_rollup_days(days=days)

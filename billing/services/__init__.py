@@ -19,6 +19,8 @@ from billing.services.usage import (
     usage_collect,
     usage_prune,
     usage_rollup_days,
+    usage_rollup_new,
+    usage_samples_mark,
 )
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "usage_collect",
     "usage_prune",
     "usage_rollup_days",
+    "usage_rollup_new",
+    "usage_samples_mark",
     "usage_summaries_append",
     "usage_summaries_rebuild",
 ]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     rating_inputs,
     ready_at,
 )
+from billing.services.usage import usage_samples_mark
 from portal.actions import Principal, action, guards, record
 from portal.actions.outbox import outbox_add
 
@@ -69,7 +70,7 @@ def invoice_run(
     month_start, month_end = rating.month_bounds(year, month)
     period_start = month_start.date()
     result = RunResult()
-    mark = _samples_mark()
+    mark = usage_samples_mark()
     by_customer: dict[int, list] = defaultdict(list)
     for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
         by_customer[filespace.customer_id].append(filespace)
@@ -124,21 +125,6 @@ class _Stamp:
     now: datetime
     mark: int
     digests: dict[int, str]
-
-
-def _samples_mark() -> int:
-    """The highest UsageSample id, read when no insert is in flight.
-
-    Ids come from a sequence when the insert runs, so a transaction still open could hold an id
-    below the highest committed one. SHARE mode waits for every open insert to end and holds new
-    ones back for the moment of the read: every id up to the mark is then committed (or gone),
-    and the run, which reads the samples after this, sees them all.
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE billing_usagesample IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagesample")
-        return cursor.fetchone()[0]
 
 
 def _month_invoices(period_start: date, customer_ids: list[int]) -> dict[int, dict[str, Invoice]]:

@@ -11,10 +11,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import TruncDate
 
 from billing import rating
 from billing.db import EpochSeconds
-from billing.models import DailyUsage, FilespacePlanPeriod, UsageGap, UsageSample
+from billing.models import DailyUsage, FilespacePlanPeriod, RollupMark, UsageGap, UsageSample
 from billing.services.pricing import ready_at
 from billing.services.summaries import usage_summaries_append
 from portal.actions import Principal, action, guards, record
@@ -183,8 +185,10 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
     An upsert on (filespace, day) with values computed only from the samples makes a rerun write
     identical rows and lets a late sample be absorbed by the next recompute of its day. The
     growth of the cumulative counters starts from the last sample of the previous day, so no
-    traffic falls between two days. PostgreSQL computes the rows in one statement; other
-    databases in Python (tests/billing/test_rollups.py holds both equal on PostgreSQL).
+    traffic falls between two days. PostgreSQL computes the rows in one statement and returns
+    the number of rows it inserted or changed (equal rows are left alone); other databases
+    compute in Python and return the rows written (tests/billing/test_rollups.py holds both
+    equal on PostgreSQL).
     """
     days = sorted(set(days))
     if not days:
@@ -198,44 +202,120 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
     return _rollup_days_in_python(days)
 
 
-# One upsert for any set of days: aggregates of each day's samples, the previous slot's sample as
-# the counters' baseline, and the gap rows of slots that got no sample.
+def usage_samples_mark() -> int:
+    """The highest UsageSample id, read when no insert is in flight.
+
+    Ids come from a sequence when the insert runs, so a transaction still open could hold an id
+    below the highest committed one. SHARE mode waits for every open insert to end and holds new
+    ones back for the moment of the read: every id up to the mark is then committed (or gone),
+    and whoever reads the samples after this sees them all. (SQLite has one writer at a time.)
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE billing_usagesample IN SHARE MODE")
+        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagesample")
+        return cursor.fetchone()[0]
+
+
+def _gaps_mark() -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE billing_usagegap IN SHARE MODE")
+        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagegap")
+        return cursor.fetchone()[0]
+
+
+def usage_rollup_new(*, now: datetime) -> list[date]:
+    """Recompute the daily rollups of only the days that got samples or gaps since the last call.
+
+    A sample changes its own day and, through the counters' baseline, the next day when it is
+    the last slot before midnight. The first call (no mark yet) rolls up today and yesterday, as
+    the hourly task always did, and sets the marks. A rerun with nothing new recomputes nothing.
+    """
+    interval = timedelta(seconds=settings.USAGE_SAMPLE_INTERVAL_SECONDS)
+    sample_mark, gap_mark = usage_samples_mark(), _gaps_mark()
+    with transaction.atomic():
+        mark, created = RollupMark.objects.select_for_update().get_or_create(name="daily")
+        if created:
+            today = now.astimezone(UTC).date()
+            days = {today, today - timedelta(days=1)}
+        else:
+            days = _days_written_since(mark, sample_mark, gap_mark, interval)
+        usage_rollup_days(days=days)
+        RollupMark.objects.filter(pk=mark.pk).update(
+            sample_mark=max(mark.sample_mark, sample_mark),
+            gap_mark=max(mark.gap_mark, gap_mark),
+            updated_at=now,
+        )
+    return sorted(days)
+
+
+def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, interval) -> set[date]:
+    days: set[date] = set()
+    if sample_mark > mark.sample_mark:
+        new = UsageSample.objects.filter(pk__gt=mark.sample_mark, pk__lte=sample_mark)
+        # The slot's own day, and the day of the next slot (whose growth starts from this one).
+        for day, next_day in (
+            new.annotate(day=TruncDate("slot"), next_day=TruncDate(F("slot") + interval))
+            .values_list("day", "next_day")
+            .distinct()
+        ):
+            days.update((day, next_day))
+    if gap_mark > mark.gap_mark:
+        new_gaps = UsageGap.objects.filter(pk__gt=mark.gap_mark, pk__lte=gap_mark)
+        days.update(new_gaps.annotate(day=TruncDate("slot")).values_list("day", flat=True))
+    return days
+
+
+# One upsert for any set of days. One pass over the samples in slot order per filespace (from
+# one slot before the first day, for the counters' baseline): LAG and LEAD tell each sample
+# whether it is its day's first or last, and the previous sample, when it lies within one slot
+# before midnight, is the baseline of the day's counters. Then one GROUP BY per day and
+# filespace, the gap rows of slots that got no sample, and an upsert that leaves equal rows alone.
 ROLLUP_SQL = """
 WITH wanted AS (
-    SELECT d AS day, (d::timestamp AT TIME ZONE 'UTC') AS day_start
-    FROM unnest(%(days)s::date[]) AS d
-), samples AS (
-    SELECT w.day, s.filespace_id, s.customer_id, s.slot, s.used_storage, s.users_count,
-           s.get_data_size, s.put_data_size
-    FROM wanted w JOIN billing_usagesample s
-      ON s.slot >= w.day_start AND s.slot < w.day_start + interval '1 day'
+    SELECT d AS day FROM unnest(%(days)s::date[]) AS d
+), ordered AS (
+    SELECT s.filespace_id, s.customer_id, s.slot, s.used_storage, s.users_count,
+           s.get_data_size, s.put_data_size, (s.slot AT TIME ZONE 'UTC')::date AS day,
+           LAG(s.slot) OVER w AS prev_slot,
+           LAG(s.get_data_size) OVER w AS prev_get,
+           LAG(s.put_data_size) OVER w AS prev_put,
+           LEAD(s.slot) OVER w AS next_slot
+    FROM billing_usagesample s
+    WHERE s.slot >= (SELECT min(day) FROM wanted)::timestamp AT TIME ZONE 'UTC'
+                    - make_interval(secs => %(interval)s)
+      AND s.slot < ((SELECT max(day) FROM wanted) + 1)::timestamp AT TIME ZONE 'UTC'
+    WINDOW w AS (PARTITION BY s.filespace_id ORDER BY s.slot)
+), marked AS (
+    SELECT o.*, (o.day::timestamp AT TIME ZONE 'UTC') AS day_start,
+           o.next_slot IS NULL OR (o.next_slot AT TIME ZONE 'UTC')::date <> o.day AS is_last,
+           o.prev_slot IS NULL OR (o.prev_slot AT TIME ZONE 'UTC')::date <> o.day AS is_first
+    FROM ordered o JOIN wanted w ON w.day = o.day
 ), agg AS (
     SELECT day, filespace_id, min(customer_id) AS customer_id, count(*) AS n,
            sum(used_storage) AS total, min(used_storage) AS lo, max(used_storage) AS hi,
-           (array_agg(used_storage ORDER BY slot DESC))[1] AS last,
+           max(used_storage) FILTER (WHERE is_last) AS last,
            max(users_count) AS users,
-           (array_agg(get_data_size ORDER BY slot DESC))[1] AS last_get,
-           (array_agg(put_data_size ORDER BY slot DESC))[1] AS last_put,
-           (array_agg(get_data_size ORDER BY slot))[1] AS first_get,
-           (array_agg(put_data_size ORDER BY slot))[1] AS first_put
-    FROM samples GROUP BY day, filespace_id
-), base AS (
-    SELECT DISTINCT ON (w.day, s.filespace_id) w.day, s.filespace_id, s.get_data_size,
-           s.put_data_size
-    FROM wanted w JOIN billing_usagesample s
-      ON s.slot >= w.day_start - make_interval(secs => %(interval)s) AND s.slot < w.day_start
-    ORDER BY w.day, s.filespace_id, s.slot DESC
+           max(get_data_size) FILTER (WHERE is_last) AS last_get,
+           max(put_data_size) FILTER (WHERE is_last) AS last_put,
+           max(CASE WHEN prev_slot >= day_start - make_interval(secs => %(interval)s)
+                    THEN prev_get ELSE get_data_size END) FILTER (WHERE is_first) AS base_get,
+           max(CASE WHEN prev_slot >= day_start - make_interval(secs => %(interval)s)
+                    THEN prev_put ELSE put_data_size END) FILTER (WHERE is_first) AS base_put
+    FROM marked GROUP BY day, filespace_id
 ), gaps AS (
     SELECT w.day, g.filespace_id, max(g.customer_id) AS customer_id, count(*) AS n
     FROM wanted w JOIN billing_usagegap g
-      ON g.slot >= w.day_start AND g.slot < w.day_start + interval '1 day'
+      ON g.slot >= (w.day::timestamp AT TIME ZONE 'UTC')
+     AND g.slot < ((w.day + 1)::timestamp AT TIME ZONE 'UTC')
     WHERE NOT EXISTS (
         SELECT 1 FROM billing_usagesample s
         WHERE s.filespace_id = g.filespace_id AND s.slot = g.slot
     )
     GROUP BY w.day, g.filespace_id
 )
-INSERT INTO billing_dailyusage (
+INSERT INTO billing_dailyusage AS old (
     filespace_id, customer_id, day, sample_count, gap_count, used_storage_sum, used_storage_min,
     used_storage_max, used_storage_last, users_peak, get_data_growth, put_data_growth
 )
@@ -243,17 +323,24 @@ SELECT coalesce(a.filespace_id, g.filespace_id), coalesce(a.customer_id, g.custo
        coalesce(a.day, g.day), coalesce(a.n, 0), coalesce(g.n, 0), coalesce(a.total, 0),
        coalesce(a.lo, 0), coalesce(a.hi, 0), coalesce(a.last, 0),
        CASE WHEN a.filespace_id IS NULL THEN 0 ELSE a.users END,
-       greatest(0, coalesce(a.last_get - coalesce(b.get_data_size, a.first_get), 0)),
-       greatest(0, coalesce(a.last_put - coalesce(b.put_data_size, a.first_put), 0))
+       greatest(0, coalesce(a.last_get - a.base_get, 0)),
+       greatest(0, coalesce(a.last_put - a.base_put, 0))
 FROM agg a
 FULL OUTER JOIN gaps g ON g.day = a.day AND g.filespace_id = a.filespace_id
-LEFT JOIN base b ON b.day = a.day AND b.filespace_id = a.filespace_id
 ON CONFLICT (filespace_id, day) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, sample_count = EXCLUDED.sample_count,
     gap_count = EXCLUDED.gap_count, used_storage_sum = EXCLUDED.used_storage_sum,
     used_storage_min = EXCLUDED.used_storage_min, used_storage_max = EXCLUDED.used_storage_max,
     used_storage_last = EXCLUDED.used_storage_last, users_peak = EXCLUDED.users_peak,
     get_data_growth = EXCLUDED.get_data_growth, put_data_growth = EXCLUDED.put_data_growth
+WHERE (old.customer_id, old.sample_count, old.gap_count, old.used_storage_sum,
+       old.used_storage_min, old.used_storage_max, old.used_storage_last, old.users_peak,
+       old.get_data_growth, old.put_data_growth)
+  IS DISTINCT FROM
+      (EXCLUDED.customer_id, EXCLUDED.sample_count, EXCLUDED.gap_count,
+       EXCLUDED.used_storage_sum, EXCLUDED.used_storage_min, EXCLUDED.used_storage_max,
+       EXCLUDED.used_storage_last, EXCLUDED.users_peak, EXCLUDED.get_data_growth,
+       EXCLUDED.put_data_growth)
 """
 
 

@@ -152,3 +152,45 @@ def test_the_sql_rollup_equals_the_python_rollup(live_filespace):
     assert sql_rows == python_rows
     assert any(row[4] for row in sql_rows) and any(row[10] for row in sql_rows)
     assert None in [row[9] for row in sql_rows]
+
+
+def test_the_first_incremental_rollup_covers_today_and_yesterday(live_filespace):
+    fs = live_filespace()
+    write_samples(fs, "2026-03-09T00:00", "2026-03-11T00:00", 10**9)
+
+    days = services.usage_rollup_new(now=at("2026-03-10T12:00"))
+
+    assert days == [date(2026, 3, 9), date(2026, 3, 10)]
+    assert DailyUsage.objects.count() == 2
+
+
+def test_the_incremental_rollup_recomputes_only_days_with_new_samples(live_filespace):
+    fs = live_filespace()
+    write_samples(fs, "2026-03-01T00:00", "2026-03-11T00:00", 10**9)
+    services.usage_rollup_days(days=[date(2026, 3, d) for d in range(1, 11)])
+    services.usage_rollup_new(now=at("2026-03-10T12:00"))
+    before = {row.day: row.sample_count for row in DailyUsage.objects.all()}
+    UsageSample.objects.filter(filespace=fs, slot=at("2026-03-04T05:00")).delete()
+    write_samples(fs, "2026-03-04T05:00", "2026-03-04T06:00", 7 * 10**9)
+
+    days = services.usage_rollup_new(now=at("2026-03-10T13:00"))
+
+    assert days == [date(2026, 3, 4)]
+    assert DailyUsage.objects.get(day=date(2026, 3, 4)).used_storage_max == 7 * 10**9
+    assert {row.day: row.sample_count for row in DailyUsage.objects.all()} == before
+    assert services.usage_rollup_new(now=at("2026-03-10T14:00")) == []
+
+
+def test_a_new_sample_in_the_last_slot_of_a_day_also_recomputes_the_next_day(live_filespace):
+    fs = live_filespace()
+    services.usage_rollup_new(now=at("2026-03-10T12:00"))
+    write_samples(fs, "2026-03-04T23:00", "2026-03-05T00:00", 10**9)
+    UsageGap.objects.create(
+        filespace=fs, customer_id=fs.customer_id, slot=at("2026-03-07T03:00"), reason="down"
+    )
+
+    days = services.usage_rollup_new(now=at("2026-03-10T13:00"))
+
+    # The 5th's counter growth starts from the 4th's last sample; the gap counts on the 7th.
+    assert days == [date(2026, 3, 4), date(2026, 3, 5), date(2026, 3, 7)]
+    assert DailyUsage.objects.get(day=date(2026, 3, 7)).gap_count == 1
