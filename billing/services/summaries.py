@@ -36,20 +36,47 @@ SUMMARY_FIELDS = [
 ]
 
 
+READ_FIELDS = [
+    "slot_seconds",
+    "first_slot",
+    "first_value",
+    "last_slot",
+    "last_value",
+    "slot_sum",
+    "slot_count",
+    "sample_count",
+    "peak",
+    "days",
+]
+
+
 def summary_of(row: MonthUsage) -> summary.SeriesSummary:
-    days = {int(day): figures for day, figures in row.days.items()}
+    return _summary_from(*(getattr(row, name) for name in READ_FIELDS))
+
+
+def _summary_from(
+    slot_seconds, first_slot, first_value, last_slot, last_value, slot_sum, slot_count,
+    sample_count, peak, days,
+) -> summary.SeriesSummary:  # fmt: skip
+    day_peaks, day_samples = {}, {}
+    for key, figures in days.items():
+        day = int(key)
+        if figures[0] is not None:
+            day_peaks[day] = figures[0]
+        if figures[2]:
+            day_samples[day] = (figures[1], figures[2], figures[3])
     return summary.SeriesSummary(
-        slot_seconds=row.slot_seconds,
-        first_slot=row.first_slot,
-        first_value=row.first_value,
-        last_slot=row.last_slot,
-        last_value=row.last_value,
-        slot_sum=int(row.slot_sum),
-        slot_count=row.slot_count,
-        sample_count=row.sample_count,
-        peak=row.peak,
-        day_peaks={day: figures[0] for day, figures in days.items() if figures[0] is not None},
-        day_samples={day: tuple(figures[1:]) for day, figures in days.items() if figures[2]},
+        slot_seconds=slot_seconds,
+        first_slot=first_slot,
+        first_value=first_value,
+        last_slot=last_slot,
+        last_value=last_value,
+        slot_sum=int(slot_sum),
+        slot_count=slot_count,
+        sample_count=sample_count,
+        peak=peak,
+        day_peaks=day_peaks,
+        day_samples=day_samples,
     )
 
 
@@ -183,5 +210,5 @@ def month_summaries(
     slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
     rows = MonthUsage.objects.filter(
         filespace_id__in=list(filespace_ids), month=month_start.date(), slot_seconds=slot_seconds
-    )
-    return {row.filespace_id: summary_of(row) for row in rows}
+    ).values_list("filespace_id", *READ_FIELDS)
+    return {row[0]: _summary_from(*row[1:]) for row in rows}
