@@ -254,6 +254,24 @@ def main() -> int:
         days = [date(2026, 6, d) for d in range(1, 31)]
         timed("daily rollups for the month", lambda: services.usage_rollup_days(days=days), results)
         print(f"  rollup rows {DailyUsage.objects.count()}")
+        timed("daily rollups again (rows equal)", lambda: services.usage_rollup_days(days=days),
+              results)  # fmt: skip
+        services.usage_rollup_new(now=datetime(2026, 7, 1, 0, 20, tzinfo=UTC))  # sets the marks
+        timed(
+            "incremental rollup, nothing new",
+            lambda: services.usage_rollup_new(now=datetime(2026, 7, 1, 0, 30, tzinfo=UTC)),
+            results,
+        )
+        early = UsageSample.objects.filter(filespace=filespaces[1]).order_by("slot").first()
+        UsageSample.objects.filter(pk=early.pk).delete()
+        early.pk, early._state.adding = None, True
+        early.save()
+        rolled = timed(
+            "incremental rollup, one late sample",
+            lambda: services.usage_rollup_new(now=datetime(2026, 7, 1, 0, 40, tzinfo=UTC)),
+            results,
+        )
+        print(f"  days recomputed: {[str(day) for day in rolled]}")
         fake = ListOnlyClient(filespaces)
         collect = timed(
             "one collection run (fake list client)",
