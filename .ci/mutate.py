@@ -35,7 +35,10 @@ LINKED = [
 PACKAGES = ["portal", "provisioning", "billing", "lucidsim"]
 # Settings that would point the mutants' test runs at a shared database or broker.
 UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
-PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not worker"]
+# The work-tree guard (tests/fixtures/worktree.py) is left out: a mutant's session runs in its
+# workspace under var/, and an edit made to the tree during a long run must not fail (and so
+# "kill") whichever mutant happened to be running.
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:tests.fixtures.worktree", "-m", "not worker"]
 # Each mutant's pytest session builds its own database; from the models, not the migrations, is
 # seconds faster. A target whose tests need a data migration sets `pytest_args = []`.
 FAST_DB = ["--no-migrations"]
