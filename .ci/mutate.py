@@ -84,7 +84,7 @@ def prepare(name: str, target: dict) -> Path:
     return workspace
 
 
-def run(name: str, target: dict, *, children: int, budget: float) -> bool:
+def run(name: str, target: dict, *, children: int, budget: float, only: list[str]) -> bool:
     workspace = prepare(name, target)
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     mutmut = [sys.executable, "-m", "mutmut"]
@@ -93,7 +93,7 @@ def run(name: str, target: dict, *, children: int, budget: float) -> bool:
     log_path = workspace / "mutmut.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [*mutmut, "run", "--max-children", str(children)],
+            [*mutmut, "run", "--max-children", str(children), *only],
             cwd=workspace,
             env=env,
             stdout=log,
@@ -155,6 +155,12 @@ def main() -> int:
     )
     parser.add_argument("--report", action="store_true", help="only print the last results")
     parser.add_argument("--diffs", action="store_true", help="show each survivor's change")
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        help="run only this mutant (repeatable), e.g. to check that a new test kills it",
+    )
     args = parser.parse_args()
     known = targets()
     chosen = args.targets or list(known)
@@ -169,7 +175,10 @@ def main() -> int:
             print(f"== {name}")
             report(workspace, [sys.executable, "-m", "mutmut"], env, diffs=args.diffs)
         else:
-            ok = run(name, known[name], children=args.children, budget=args.budget) and ok
+            ok = (
+                run(name, known[name], children=args.children, budget=args.budget, only=args.mutant)
+                and ok
+            )
     return 0 if ok else 1
 
 

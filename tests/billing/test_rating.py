@@ -101,6 +101,79 @@ def test_tier_limits_scale_with_the_active_share_of_the_month():
     assert line.amount == Decimal("30.00")
 
 
+TIERED = rating.PlanTerms(
+    currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+    tiers=(
+        rating.Tier(Decimal(1000), Decimal("0.03")), rating.Tier(Decimal(2000), Decimal("0.02")),
+    ),
+)  # fmt: skip
+
+
+def _tiered_line(gb: str) -> rating.LineRating:
+    """A whole June at a constant `gb` gigabytes: exactly `gb` GB-month billable."""
+    return rate(hourly(JUNE[0], [int(Decimal(gb) * 10**9)] * 720), terms=TIERED)
+
+
+def test_usage_inside_the_first_tier_pays_that_tier_only():
+    line = _tiered_line("700")
+    assert line.tier_breakdown == ((Decimal("700.000000"), Decimal("0.03")),)
+    assert line.amount == Decimal("21.00")
+
+
+@pytest.mark.parametrize(
+    ("gb", "breakdown", "amount"),
+    [
+        # Half a unit past a tier's limit pays the next tier's price, not the base price.
+        ("1000.5", (("1000.000000", "0.03"), ("0.500000", "0.02")), "30.01"),
+        # Half a unit past the last bounded tier pays the base price; it is not dropped.
+        ("2000.5",
+         (("1000.000000", "0.03"), ("1000.000000", "0.02"), ("0.500000", "0.01")), "50.01"),
+    ],
+)  # fmt: skip
+def test_a_fraction_of_a_unit_past_a_tier_limit_is_priced_by_the_band_it_falls_in(
+    gb, breakdown, amount
+):
+    line = _tiered_line(gb)
+    assert line.tier_breakdown == tuple((Decimal(q), Decimal(p)) for q, p in breakdown)
+    assert line.amount == Decimal(amount)
+
+
+def test_a_tier_that_takes_nothing_prints_no_band():
+    # A band whose limit does not rise above the one before it takes no units; the invoice
+    # prints no band of zero units for it.
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        tiers=(
+            rating.Tier(Decimal(1000), Decimal("0.03")),
+            rating.Tier(Decimal(1000), Decimal("0.02")),
+        ),
+    )  # fmt: skip
+    line = rate(hourly(JUNE[0], [1500 * 10**9] * 720), terms=terms)
+    assert line.tier_breakdown == (
+        (Decimal("1000.000000"), Decimal("0.03")), (Decimal("500.000000"), Decimal("0.01")),
+    )  # fmt: skip
+
+
+def test_the_last_rule_takes_the_last_slots_value_not_an_earlier_one():
+    terms = rating.PlanTerms("USD", "GB", Decimal("0.02"), quantity_rule=rating.QuantityRule.LAST)
+    line = rate(hourly(JUNE[0], [10 * 10**9] * 719 + [5 * 10**9]), terms=terms)
+    assert line.quantity == Decimal("5.000000")
+    assert line.amount == Decimal("0.10")
+
+
+def test_each_slot_is_reported_with_its_utc_start_and_the_seconds_it_weighs():
+    start = JUNE[0] + timedelta(minutes=30)
+    values = rating.slot_values(
+        samples=hourly(JUNE[0], [7, 9]), window_start=start,
+        window_end=JUNE[0] + timedelta(hours=2), slot_seconds=3600,
+    )  # fmt: skip
+    assert values == [
+        rating.SlotValue(JUNE[0], 1800, 7, False),
+        rating.SlotValue(JUNE[0] + timedelta(hours=1), 3600, 9, False),
+    ]
+    assert all(value.start.tzinfo is UTC for value in values)
+
+
 def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
     assert rating.round_money(Decimal("0.005"), "USD") == Decimal("0.01")
     assert rating.round_money(Decimal("0.0049999"), "EUR") == Decimal("0.00")
