@@ -48,6 +48,17 @@ def test_the_billable_window_runs_from_ready_to_deleted_inside_the_period():
         )
         is None
     )
+    # Not deleted: billable to the end of the period.
+    assert rating.billable_window(
+        period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=None
+    ) == (ready, JUNE[1])
+    # Deleted the moment it became ready: no window, so no line of zero length.
+    assert (
+        rating.billable_window(
+            period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=ready
+        )
+        is None
+    )
 
 
 def test_a_gap_takes_the_lower_neighbour():
@@ -197,6 +208,40 @@ def test_a_plan_history_cuts_the_window_where_the_plan_changed():
         assignments=[(change, "B"), (datetime(2020, 1, 1, tzinfo=UTC), "A")],
     )  # fmt: skip
     assert pieces == [(JUNE[0] + timedelta(days=2), change, "A"), (change, JUNE[1], "B")]
+
+
+def test_a_plan_history_is_read_in_time_order_whatever_the_plans_are():
+    # Three plans whose names sort against their dates: the pieces follow the dates.
+    first, second = JUNE[0] + timedelta(days=10), JUNE[0] + timedelta(days=20)
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1],
+        assignments=[(second, "A"), (datetime(2020, 1, 1, tzinfo=UTC), "C"), (first, "B")],
+    )  # fmt: skip
+    assert pieces == [(JUNE[0], first, "C"), (first, second, "B"), (second, JUNE[1], "A")]
+
+
+def test_the_first_plan_covers_the_window_before_its_history_starts():
+    late = JUNE[0] + timedelta(days=5)
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1], assignments=[(late, "A")]
+    )
+    assert pieces == [(JUNE[0], JUNE[1], "A")]
+
+
+def test_a_plan_change_at_the_window_start_leaves_no_empty_piece():
+    start = JUNE[0] + timedelta(days=2)
+    pieces = rating.split_by_plan(
+        window_start=start, window_end=JUNE[1],
+        assignments=[(datetime(2020, 1, 1, tzinfo=UTC), "A"), (start, "B")],
+    )  # fmt: skip
+    assert pieces == [(start, JUNE[1], "B")]
+
+
+def test_a_filespace_without_a_plan_cannot_be_rated():
+    with pytest.raises(
+        rating.RatingError, match=r"^A filespace needs at least one plan to be rated"
+    ):
+        rating.split_by_plan(window_start=JUNE[0], window_end=JUNE[1], assignments=[])
 
 
 usage = st.lists(st.integers(min_value=0, max_value=5 * 10**13), min_size=720, max_size=720)
