@@ -192,6 +192,13 @@ def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
     assert rating.round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
 
 
+def test_quantities_are_rounded_half_up_to_six_places():
+    # Half-even (Decimal's default) would give 0.000002 and 1.000000.
+    assert rating.quantize_quantity(Decimal("0.0000025")) == Decimal("0.000003")
+    assert rating.quantize_quantity(Decimal("1.0000005")) == Decimal("1.000001")
+    assert rating.quantize_quantity(Decimal("1.00000049")) == Decimal("1.000000")
+
+
 def test_unknown_units_rules_and_windows_are_refused():
     with pytest.raises(rating.RatingError, match="unit"):
         rate([], terms=rating.PlanTerms("USD", "TB", Decimal(1)))
@@ -311,3 +318,15 @@ def test_the_no_gap_shortcut_equals_slot_by_slot_rating(values, start_offset, en
 
     assert shortcut == (sum(s * v for _, s, v, _ in rows), len(rows), sum(s for _, s, _, _ in rows))
     assert not any(filled for *_, filled in rows)
+
+
+def test_the_minimum_true_up_adds_up_every_line_of_the_plan():
+    # Two filespaces on one plan: minimums 5.00 + 5.00, charged 1.00 + 2.00.
+    assert rating.minimum_true_up(
+        [(Decimal("5.00"), Decimal("1.00")), (Decimal("5.00"), Decimal("2.00"))]
+    ) == Decimal("7.00")
+    # One line above its minimum makes up for another below it.
+    assert rating.minimum_true_up(
+        [(Decimal("5.00"), Decimal("9.00")), (Decimal("5.00"), Decimal("0.00"))]
+    ) == Decimal("1.00")
+    assert rating.minimum_true_up([(Decimal("5.00"), Decimal("6.00"))]) == Decimal(0)
