@@ -227,6 +227,15 @@ def test_a_plan_history_is_read_in_time_order_whatever_the_plans_are():
     assert pieces == [(JUNE[0], first, "C"), (first, second, "B"), (second, JUNE[1], "A")]
 
 
+def test_two_plans_from_the_same_moment_are_not_compared_and_the_later_listed_wins():
+    # Plans are model rows, which have no order: a tie on the date must not compare them.
+    earlier, later = object(), object()
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1], assignments=[(JUNE[0], earlier), (JUNE[0], later)]
+    )
+    assert pieces == [(JUNE[0], JUNE[1], later)]
+
+
 def test_the_first_plan_covers_the_window_before_its_history_starts():
     late = JUNE[0] + timedelta(days=5)
     pieces = rating.split_by_plan(
