@@ -61,3 +61,26 @@ def test_a_refusal_says_what_was_refused(member_factory):
     assert refused.value.code == Code.FORBIDDEN
     assert refused.value.messages[0].endswith(" staff can carry out terminations.")
     guards.require_msp_or_system(Principal.system(), what="carry out terminations")
+
+
+@pytest.mark.parametrize("status", ["suspended", "terminated"])
+def test_a_locked_customer_is_told_which_lock_and_staff_are_told_to_resume(
+    status, member_factory, user_factory
+):
+    membership = member_factory(role="owner")
+    customer = membership.customer
+    type(customer).objects.filter(pk=customer.pk).update(status=status)
+    with pytest.raises(Refused) as refused:
+        guards.require_active_customer(
+            Principal.for_user(membership.user), customer, what="order filespaces"
+        )
+    assert refused.value.code == Code.CUSTOMER_LOCKED
+    assert f"account is {status}, so it cannot order filespaces." in refused.value.messages[0]
+    staff = Principal.for_user(user_factory("ops@msp.example", is_staff=True, mfa=True))
+    with pytest.raises(Refused) as refused:
+        guards.require_active_customer(staff, customer, what="order filespaces")
+    assert refused.value.code == Code.CUSTOMER_INACTIVE
+    assert (
+        f"is {status}; resume the customer before you order filespaces."
+        in (refused.value.messages[0])
+    )
