@@ -1,6 +1,6 @@
 """Pure rating rules (no database): windows, gaps, splitting, tiers, rounding."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -339,3 +339,24 @@ def test_the_minimum_true_up_adds_up_every_line_of_the_plan():
         [(Decimal("5.00"), Decimal("9.00")), (Decimal("5.00"), Decimal("0.00"))]
     ) == Decimal("1.00")
     assert rating.minimum_true_up([(Decimal("5.00"), Decimal("6.00"))]) == Decimal(0)
+
+
+def test_money_is_written_with_its_iso_code_grouped_and_rounded():
+    assert rating.format_money(Decimal("1234567.005"), "USD") == "USD 1,234,567.01"
+    assert rating.format_money(Decimal("2500.5"), "JPY") == "JPY 2,501"
+
+
+def test_the_month_of_a_moment_is_its_utc_month():
+    assert rating.month_of(datetime(2026, 6, 15, 12, tzinfo=UTC)) == JUNE
+    # 23:30 on 30 June in New York is already July in UTC.
+    new_york = timezone(timedelta(hours=-4))
+    assert rating.month_of(datetime(2026, 6, 30, 23, 30, tzinfo=new_york)) == (
+        rating.month_bounds(2026, 7)
+    )
+
+
+def test_a_moment_falls_in_the_slot_aligned_to_the_epoch_before_it():
+    moment = datetime(2026, 6, 1, 10, 17, 42, tzinfo=UTC)
+    assert rating.slot_start(moment, 300) == datetime(2026, 6, 1, 10, 15, tzinfo=UTC)
+    assert rating.slot_start(moment, 3600) == datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert rating.slot_start(moment, 300).tzinfo is UTC
