@@ -1,5 +1,6 @@
 """Pure rating rules (no database): windows, gaps, splitting, tiers, rounding."""
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -360,3 +361,15 @@ def test_a_moment_falls_in_the_slot_aligned_to_the_epoch_before_it():
     assert rating.slot_start(moment, 300) == datetime(2026, 6, 1, 10, 15, tzinfo=UTC)
     assert rating.slot_start(moment, 3600) == datetime(2026, 6, 1, 10, tzinfo=UTC)
     assert rating.slot_start(moment, 300).tzinfo is UTC
+
+
+def test_the_month_of_a_moment_does_not_depend_on_the_servers_time_zone(monkeypatch):
+    # A server whose local zone is New York: 02:00 UTC on 1 July is still June there.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        moment = datetime(2026, 7, 1, 2, tzinfo=UTC)
+        assert rating.month_of(moment) == rating.month_bounds(2026, 7)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
