@@ -35,7 +35,10 @@ LINKED = [
 PACKAGES = ["portal", "provisioning", "billing", "lucidsim"]
 # Settings that would point the mutants' test runs at a shared database or broker.
 UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
-PYTEST_ARGS = ["-p", "no:cacheprovider", "-m", "not worker"]
+# The work-tree guard (tests/fixtures/worktree.py) is left out: a mutant's session runs in its
+# workspace under var/, and an edit made to the tree during a long run must not fail (and so
+# "kill") whichever mutant happened to be running.
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-p", "no:tests.fixtures.worktree", "-m", "not worker"]
 # Each mutant's pytest session builds its own database; from the models, not the migrations, is
 # seconds faster. A target whose tests need a data migration sets `pytest_args = []`.
 FAST_DB = ["--no-migrations"]
@@ -81,7 +84,7 @@ def prepare(name: str, target: dict) -> Path:
     return workspace
 
 
-def run(name: str, target: dict, *, children: int, budget: float) -> bool:
+def run(name: str, target: dict, *, children: int, budget: float, only: list[str]) -> bool:
     workspace = prepare(name, target)
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     mutmut = [sys.executable, "-m", "mutmut"]
@@ -90,7 +93,7 @@ def run(name: str, target: dict, *, children: int, budget: float) -> bool:
     log_path = workspace / "mutmut.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [*mutmut, "run", "--max-children", str(children)],
+            [*mutmut, "run", "--max-children", str(children), *only],
             cwd=workspace,
             env=env,
             stdout=log,
@@ -152,6 +155,12 @@ def main() -> int:
     )
     parser.add_argument("--report", action="store_true", help="only print the last results")
     parser.add_argument("--diffs", action="store_true", help="show each survivor's change")
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        help="run only this mutant (repeatable), e.g. to check that a new test kills it",
+    )
     args = parser.parse_args()
     known = targets()
     chosen = args.targets or list(known)
@@ -166,7 +175,10 @@ def main() -> int:
             print(f"== {name}")
             report(workspace, [sys.executable, "-m", "mutmut"], env, diffs=args.diffs)
         else:
-            ok = run(name, known[name], children=args.children, budget=args.budget) and ok
+            ok = (
+                run(name, known[name], children=args.children, budget=args.budget, only=args.mutant)
+                and ok
+            )
     return 0 if ok else 1
 
 

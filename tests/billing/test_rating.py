@@ -1,6 +1,7 @@
 """Pure rating rules (no database): windows, gaps, splitting, tiers, rounding."""
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -45,6 +46,17 @@ def test_the_billable_window_runs_from_ready_to_deleted_inside_the_period():
     assert (
         rating.billable_window(
             period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=JUNE[0]
+        )
+        is None
+    )
+    # Not deleted: billable to the end of the period.
+    assert rating.billable_window(
+        period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=None
+    ) == (ready, JUNE[1])
+    # Deleted the moment it became ready: no window, so no line of zero length.
+    assert (
+        rating.billable_window(
+            period_start=JUNE[0], period_end=JUNE[1], ready_at=ready, deleted_at=ready
         )
         is None
     )
@@ -101,11 +113,91 @@ def test_tier_limits_scale_with_the_active_share_of_the_month():
     assert line.amount == Decimal("30.00")
 
 
+TIERED = rating.PlanTerms(
+    currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+    tiers=(
+        rating.Tier(Decimal(1000), Decimal("0.03")), rating.Tier(Decimal(2000), Decimal("0.02")),
+    ),
+)  # fmt: skip
+
+
+def _tiered_line(gb: str) -> rating.LineRating:
+    """A whole June at a constant `gb` gigabytes: exactly `gb` GB-month billable."""
+    return rate(hourly(JUNE[0], [int(Decimal(gb) * 10**9)] * 720), terms=TIERED)
+
+
+def test_usage_inside_the_first_tier_pays_that_tier_only():
+    line = _tiered_line("700")
+    assert line.tier_breakdown == ((Decimal("700.000000"), Decimal("0.03")),)
+    assert line.amount == Decimal("21.00")
+
+
+@pytest.mark.parametrize(
+    ("gb", "breakdown", "amount"),
+    [
+        # Half a unit past a tier's limit pays the next tier's price, not the base price.
+        ("1000.5", (("1000.000000", "0.03"), ("0.500000", "0.02")), "30.01"),
+        # Half a unit past the last bounded tier pays the base price; it is not dropped.
+        ("2000.5",
+         (("1000.000000", "0.03"), ("1000.000000", "0.02"), ("0.500000", "0.01")), "50.01"),
+    ],
+)  # fmt: skip
+def test_a_fraction_of_a_unit_past_a_tier_limit_is_priced_by_the_band_it_falls_in(
+    gb, breakdown, amount
+):
+    line = _tiered_line(gb)
+    assert line.tier_breakdown == tuple((Decimal(q), Decimal(p)) for q, p in breakdown)
+    assert line.amount == Decimal(amount)
+
+
+def test_a_tier_that_takes_nothing_prints_no_band():
+    # A band whose limit does not rise above the one before it takes no units; the invoice
+    # prints no band of zero units for it.
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        tiers=(
+            rating.Tier(Decimal(1000), Decimal("0.03")),
+            rating.Tier(Decimal(1000), Decimal("0.02")),
+        ),
+    )  # fmt: skip
+    line = rate(hourly(JUNE[0], [1500 * 10**9] * 720), terms=terms)
+    assert line.tier_breakdown == (
+        (Decimal("1000.000000"), Decimal("0.03")), (Decimal("500.000000"), Decimal("0.01")),
+    )  # fmt: skip
+
+
+def test_the_last_rule_takes_the_last_slots_value_not_an_earlier_one():
+    terms = rating.PlanTerms("USD", "GB", Decimal("0.02"), quantity_rule=rating.QuantityRule.LAST)
+    line = rate(hourly(JUNE[0], [10 * 10**9] * 719 + [5 * 10**9]), terms=terms)
+    assert line.quantity == Decimal("5.000000")
+    assert line.amount == Decimal("0.10")
+
+
+def test_each_slot_is_reported_with_its_utc_start_and_the_seconds_it_weighs():
+    start = JUNE[0] + timedelta(minutes=30)
+    values = rating.slot_values(
+        samples=hourly(JUNE[0], [7, 9]), window_start=start,
+        window_end=JUNE[0] + timedelta(hours=2), slot_seconds=3600,
+    )  # fmt: skip
+    assert values == [
+        rating.SlotValue(JUNE[0], 1800, 7, False),
+        rating.SlotValue(JUNE[0] + timedelta(hours=1), 3600, 9, False),
+    ]
+    assert all(value.start.tzinfo is UTC for value in values)
+
+
 def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
     assert rating.round_money(Decimal("0.005"), "USD") == Decimal("0.01")
     assert rating.round_money(Decimal("0.0049999"), "EUR") == Decimal("0.00")
     assert rating.round_money(Decimal("2500.5"), "JPY") == Decimal("2501")
     assert rating.round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
+
+
+def test_quantities_are_rounded_half_up_to_six_places():
+    # Half-even (Decimal's default) would give 0.000002 and 1.000000.
+    assert rating.quantize_quantity(Decimal("0.0000025")) == Decimal("0.000003")
+    assert rating.quantize_quantity(Decimal("1.0000005")) == Decimal("1.000001")
+    assert rating.quantize_quantity(Decimal("1.00000049")) == Decimal("1.000000")
 
 
 def test_unknown_units_rules_and_windows_are_refused():
@@ -124,6 +216,49 @@ def test_a_plan_history_cuts_the_window_where_the_plan_changed():
         assignments=[(change, "B"), (datetime(2020, 1, 1, tzinfo=UTC), "A")],
     )  # fmt: skip
     assert pieces == [(JUNE[0] + timedelta(days=2), change, "A"), (change, JUNE[1], "B")]
+
+
+def test_a_plan_history_is_read_in_time_order_whatever_the_plans_are():
+    # Three plans whose names sort against their dates: the pieces follow the dates.
+    first, second = JUNE[0] + timedelta(days=10), JUNE[0] + timedelta(days=20)
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1],
+        assignments=[(second, "A"), (datetime(2020, 1, 1, tzinfo=UTC), "C"), (first, "B")],
+    )  # fmt: skip
+    assert pieces == [(JUNE[0], first, "C"), (first, second, "B"), (second, JUNE[1], "A")]
+
+
+def test_two_plans_from_the_same_moment_are_not_compared_and_the_later_listed_wins():
+    # Plans are model rows, which have no order: a tie on the date must not compare them.
+    earlier, later = object(), object()
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1], assignments=[(JUNE[0], earlier), (JUNE[0], later)]
+    )
+    assert pieces == [(JUNE[0], JUNE[1], later)]
+
+
+def test_the_first_plan_covers_the_window_before_its_history_starts():
+    late = JUNE[0] + timedelta(days=5)
+    pieces = rating.split_by_plan(
+        window_start=JUNE[0], window_end=JUNE[1], assignments=[(late, "A")]
+    )
+    assert pieces == [(JUNE[0], JUNE[1], "A")]
+
+
+def test_a_plan_change_at_the_window_start_leaves_no_empty_piece():
+    start = JUNE[0] + timedelta(days=2)
+    pieces = rating.split_by_plan(
+        window_start=start, window_end=JUNE[1],
+        assignments=[(datetime(2020, 1, 1, tzinfo=UTC), "A"), (start, "B")],
+    )  # fmt: skip
+    assert pieces == [(start, JUNE[1], "B")]
+
+
+def test_a_filespace_without_a_plan_cannot_be_rated():
+    with pytest.raises(
+        rating.RatingError, match=r"^A filespace needs at least one plan to be rated"
+    ):
+        rating.split_by_plan(window_start=JUNE[0], window_end=JUNE[1], assignments=[])
 
 
 usage = st.lists(st.integers(min_value=0, max_value=5 * 10**13), min_size=720, max_size=720)
@@ -193,3 +328,48 @@ def test_the_no_gap_shortcut_equals_slot_by_slot_rating(values, start_offset, en
 
     assert shortcut == (sum(s * v for _, s, v, _ in rows), len(rows), sum(s for _, s, _, _ in rows))
     assert not any(filled for *_, filled in rows)
+
+
+def test_the_minimum_true_up_adds_up_every_line_of_the_plan():
+    # Two filespaces on one plan: minimums 5.00 + 5.00, charged 1.00 + 2.00.
+    assert rating.minimum_true_up(
+        [(Decimal("5.00"), Decimal("1.00")), (Decimal("5.00"), Decimal("2.00"))]
+    ) == Decimal("7.00")
+    # One line above its minimum makes up for another below it.
+    assert rating.minimum_true_up(
+        [(Decimal("5.00"), Decimal("9.00")), (Decimal("5.00"), Decimal("0.00"))]
+    ) == Decimal("1.00")
+    assert rating.minimum_true_up([(Decimal("5.00"), Decimal("6.00"))]) == Decimal(0)
+
+
+def test_money_is_written_with_its_iso_code_grouped_and_rounded():
+    assert rating.format_money(Decimal("1234567.005"), "USD") == "USD 1,234,567.01"
+    assert rating.format_money(Decimal("2500.5"), "JPY") == "JPY 2,501"
+
+
+def test_the_month_of_a_moment_is_its_utc_month():
+    assert rating.month_of(datetime(2026, 6, 15, 12, tzinfo=UTC)) == JUNE
+    # 23:30 on 30 June in New York is already July in UTC.
+    new_york = timezone(timedelta(hours=-4))
+    assert rating.month_of(datetime(2026, 6, 30, 23, 30, tzinfo=new_york)) == (
+        rating.month_bounds(2026, 7)
+    )
+
+
+def test_a_moment_falls_in_the_slot_aligned_to_the_epoch_before_it():
+    moment = datetime(2026, 6, 1, 10, 17, 42, tzinfo=UTC)
+    assert rating.slot_start(moment, 300) == datetime(2026, 6, 1, 10, 15, tzinfo=UTC)
+    assert rating.slot_start(moment, 3600) == datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert rating.slot_start(moment, 300).tzinfo is UTC
+
+
+def test_the_month_of_a_moment_does_not_depend_on_the_servers_time_zone(monkeypatch):
+    # A server whose local zone is New York: 02:00 UTC on 1 July is still June there.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        moment = datetime(2026, 7, 1, 2, tzinfo=UTC)
+        assert rating.month_of(moment) == rating.month_bounds(2026, 7)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
