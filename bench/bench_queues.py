@@ -147,13 +147,18 @@ def release_deliveries(redis_port: int, hold: str, queue: str) -> int:
     return count
 
 
-def wait_until_ready(workers: list[subprocess.Popen], workdir: Path, timeout: float = 180) -> None:
+def wait_until_ready(workers: list[subprocess.Popen], prefix: str, timeout: float = 300) -> None:
+    """Until every worker answers a control ping (each is named after the prefix)."""
+    from portal.celery import app
+
     deadline = time.monotonic() + timeout
-    logs = [workdir / f"worker-{index}.log" for index in range(len(workers))]
-    while not all(b"ready." in log.read_bytes() for log in logs):
+    while True:
+        replies = app.control.ping(timeout=2.0)
+        names = {name for reply in replies for name in reply if name.startswith(prefix)}
+        if len(names) >= len(workers):
+            return
         if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
-            raise SystemExit(f"workers did not start; see {workdir}")
-        time.sleep(0.5)
+            raise SystemExit(f"workers did not start ({sorted(names)} answered)")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -230,7 +235,7 @@ def main() -> int:
         plan = Plan.objects.get(slug="teams")
 
         workers = start_workers(SPLIT if args.layout == "split" else SINGLE, prefix, workdir)
-        wait_until_ready(workers, workdir)
+        wait_until_ready(workers, prefix)
 
         def place_orders(phase: str, sample=None) -> tuple[list[float], list]:
             customer = Customer.objects.create(
