@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 WEB_PORT ?= 8000
+# Procfile runs a worker per queue (portal/queues.py); Procfile.single one worker for them all.
+PROCFILE ?= Procfile
 SIM_PORT ?= 8001
 # The first Python >= 3.12 found: on PATH, then under pyenv (its shims answer only when selected).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/null)/versions/3.1[3-9]*/bin/python3 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3; do \
@@ -15,7 +17,8 @@ MANAGE := $(PY) manage.py
 .PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench mutate clean
 
 help:
-	@echo "make run    set up and start the portal, worker, beat and simulator (Ctrl-C stops all)"
+	@echo "make run    set up and start the portal, a worker per queue, beat and simulator (Ctrl-C stops all)"
+	@echo "            (PROCFILE=Procfile.single: one worker serves every queue, for a small laptop)"
 	@echo "make test   run the whole test suite (CLOCK=2026-11-30T23:59:59Z CLOCK_TZ=Zone pins the clock)"
 	@echo "make test-clocks  the whole suite once at each risky instant (month and year ends, leap days)"
 	@echo "make chaos  the fault suite on a private PostgreSQL and Redis (prints a results table)"
@@ -41,7 +44,8 @@ run: export PORTAL_BASE_URL ?= http://127.0.0.1:$(WEB_PORT)
 run: export LUCIDSIM_ACCOUNTS ?= portal-demo:portal-demo-secret:demo-msp
 run: export LUCIDSIM_PROVISIONING_DELAY ?= 20
 run: export LUCIDSIM_URL ?= http://127.0.0.1:$(SIM_PORT)
-# The worker serves its metrics here (docs/observability.md); the web's are at /metrics.
+# The provisioning worker serves its metrics here and the billing, webhooks and email workers
+# on the next three ports (docs/observability.md); the web's are at /metrics.
 run: export WORKER_METRICS_PORT ?= 9808
 run: install
 	$(MANAGE) migrate --noinput
@@ -50,11 +54,11 @@ run: install
 	@echo "  Portal     http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  Admin      http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Health     http://127.0.0.1:$(WEB_PORT)/healthz"
-	@echo "  Metrics    http://127.0.0.1:$(WEB_PORT)/metrics and http://127.0.0.1:$$WORKER_METRICS_PORT/metrics (worker)"
+	@echo "  Metrics    http://127.0.0.1:$(WEB_PORT)/metrics and http://127.0.0.1:$$WORKER_METRICS_PORT/metrics (worker; +1..+3 the others)"
 	@echo "  Simulator  http://127.0.0.1:$(SIM_PORT)/api/v1 (controls under /_sim/)"
 	@echo "  Ctrl-C stops everything; data stays in var/."
 	@echo
-	$(VENV)/bin/honcho -f Procfile start
+	$(VENV)/bin/honcho -f $(PROCFILE) start
 
 # CLOCK (an ISO-8601 instant) starts every test at that instant; CLOCK_TZ sets the time zone.
 CLOCK ?= $(PORTAL_TEST_CLOCK)

@@ -119,14 +119,14 @@ def main() -> int:
     worker = None
     database_url = scratch_database(base_url, db_name)
     try:
-        queue = f"bench-{uuid.uuid4().hex[:8]}"
+        prefix = f"bench-{uuid.uuid4().hex[:8]}-"
         os.environ.update(
             {
                 "DEBUG": os.environ.get("DEBUG", "true"),
                 "DATABASE_URL": database_url,
                 "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1",
-                "CELERY_TASK_DEFAULT_QUEUE": queue,
+                "CELERY_QUEUE_PREFIX": prefix,
                 "LUCIDLINK_API_URL": f"{sim_url}/api/v1",
                 "LUCIDLINK_TOKEN_URL": f"{sim_url}/oauth2/token",
                 "LUCIDLINK_CLIENT_ID": CLIENT_ID,
@@ -148,6 +148,7 @@ def main() -> int:
         from django.db.models import Count
 
         call_command("migrate", verbosity=0)
+        from portal import queues
         from portal.customers.models import Customer
         from portal.orders.services import order_place
         from portal.plans.models import Plan
@@ -173,7 +174,8 @@ def main() -> int:
                 sys.executable, "-m", "celery", "-A", "portal", "worker", "--beat",
                 "--schedule", str(workdir / "beat"), f"--loglevel={os.environ['LOG_LEVEL']}",
                 "--pool=prefork",
-                f"--concurrency={args.concurrency}", "-Q", queue, "-n", f"{queue}@%h",
+                f"--concurrency={args.concurrency}", "-Q", ",".join(queues.all_queue_names()),
+                "-n", f"{prefix}all@%h",
                 "--without-gossip", "--without-mingle",
             ],
             cwd=ROOT, env=os.environ.copy(), stdout=worker_log.open("w"), stderr=subprocess.STDOUT,

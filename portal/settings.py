@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from portal import queues
 from portal.envparse import (
     env_bool,
     env_int,
@@ -318,18 +319,33 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 else:
-    # Longer than any countdown or ETA a task uses, so Redis never redelivers a waiting task.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Longer than any countdown or ETA a task uses, so Redis never redelivers a waiting task.
+        "visibility_timeout": 6 * 3600,
+        # A worker serving several queues empties them in the order -Q names them (provisioning
+        # first, portal/queues.py PRIORITY) instead of taking turns.
+        "queue_order_strategy": "priority",
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# Tests give each real worker its own queue, so parallel runs on one Redis never share work.
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# One queue per concern (portal/queues.py: routes, priorities, time limits). Tests give each
+# real worker its own prefix, so parallel runs on one Redis never share work.
+CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
+if not re.fullmatch(r"[A-Za-z0-9_.-]*", CELERY_QUEUE_PREFIX):
+    raise ImproperlyConfigured(
+        "CELERY_QUEUE_PREFIX may hold letters, digits, '_', '.' and '-', "
+        f"not {CELERY_QUEUE_PREFIX!r}."
+    )
+CELERY_TASK_DEFAULT_QUEUE = queues.queue_name(queues.DEFAULT, CELERY_QUEUE_PREFIX)
+CELERY_TASK_ROUTES = (queues.route_task,)
+CELERY_TASK_ANNOTATIONS = queues.annotations()
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
+# The worker-wide limits; each routed task carries its queue's own (portal/queues.py LIMITS).
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # acks_late is decided per task (only idempotent tasks get it), so the default stays early ack.
@@ -363,7 +379,6 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "provisioning.tasks.sweep_orphans",
         "schedule": float(PROVISIONING_ORPHAN_SWEEP_INTERVAL),
     },
-    "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "collect-usage": {
         "task": "billing.tasks.collect_usage",
         "schedule": float(USAGE_SAMPLE_INTERVAL_SECONDS),
@@ -386,6 +401,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=40),
     },
 }
+# One heartbeat per queue, so every worker group shows in WorkerHeartbeat and /healthz.
+for _queue in queues.PRIORITY:
+    CELERY_BEAT_SCHEDULE[f"worker-heartbeat-{_queue}"] = {
+        "task": "portal.tasks.record_worker_heartbeat",
+        "schedule": 60.0,
+        "options": {"queue": queues.queue_name(_queue, CELERY_QUEUE_PREFIX)},
+    }
 
 # REST API (docs/api.md): bearer API keys, one error shape, cursor pages, per-key rate limits
 # counted in the default cache (Redis when REDIS_URL is set, so every web process shares them).

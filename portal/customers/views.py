@@ -26,7 +26,7 @@ def _errors(exc: ValidationError) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     customer = request.customer
     show_costs = request.membership.role in BILLING_ROLES
-    page = Paginator(selectors.filespaces_for(customer=customer), PAGE_SIZE)
+    page = Paginator(selectors.filespaces_listed_for(customer=customer), PAGE_SIZE)
     page = page.get_page(request.GET.get("page"))
     filespaces = list(page.object_list)
     usage = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
-from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -105,10 +104,13 @@ def webhook_deliveries() -> Iterable[Metric]:
 
 
 def celery_queue_depth() -> Iterable[Metric]:
-    """Messages waiting in the workers' queue; nothing is created or consumed."""
+    """Messages waiting in each of the workers' queues; nothing is created or consumed."""
+    from portal import queues
     from portal.celery import app
 
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    gauge = GaugeMetricFamily(
+        "portal_celery_queue_depth", "Messages waiting in the Celery queue.", labels=["queue"]
+    )
     with app.connection_for_read() as connection:
         connection.ensure_connection(max_retries=1, timeout=2)
         channel = connection.default_channel
@@ -116,19 +118,13 @@ def celery_queue_depth() -> Iterable[Metric]:
         # adds up Redis's per-priority lists and answers 0 for an empty queue, where a passive
         # declare would fail (an empty Redis list does not exist); AMQP answers the declare.
         size = getattr(channel, "_size", None)
-        if size is not None:
-            depth = size(queue)
-        else:
-            depth = channel.queue_declare(queue=queue, passive=True).message_count
-    yield _queue_gauge(queue, depth)
-
-
-def _queue_gauge(queue: str, depth: int) -> Metric:
-    gauge = GaugeMetricFamily(
-        "portal_celery_queue_depth", "Messages waiting in the Celery queue.", labels=["queue"]
-    )
-    gauge.add_metric([queue], depth)
-    return gauge
+        for queue in queues.all_queue_names():
+            if size is not None:
+                depth = size(queue)
+            else:
+                depth = channel.queue_declare(queue=queue, passive=True).message_count
+            gauge.add_metric([queue], depth)
+    yield gauge
 
 
 SOURCES: dict[str, Callable[[], Iterable[Metric]]] = {

@@ -66,8 +66,11 @@ def event_record(
 ) -> ProvisioningEvent:
     """Append a timeline event and, in the same transaction, the outbox row of the webhook event
     the transition causes (docs/api.md, "Webhooks"): ready, active, deleted once per filespace,
-    failed once per failure."""
-    with transaction.atomic():
+    failed once per failure.
+
+    Inside a caller's transaction no savepoint is taken (two statements fewer per event on every
+    create): an error here propagates and rolls the caller's transaction back anyway."""
+    with transaction.atomic(savepoint=False):
         event = ProvisioningEvent.objects.create(
             filespace=filespace,
             kind=kind,

@@ -21,10 +21,10 @@ def test_beat_keeps_its_schedule_in_dbm_dumb_files_whatever_the_python(tmp_path)
 def test_a_restarted_beat_remembers_when_each_task_last_ran(tmp_path):
     scheduler = open_scheduler(tmp_path / "schedule")
     ran_at = timezone.now() - timedelta(seconds=30)
-    scheduler.schedule["worker-heartbeat"].last_run_at = ran_at
+    scheduler.schedule["worker-heartbeat-provisioning"].last_run_at = ran_at
     scheduler.sync()
     scheduler.close()
 
     restarted = open_scheduler(tmp_path / "schedule")
-    assert restarted.schedule["worker-heartbeat"].last_run_at == ran_at
+    assert restarted.schedule["worker-heartbeat-provisioning"].last_run_at == ran_at
     assert "poll-filespaces" in restarted.schedule

@@ -9,16 +9,19 @@ from pathlib import Path
 import yaml
 from cryptography.fernet import Fernet
 
+from portal import queues
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_compose_names_every_real_service_and_workers_reuse_the_web_image():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "web", "worker", "beat", "lucidsim"} <= set(services)
-    assert services["worker"]["image"] == services["web"]["image"]
-    assert services["beat"]["image"] == services["web"]["image"]
-    assert "celery" in " ".join(services["worker"]["command"])
+    workers = {f"worker-{queue}" for queue in ("provisioning", "billing", "webhooks", "email")}
+    assert {"postgres", "redis", "web", "beat", "lucidsim"} | workers <= set(services)
+    for name in workers | {"beat"}:
+        assert services[name]["image"] == services["web"]["image"]
+        assert services[name]["command"][:3] == ["celery", "-A", "portal"]
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://")
     assert services["web"]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
 
@@ -65,3 +68,33 @@ def test_check_deploy_reports_only_what_the_readme_explains():
     reported = set(re.findall(r"\(([a-z_.]+\.[EW]\d{3})\)", result.stdout + result.stderr))
     unexplained = {check_id for check_id in reported if check_id not in readme}
     assert not unexplained, result.stdout + result.stderr
+
+
+def served_queues(command: list[str]) -> list[str]:
+    return command[command.index("-Q") + 1].split(",") if "-Q" in command else []
+
+
+def procfile_workers(name: str) -> list[list[str]]:
+    lines = (ROOT / name).read_text().splitlines()
+    commands = [line.split(":", 1)[1].split() for line in lines if line.strip()]
+    return [
+        command
+        for command in commands
+        if "worker" in command and any(word.endswith("bin/celery") for word in command)
+    ]
+
+
+def test_make_run_starts_a_worker_for_each_queue_and_one_worker_can_serve_them_all():
+    every_queue = sorted(queues.PRIORITY)
+    split = [served_queues(command) for command in procfile_workers("Procfile")]
+    assert sorted(queue for served in split for queue in served) == every_queue
+    assert ["provisioning"] in split and ["billing"] in split and ["webhooks"] in split
+    (single,) = procfile_workers("Procfile.single")
+    assert served_queues(single) == list(queues.PRIORITY)
+
+
+def test_compose_runs_a_worker_service_for_each_queue():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    served = [served_queues(service.get("command") or []) for service in services.values()]
+    assert sorted(queue for queues_ in served for queue in queues_) == sorted(queues.PRIORITY)
+    assert ["provisioning"] in served and ["billing"] in served and ["webhooks"] in served

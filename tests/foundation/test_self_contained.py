@@ -40,7 +40,12 @@ def test_no_file_outside_tests_cites_a_machine_path_or_the_shared_folder():
         relative = path.relative_to(PROJECT_ROOT)
         if relative.parts[0] == "tests" or not path.is_file():
             continue
-        if path.suffix not in TEXT_SUFFIXES and path.name not in {"Makefile", "Procfile", "run"}:
+        if path.suffix not in TEXT_SUFFIXES and path.name not in {
+            "Makefile",
+            "Procfile",
+            "Procfile.single",
+            "run",
+        }:
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if MACHINE_PATH.search(line) or str(PROJECT_ROOT.parent) + "/" in line:

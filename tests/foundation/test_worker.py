@@ -12,6 +12,6 @@ def test_a_real_worker_runs_a_task_and_the_row_appears(celery_worker_factory):
     worker = celery_worker_factory()
     record_worker_heartbeat.delay()
     heartbeat = wait_until(
-        lambda: WorkerHeartbeat.objects.filter(hostname__startswith=worker.queue).first()
+        lambda: WorkerHeartbeat.objects.filter(hostname__startswith=worker.name).first()
     )
     assert heartbeat.last_seen is not None

@@ -99,9 +99,12 @@ def test_compose_runs_prometheus_scraping_the_web_and_every_worker():
     assert "./deploy/prometheus:/etc/prometheus" in mounts
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    worker_port = int(services["worker"]["environment"]["WORKER_METRICS_PORT"])
-    assert jobs["portal-worker"]["dns_sd_configs"][0]["port"] == worker_port
-    assert jobs["portal-worker"]["dns_sd_configs"][0]["names"] == ["worker"]
+    workers = [name for name in services if name.startswith("worker-")]
+    assert len(workers) == 4
+    for name in workers:
+        worker_port = int(services[name]["environment"]["WORKER_METRICS_PORT"])
+        assert jobs["portal-worker"]["dns_sd_configs"][0]["port"] == worker_port
+    assert sorted(jobs["portal-worker"]["dns_sd_configs"][0]["names"]) == sorted(workers)
     assert jobs["portal-web"]["dns_sd_configs"][0]["names"] == ["web"]
     assert "web" in services["web"]["environment"]["ALLOWED_HOSTS"]
     # Prometheus's token is the one the portal checks.

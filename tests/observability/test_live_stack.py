@@ -20,7 +20,6 @@ import pytest
 import requests
 import yaml
 
-from portal.celery import app as celery_app
 from provisioning import lucidlink
 from provisioning.models import Filespace
 from tests.fixtures.worker import PROJECT_ROOT, _test_database_url, wait_until
@@ -98,7 +97,7 @@ def portal_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
             "DATABASE_URL": _test_database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
             "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "CELERY_TASK_DEFAULT_QUEUE": celery_app.conf.task_default_queue,
+            "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
             "METRICS_TOKEN": TOKEN,
             "METRICS_ALLOWED_IPS": "192.0.2.1",  # not us: the token has to work
             "LOG_FORMAT": "json",

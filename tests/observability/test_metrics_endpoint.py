@@ -182,21 +182,27 @@ def test_webhook_deliveries_are_counted_by_state(client, token_only, user_factor
 def test_the_queue_depth_counts_the_messages_waiting_in_the_broker(client, token_only):
     import uuid
 
+    from portal import queues
     from portal.celery import app as celery_app
 
-    queue = f"depth-{uuid.uuid4().hex[:10]}"
-    token_only.CELERY_TASK_DEFAULT_QUEUE = queue
+    prefix = f"depth-{uuid.uuid4().hex[:10]}-"
+    token_only.CELERY_QUEUE_PREFIX = prefix
+    webhooks, billing = f"{prefix}webhooks", f"{prefix}billing"
     try:
         # An empty (never used) queue is 0, not a failed collector.
-        assert value(scrape(client), "portal_celery_queue_depth", queue=queue) == 0
+        assert value(scrape(client), "portal_celery_queue_depth", queue=webhooks) == 0
         for _ in range(3):
-            celery_app.send_task("portal.tasks.record_worker_heartbeat", queue=queue)
+            celery_app.send_task("portal.webhooks.tasks.send_due_webhooks")
+        celery_app.send_task("billing.tasks.rollup_usage")
         text = scrape(client)
         assert value(text, "portal_metrics_collector_up", collector="queue") == 1
-        assert value(text, "portal_celery_queue_depth", queue=queue) == 3
+        assert value(text, "portal_celery_queue_depth", queue=webhooks) == 3
+        assert value(text, "portal_celery_queue_depth", queue=billing) == 1
+        assert value(text, "portal_celery_queue_depth", queue=f"{prefix}provisioning") == 0
     finally:
         with celery_app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(queue)
+            for queue in queues.all_queue_names(prefix):
+                connection.default_channel.queue_purge(queue)
 
 
 def test_a_failing_source_is_reported_and_the_others_still_answer(

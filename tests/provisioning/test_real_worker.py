@@ -16,8 +16,8 @@ from unittest import mock
 import pytest
 from celery import Celery
 
-from portal.celery import app as celery_app
 from portal.orders import services as orders
+from portal.queues import PROVISIONING, queue_name
 from provisioning import lucidlink, tasks
 from provisioning.domain import msp_domain_forget
 from provisioning.models import Filespace, ProvisioningEvent
@@ -231,7 +231,7 @@ def test_work_queued_when_redis_restarts_is_not_stuck_after_the_reconciler_runs(
     sim, place, celery_worker_factory, private_redis
 ):
     broker_url, restart_redis = private_redis
-    queue = celery_app.conf.task_default_queue  # the worker fixture's private queue
+    queue = queue_name(PROVISIONING)  # under the worker fixture's private prefix
     filespaces = [place(f"media{i}", send=False) for i in range(3)]
     sender = Celery("sender", broker=broker_url, set_as_current=False)
     for filespace in filespaces:
