@@ -19,10 +19,10 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     BillingError,
     LineSpec,
     RatingInputs,
-    _line_signature,
     billable_filespaces,
     invoice_inputs,
     invoice_rate_customer,
+    line_signature,
     plan_terms,
     rate_filespaces,
     rating_inputs,
@@ -126,7 +126,7 @@ def _store_draft(
         if invoice.status == Invoice.Status.FINALIZED:
             return "finalized_skipped"
         stored = invoice.lines.filter(kind__in=InvoiceLine.COMPUTED_KINDS).order_by("position")
-        if [_line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
+        if [line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
             return "created" if created else "unchanged"
         if not created:
             stored.delete()

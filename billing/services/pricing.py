@@ -59,7 +59,7 @@ class LineSpec:
 SPEC_FIELDS = list(LineSpec.__dataclass_fields__)
 
 
-def _line_signature(line: InvoiceLine) -> tuple:
+def line_signature(line: InvoiceLine) -> tuple:
     return tuple(getattr(line, name) for name in SPEC_FIELDS)
 
 

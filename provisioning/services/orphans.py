@@ -25,7 +25,7 @@ from portal.orders.models import Order
 from provisioning import lucidlink
 from provisioning.models import Filespace, OrphanFilespace
 from provisioning.services import common
-from provisioning.services.common import Kind, State, _seconds, event_record
+from provisioning.services.common import Kind, State, duration, event_record
 
 logger = logging.getLogger("provisioning.orphans")
 Reason = OrphanFilespace.Reason
@@ -100,7 +100,7 @@ def orphans_sweep(*, client, now: datetime | None = None) -> OrphanSweepResult:
     retries); then nothing is changed.
     """
     now = now or timezone.now()
-    domain = common._domain_for(client)
+    domain = common.domain_for(client)
     remotes = [remote for remote in client.list_filespaces() if remote.domain_id == domain.id]
     result = OrphanSweepResult(listed=len(remotes))
     addressable = [remote for remote in remotes if remote.id]
@@ -208,7 +208,7 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
                 lease_until=None,
                 polls=0,
                 next_poll_at=now,
-                poll_deadline=now + _seconds(settings.PROVISIONING_DEADLINE),
+                poll_deadline=now + duration(settings.PROVISIONING_DEADLINE),
                 created_remote_at=row.created_remote_at or now,
                 updated_at=now,
             )

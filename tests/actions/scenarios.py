@@ -42,7 +42,7 @@ class EntryPoint:
 class Scenario:
     action: str
     audit: str  # the audit action written on success
-    event: str | None | Callable[[str], str | None]  # the webhook event due, or (state) -> it
+    event: str | Callable[[str], str | None] | None  # the webhook event due, or (state) -> it
     make: Callable  # (world) -> obj
     snapshot: Callable  # (obj, world) -> comparable state of what the action changes
     allowed: Callable[[str, str], bool]  # (role, state) -> allowed?
@@ -285,9 +285,7 @@ def _plan_form(plan) -> dict:
     """The staff plan form as a browser posts it, with a new name."""
     from django.forms.models import model_to_dict
 
-    values = {
-        key: value for key, value in model_to_dict(plan).items() if value is not None
-    }
+    values = {key: value for key, value in model_to_dict(plan).items() if value is not None}
     values["allowed_regions"] = ",".join(plan.allowed_regions)
     values["name"] = "Renamed plan"
     values.pop("is_active", None)
@@ -327,8 +325,7 @@ def _orphan_state(orphan, world):
 
 
 def _termination_state(customer, world):
-    from portal.customers.models import Customer
-    from portal.staff.models import CustomerTermination
+    from portal.customers.models import Customer, CustomerTermination
 
     states = CustomerTermination.objects.filter(customer=customer).values_list("state", flat=True)
     return Customer.objects.get(pk=customer.pk).status, sorted(states)
@@ -336,7 +333,7 @@ def _termination_state(customer, world):
 
 def _open_termination(world):
     """A termination another staff member requested (the approver must be someone else)."""
-    from portal.staff.models import CustomerTermination
+    from portal.customers.models import CustomerTermination
 
     return CustomerTermination.objects.create(
         customer=world.customer, reason="matrix", previous_status="active",
@@ -385,7 +382,9 @@ def _filespace_user(member_role: str | None):
 def _filespace_users(obj, world):
     from provisioning.managed_models import FilespaceUser
 
-    return list(FilespaceUser.objects.values_list("name", "password_set_at")), _cli_calls(obj, world)
+    return list(FilespaceUser.objects.values_list("name", "password_set_at")), _cli_calls(
+        obj, world
+    )
 
 
 def _schedule(world):
@@ -445,12 +444,20 @@ SCENARIOS: dict[str, Scenario] = {
         snapshot=_order_count,
         allowed=lambda role, state: role in MANAGERS | MSP | {"system"} and state == "active",
         call=lambda world, plan, by: _fn("order.place")(
-            by=by, customer=world.customer, plan=plan, name="media", provider=plan.provider,
-            region="us-east", idempotency_key="matrix",
-        ),  # fmt: skip
+            by=by,
+            customer=world.customer,
+            plan=plan,
+            name="media",
+            provider=plan.provider,
+            region="us-east",
+            idempotency_key="matrix",
+        ),
         body=lambda plan: {
-            "plan": plan.pk, "name": "media", "provider": plan.provider, "region": "us-east",
-        },  # fmt: skip
+            "plan": plan.pk,
+            "name": "media",
+            "provider": plan.provider,
+            "region": "us-east",
+        },
         url_args=_no_args,
         entry_points=(_service(), _api("api:order-list")),
     ),
@@ -670,8 +677,10 @@ SCENARIOS: dict[str, Scenario] = {
             name="Beta Films", billing_email="billing@beta.example", country="GB", by=by
         ),
         body=lambda obj: {
-            "name": "Beta Films", "billing_email": "billing@beta.example", "country": "GB",
-        },  # fmt: skip
+            "name": "Beta Films",
+            "billing_email": "billing@beta.example",
+            "country": "GB",
+        },
         url_args=_no_args,
         entry_points=(_service(), _api("api:customer-list")),
         states=NO_CUSTOMER,

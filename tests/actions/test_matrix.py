@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -24,6 +25,8 @@ from tests.actions.scenarios import MSP, NO_CUSTOMER, SCENARIOS, cases
 pytestmark = pytest.mark.django_db
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "correct-horse-battery-9"
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _case_id(case) -> str:
@@ -51,23 +54,38 @@ class FakeCli:
         return run
 
 
-@pytest.fixture
-def world(
-    settings, monkeypatch, customer_factory, plan_factory, filespace_factory, user_factory,
-    member_factory,
-):  # fmt: skip
+def _person(email: str, **flags):
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(
+        username=email, email=email, password=PASSWORD, **flags
+    )
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+def _build_people_and_keys():
     """One customer with a person in every role, an MSP staff member with and without TOTP (and
-    a second one who requests terminations), one key of each kind, and a faked lucid CLI."""
+    a second one who requests terminations), and one key of each kind."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
     from portal.apikeys.models import ApiKey
     from portal.apikeys.services import KEY_PREFIX, hash_key
+    from portal.customers.models import Customer, Membership
 
-    settings.WEBHOOK_ALLOW_LOOPBACK = True
-    customer = customer_factory(name_prefix="acme")
-    people = {role: member_factory(role=role, customer=customer).user for role in
-              ("owner", "admin", "member")}  # fmt: skip
-    people["staff"] = user_factory("staff@msp.example", is_staff=True, is_superuser=True, mfa=True)
-    people["staff_nomfa"] = user_factory("nomfa@msp.example", is_staff=True, is_superuser=True)
-    people["requester"] = user_factory("second@msp.example", is_staff=True, mfa=True)
+    customer = Customer.objects.create(
+        name="Acme", name_prefix="acme", billing_email="billing@acme.example", country="GB"
+    )
+    people = {}
+    for role in ("owner", "admin", "member"):
+        people[role] = _person(f"{role}@acme.example")
+        Membership.objects.create(customer=customer, user=people[role], role=role)
+    people["staff"] = _person("staff@msp.example", is_staff=True, is_superuser=True)
+    people["staff_nomfa"] = _person("nomfa@msp.example", is_staff=True, is_superuser=True)
+    people["requester"] = _person("second@msp.example", is_staff=True)
+    for name in ("staff", "requester"):
+        TOTP.activate(people[name], TOTP_SECRET)
 
     def key(owner, of_customer):
         prefix = secrets.token_hex(4)
@@ -79,23 +97,57 @@ def world(
         return row, raw
 
     keys = {"customer_key": key(people["owner"], customer), "msp_key": key(people["staff"], None)}
+    return customer, people, keys
+
+
+@pytest.fixture(scope="module")
+def shared(django_db_setup, django_db_blocker):
+    """The people and keys, made once for the whole matrix inside a transaction that is rolled
+    back at the end; each case runs in its own savepoint within it (pytest-django's `db`), so
+    a case sees them fresh and leaves nothing behind."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+                yield _build_people_and_keys()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def clients():
+    """One browser and one API client for every case: building a client's handler loads the
+    middleware, and WhiteNoise then scans every static file, which costs more than a case."""
+    return SimpleNamespace(browser=Client(), api=APIClient())
+
+
+@pytest.fixture
+def world(shared, clients, db, settings, monkeypatch, plan_factory, filespace_factory, user_factory,
+          member_factory):  # fmt: skip
+    customer, people, keys = shared
+    customer.refresh_from_db()  # the last case's action may have changed the object in memory
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
     cli = FakeCli()
     for module in ("operations", "connection"):
         monkeypatch.setattr(f"provisioning.managed.{module}.runner_for", lambda filespace: cli)
     factories = SimpleNamespace(
         plan=plan_factory, filespace=filespace_factory, user=user_factory, member=member_factory
     )
+    clients.browser.logout()
+    clients.api.logout()
     return SimpleNamespace(
-        customer=customer, people=people, keys=keys, factories=factories, cli=cli
-    )
+        customer=customer, people=people, keys=keys, factories=factories, cli=cli,
+        browser=clients.browser, api=clients.api,
+    )  # fmt: skip
 
 
 def _put_in_state(world, state: str) -> None:
-    from portal.customers.models import Customer
-    from portal.staff.models import CustomerTermination
+    from portal.customers.models import Customer, CustomerTermination
 
     if state == "none":
-        return  # the action's rows belong to no customer
+        return  # the action's rows belong to no customer; it stays active
     status = {"active": "active", "terminated": "terminated"}.get(state, "suspended")
     Customer.objects.filter(pk=world.customer.pk).update(status=status)
     world.customer.status = status
@@ -139,7 +191,7 @@ def _call(world, scenario, entry, role, obj) -> None:
         return
     body = scenario.body(obj)
     if entry.kind == "api":
-        client = APIClient()
+        client = world.api
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys[role][1]}")
         url = reverse(entry.name, args=scenario.url_args(obj))
         if role == "msp_key" and scenario.states != NO_CUSTOMER:
@@ -150,7 +202,7 @@ def _call(world, scenario, entry, role, obj) -> None:
             response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="matrix")
         assert response.status_code < 500, response.content
         return
-    client = Client()
+    client = world.browser
     client.force_login(world.people[role])
     if entry.kind == "staff":
         _reauthenticated(client)
@@ -166,7 +218,7 @@ def _call(world, scenario, entry, role, obj) -> None:
 def _reauthenticated(client) -> None:
     """The staff member re-enters their password, as destructive staff actions ask
     (portal.security.staff); the matrix is about the action's rules, not that step."""
-    response = client.post("/accounts/reauthenticate/", {"password": "correct-horse-battery-9"})
+    response = client.post("/accounts/reauthenticate/", {"password": PASSWORD})
     assert response.status_code == 302, "re-authentication failed"
 
 

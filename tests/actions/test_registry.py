@@ -113,9 +113,7 @@ def test_the_matrix_drives_only_declared_entry_points():
         if entry.kind != "service" and (entry.name, scenario.action) not in declared
     )
     assert not undeclared, f"declare these in portal/actions/entry_points.py: {undeclared}"
-    stale = sorted(
-        set(ENTRY_POINTS_NOT_IN_MATRIX) - {entry for entry, _name in _declared_calls()}
-    )
+    stale = sorted(set(ENTRY_POINTS_NOT_IN_MATRIX) - {entry for entry, _name in _declared_calls()})
     assert not stale, f"ENTRY_POINTS_NOT_IN_MATRIX names unknown entry points: {stale}"
 
 
