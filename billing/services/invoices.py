@@ -21,12 +21,12 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     BillingError,
     LineSpec,
     RatingInputs,
-    _line_signature,
-    _pieces,
-    _plan_history,
     billable_filespaces,
     invoice_inputs,
     invoice_rate_customer,
+    line_signature,
+    plan_history,
+    plan_pieces,
     plan_terms,
     rate_filespaces,
     rating_inputs,
@@ -76,7 +76,7 @@ def invoice_run(
     by_customer: dict[int, list] = defaultdict(list)
     for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
         by_customer[filespace.customer_id].append(filespace)
-    history = _plan_history([fs.pk for fss in by_customer.values() for fs in fss])
+    history = plan_history([fs.pk for fss in by_customer.values() for fs in fss])
     stored = _month_invoices(period_start, list(by_customer))
     newer = _newest_samples(month_start, month_end, stored)
     digests: dict[int, str] = {}
@@ -197,7 +197,7 @@ def _inputs_digest(
         )
         for starts_at, plan in [*history.get(filespace.pk, []), (None, filespace.plan)]:
             parts.append((starts_at, plan.pk, plan.name, *_plan_fields(plan)))
-        for _, _, plan in _pieces(
+        for _, _, plan in plan_pieces(
             filespace, history, month_start, month_end, as_of=None, forecast=False
         ):
             currencies.add(plan.currency)
@@ -425,7 +425,7 @@ def _store_draft(
             return "finalized_skipped"
         Invoice.objects.filter(pk=invoice.pk).update(inputs_digest=digest, samples_mark=mark)
         stored = invoice.lines.filter(kind__in=InvoiceLine.COMPUTED_KINDS).order_by("position")
-        if [_line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
+        if [line_signature(line) for line in stored] == [astuple(spec) for spec in specs]:
             return "created" if created else "unchanged"
         if not created:
             stored.delete()

@@ -60,7 +60,7 @@ class LineSpec:
 SPEC_FIELDS = list(LineSpec.__dataclass_fields__)
 
 
-def _line_signature(line: InvoiceLine) -> tuple:
+def line_signature(line: InvoiceLine) -> tuple:
     return tuple(getattr(line, name) for name in SPEC_FIELDS)
 
 
@@ -127,7 +127,7 @@ def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetim
     if not ids:
         # An empty IN () cannot be compiled to SQL (EmptyResultSet), and there is nothing to load.
         return RatingInputs(history={}, samples={})
-    history = _plan_history(ids)
+    history = plan_history(ids)
     samples: dict[int, rating.SampleSeries] = defaultdict(dict)
     sample_rows = (
         UsageSample.objects.filter(filespace_id__in=ids, slot__gte=month_start, slot__lt=month_end)
@@ -143,7 +143,7 @@ def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetim
     return RatingInputs(history=history, samples=dict(samples))
 
 
-def _pieces(
+def plan_pieces(
     filespace,
     history: dict[int, list[tuple[datetime, object]]],
     month_start: datetime,
@@ -170,7 +170,7 @@ def _pieces(
     return rating.split_by_plan(window_start=start, window_end=end, assignments=assignments)
 
 
-def _plan_history(ids: list[int]) -> dict[int, list[tuple[datetime, object]]]:
+def plan_history(ids: list[int]) -> dict[int, list[tuple[datetime, object]]]:
     history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
     for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):
         history[period.filespace_id].append((period.starts_at, period.plan))
@@ -190,7 +190,7 @@ def summary_inputs(
     ids = [fs.pk for fs in filespaces]
     if not ids:
         return RatingInputs(history={}, samples={})
-    history = _plan_history(ids)
+    history = plan_history(ids)
     summaries = month_summaries(filespace_ids=ids, month_start=month_start)
     horizon = None if as_of is None else int(as_of.timestamp() // 1)
     modes = (False,) if as_of is None else (False, True)
@@ -201,7 +201,7 @@ def summary_inputs(
         windows = [
             (int(start.timestamp() // 1), int(end.timestamp() // 1))
             for forecast in modes
-            for start, end, _ in _pieces(
+            for start, end, _ in plan_pieces(
                 filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
             )
         ]
@@ -267,7 +267,7 @@ def invoice_inputs(
     if not ids:
         return RatingInputs(history={}, samples={})
     if history is None:
-        history = _plan_history(ids)
+        history = plan_history(ids)
     summaries = month_summaries(filespace_ids=ids, month_start=month_start)
     if facts is None:
         facts = sample_facts(month_start=month_start, month_end=month_end, filespace_ids=ids)
@@ -279,7 +279,7 @@ def invoice_inputs(
         if stored is None:
             samples[filespace.pk] = {}
             continue
-        windows = _pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
+        windows = plan_pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
         if (
             month is not None
             and _summary_matches(month, stored)
@@ -310,7 +310,7 @@ def _integrated_inputs(
     (the last value, the average of daily peaks) rated in Python from the raw samples."""
     windows, raw = [], []
     for filespace in filespaces:
-        pieces = _pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
+        pieces = plan_pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
         if all(plan.quantity_rule in integrals.SQL_RULES for _, _, plan in pieces):
             windows += [
                 integrals.Window(filespace.pk, _whole_seconds(a), _whole_seconds(b))
@@ -371,7 +371,7 @@ def rate_filespaces(
     minimums: dict[tuple[str, int], list[tuple[Decimal, Decimal]]] = defaultdict(list)
     plans: dict[int, object] = {}
     for filespace in sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)):
-        for piece_start, piece_end, plan in _pieces(
+        for piece_start, piece_end, plan in plan_pieces(
             filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
         ):
             terms = plan_terms(plan)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from portal.actions import Code, Principal, Refused, action, guards, record
 from portal.actions.outbox import outbox_add
-from portal.customers.models import Customer
+from portal.customers.models import Customer, CustomerTermination
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,6 @@ def customer_suspend(*, customer: Customer, by: Principal, reason: str) -> Custo
 @action("customer.resume", audit_refusals=True)
 def customer_resume(*, customer: Customer, by: Principal, reason: str = "") -> Customer:
     """MSP: lift a suspension. Refused while a termination is open (cancel that instead)."""
-    from portal.staff.models import CustomerTermination
 
     by = Principal.of(by)
     guards.require_msp(by, what="resume customers")
@@ -150,7 +149,6 @@ def customer_resume(*, customer: Customer, by: Principal, reason: str = "") -> C
 @action("customer.termination_request", audit_refusals=True)
 def customer_termination_request(*, customer: Customer, by: Principal, reason: str):
     """MSP: ask to terminate a customer. Suspends it now; deletes nothing until approved."""
-    from portal.staff.models import CustomerTermination
 
     by = Principal.of(by)
     guards.require_msp(by, what="request a termination")
@@ -193,7 +191,6 @@ def customer_termination_request(*, customer: Customer, by: Principal, reason: s
 def customer_termination_approve(*, termination, by: Principal):
     """MSP staff: the second approval. The requester cannot approve their own request, and an
     API key cannot approve at all (the rule is about two people)."""
-    from portal.staff.models import CustomerTermination
 
     by = Principal.of(by)
     guards.require_msp(by, what="approve a termination")
@@ -237,7 +234,6 @@ def customer_termination_approve(*, termination, by: Principal):
 @action("customer.termination_cancel", audit_refusals=True)
 def customer_termination_cancel(*, termination, by: Principal, reason: str = ""):
     """MSP: withdraw an open termination; the customer goes back to its earlier status."""
-    from portal.staff.models import CustomerTermination
 
     by = Principal.of(by)
     guards.require_msp(by, what="cancel a termination")
@@ -272,7 +268,6 @@ def customer_termination_cancel(*, termination, by: Principal, reason: str = "")
 
 def terminations_due(*, now: datetime | None = None) -> list[int]:
     """Ids of approved terminations whose grace period has passed."""
-    from portal.staff.models import CustomerTermination
 
     now = now or timezone.now()
     return list(
@@ -295,7 +290,6 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
     """
     from portal.orders.models import Order
     from portal.orders.services import order_reject
-    from portal.staff.models import CustomerTermination
     from provisioning.models import Filespace
     from provisioning.services import filespace_delete
 

@@ -6,6 +6,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_countries.fields import CountryField
 
+from portal.customers.termination import CustomerTermination
+
+__all__ = ["CustomerTermination"]  # a model of this app, kept beside its lifecycle
+
 
 class Customer(models.Model):
     """An organisation that buys filespaces from the MSP."""

@@ -14,7 +14,7 @@ from portal.actions import Principal
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
-from portal.orders import forms as drafts
+from portal.orders import drafts
 from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
 from portal.orders.services import name_taken
 from provisioning import rules

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.staff.models import CustomerTermination
+from portal.customers.models import CustomerTermination
 
 
 @admin.register(CustomerTermination)

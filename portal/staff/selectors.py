@@ -10,10 +10,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from portal.audit.models import AuditEntry
-from portal.customers.models import Customer, Membership
+from portal.customers.models import Customer, CustomerTermination, Membership
 from portal.orders.models import Order
 from portal.plans.models import Plan
-from portal.staff.models import CustomerTermination
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.selectors import stuck_filter
 

@@ -88,15 +88,15 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
 # --- Output parsing ------------------------------------------------------------------------
 
 _SNAPSHOT_CREATED = re.compile(r"^Snapshot with ID (\d+) created\.$", re.M)
-_SNAPSHOT_DELETED = re.compile(r"^Snapshot with ID (\d+) deleted\.$", re.M)
+SNAPSHOT_DELETED_RE = re.compile(r"^Snapshot with ID (\d+) deleted\.$", re.M)
 _USER_CREATED = re.compile(r"^User '(.+)' created successfully\.$", re.M)
-_USER_DELETED = re.compile(r"^User '(.+)' deleted successfully\.$", re.M)
+USER_DELETED_RE = re.compile(r"^User '(.+)' deleted successfully\.$", re.M)
 # [D] The vendor does not publish what `user --set` prints; lucidsim says "updated successfully".
-_USER_UPDATED = re.compile(r"^User '(.+)' updated successfully\.$", re.M)
-_SCHEDULE_CREATED = re.compile(r"^Snapshot schedule '(.+)' created successfully\.$", re.M)
-_SCHEDULE_DELETED = re.compile(r"^Snapshot schedule '(.+)' deleted successfully\.$", re.M)
-_INITIALIZED = re.compile(r"^Filespace '(.+)' initialized successfully\.$", re.M)
-_LINKED = re.compile(r"^Filespace '(.+)' linked as '(.+)'\.$", re.M)
+USER_UPDATED_RE = re.compile(r"^User '(.+)' updated successfully\.$", re.M)
+SCHEDULE_CREATED_RE = re.compile(r"^Snapshot schedule '(.+)' created successfully\.$", re.M)
+SCHEDULE_DELETED_RE = re.compile(r"^Snapshot schedule '(.+)' deleted successfully\.$", re.M)
+INITIALIZED_RE = re.compile(r"^Filespace '(.+)' initialized successfully\.$", re.M)
+LINKED_RE = re.compile(r"^Filespace '(.+)' linked as '(.+)'\.$", re.M)
 _STATUS = re.compile(r"^Client state: (Linked|Unlinked)$", re.M)
 _STATUS_FS = re.compile(r"^Filespace: (\S+)$", re.M)
 _STATUS_USER = re.compile(r"^User: (.+)$", re.M)
@@ -109,7 +109,7 @@ _SNAPSHOT_ROW = re.compile(
 )
 
 
-def _need(pattern: re.Pattern, output: str, what: str) -> re.Match:
+def require_match(pattern: re.Pattern, output: str, what: str) -> re.Match:
     match = pattern.search(output)
     if match is None:
         raise CliOutputError(detail=f"expected {what}, got: {output.strip()[:200]!r}")
@@ -117,15 +117,15 @@ def _need(pattern: re.Pattern, output: str, what: str) -> re.Match:
 
 
 def parse_snapshot_created(output: str) -> int:
-    return int(_need(_SNAPSHOT_CREATED, output, "'Snapshot with ID n created.'").group(1))
+    return int(require_match(_SNAPSHOT_CREATED, output, "'Snapshot with ID n created.'").group(1))
 
 
 def parse_user_created(output: str) -> str:
-    return _need(_USER_CREATED, output, "'User ... created successfully.'").group(1)
+    return require_match(_USER_CREATED, output, "'User ... created successfully.'").group(1)
 
 
 def parse_status(output: str) -> ClientStatus:
-    state = _need(_STATUS, output, "'Client state: Linked|Unlinked'").group(1)
+    state = require_match(_STATUS, output, "'Client state: Linked|Unlinked'").group(1)
     if state == "Unlinked":
         return ClientStatus(linked=False)
     fs = _STATUS_FS.search(output)
@@ -227,6 +227,6 @@ def classify(*, returncode: int, stderr: str, stdout: str, secrets: Sequence[str
     return CliRejected(detail=f"exit code {returncode}", returncode=returncode)
 
 
-def _option(flag: str, value: str) -> str:
+def cli_option(flag: str, value: str) -> str:
     """`--flag=value` as one argument, so a name starting with '-' is never read as an option."""
     return f"{flag}={value}"

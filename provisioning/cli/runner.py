@@ -19,27 +19,27 @@ from provisioning.cli.errors import (
     Conflict,
 )
 from provisioning.cli.parsing import (
-    _INITIALIZED,
-    _LINKED,
-    _SCHEDULE_CREATED,
-    _SCHEDULE_DELETED,
-    _SNAPSHOT_DELETED,
-    _USER_DELETED,
-    _USER_UPDATED,
+    INITIALIZED_RE,
+    LINKED_RE,
+    SCHEDULE_CREATED_RE,
+    SCHEDULE_DELETED_RE,
+    SNAPSHOT_DELETED_RE,
+    USER_DELETED_RE,
+    USER_UPDATED_RE,
     Call,
     ClientStatus,
     ScheduleInfo,
     SnapshotInfo,
     UserInfo,
-    _need,
-    _option,
     classify,
+    cli_option,
     parse_schedule_list,
     parse_snapshot_created,
     parse_snapshot_list,
     parse_status,
     parse_user_created,
     parse_user_list,
+    require_match,
     scrub,
 )
 
@@ -194,7 +194,7 @@ class LucidCli:
         try:
             self._parsed(
                 self._with_password(call, root_password),
-                lambda out: _need(_LINKED, out, "'Filespace ... linked as ...'"),
+                lambda out: require_match(LINKED_RE, out, "'Filespace ... linked as ...'"),
             )
         except Conflict:
             # Another process linked the same state meanwhile; fine if it is this filespace.
@@ -229,13 +229,15 @@ class LucidCli:
         args += ["--provider", provider]
         # The access key is not a secret (the connection kit shows it); the secret key is.
         call = self._with_password(Call(args, secrets=[secret_key]), root_password)
-        self._parsed(call, lambda out: _need(_INITIALIZED, out, "'... initialized successfully.'"))
+        self._parsed(
+            call, lambda out: require_match(INITIALIZED_RE, out, "'... initialized successfully.'")
+        )
 
     def user_create(
         self, *, root_password: str, name: str, user_password: str, email: str = ""
     ) -> str:
         self.link_root(root_password=root_password)
-        args = ["lucid", "user", _option("--create", name), "--user-password", user_password]
+        args = ["lucid", "user", cli_option("--create", name), "--user-password", user_password]
         if email:
             args += ["--user-email", email]
         call = self._with_password(Call(args, secrets=[user_password]), root_password)
@@ -244,16 +246,20 @@ class LucidCli:
     def user_delete(self, *, root_password: str, name: str) -> None:
         self.link_root(root_password=root_password)
         call = self._with_password(
-            Call(["lucid", "user", _option("--delete", name)]), root_password
+            Call(["lucid", "user", cli_option("--delete", name)]), root_password
         )
-        self._parsed(call, lambda out: _need(_USER_DELETED, out, "'User ... deleted ...'"))
+        self._parsed(
+            call, lambda out: require_match(USER_DELETED_RE, out, "'User ... deleted ...'")
+        )
 
     def user_set_password(self, *, root_password: str, name: str, user_password: str) -> None:
         """`lucid user --set NAME --user-password PW`: give an existing user a new password."""
         self.link_root(root_password=root_password)
-        args = ["lucid", "user", _option("--set", name), "--user-password", user_password]
+        args = ["lucid", "user", cli_option("--set", name), "--user-password", user_password]
         call = self._with_password(Call(args, secrets=[user_password]), root_password)
-        self._parsed(call, lambda out: _need(_USER_UPDATED, out, "'User ... updated ...'"))
+        self._parsed(
+            call, lambda out: require_match(USER_UPDATED_RE, out, "'User ... updated ...'")
+        )
 
     def user_list(self, *, root_password: str) -> list[UserInfo]:
         self.link_root(root_password=root_password)
@@ -261,7 +267,7 @@ class LucidCli:
 
     def snapshot_create(self, *, root_password: str, name: str = "") -> int:
         self.link_root(root_password=root_password)
-        args = ["lucid", "snapshot", _option("--create", name) if name else "--create"]
+        args = ["lucid", "snapshot", cli_option("--create", name) if name else "--create"]
         call = self._with_password(Call(args), root_password)
         return self._parsed(call, parse_snapshot_created)
 
@@ -274,23 +280,25 @@ class LucidCli:
         call = self._with_password(
             Call(["lucid", "snapshot", "--delete", str(snapshot_id)]), root_password
         )
-        self._parsed(call, lambda out: _need(_SNAPSHOT_DELETED, out, "'Snapshot ... deleted.'"))
+        self._parsed(
+            call, lambda out: require_match(SNAPSHOT_DELETED_RE, out, "'Snapshot ... deleted.'")
+        )
 
     def schedule_create(
         self, *, root_password: str, name: str, interval: str, retention: int
     ) -> None:
         self.link_root(root_password=root_password)
-        args = ["lucid", "snapshot-schedule", _option("--create", name), "--interval", interval]
+        args = ["lucid", "snapshot-schedule", cli_option("--create", name), "--interval", interval]
         args += ["--retention", str(retention)]
         call = self._with_password(Call(args), root_password)
-        self._parsed(call, lambda out: _need(_SCHEDULE_CREATED, out, "'... created ...'"))
+        self._parsed(call, lambda out: require_match(SCHEDULE_CREATED_RE, out, "'... created ...'"))
 
     def schedule_delete(self, *, root_password: str, name: str) -> None:
         self.link_root(root_password=root_password)
         call = self._with_password(
-            Call(["lucid", "snapshot-schedule", _option("--delete", name)]), root_password
+            Call(["lucid", "snapshot-schedule", cli_option("--delete", name)]), root_password
         )
-        self._parsed(call, lambda out: _need(_SCHEDULE_DELETED, out, "'... deleted ...'"))
+        self._parsed(call, lambda out: require_match(SCHEDULE_DELETED_RE, out, "'... deleted ...'"))
 
     def schedule_list(self, *, root_password: str) -> list[ScheduleInfo]:
         self.link_root(root_password=root_password)

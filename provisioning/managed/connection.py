@@ -23,7 +23,7 @@ from portal.customers.models import MANAGER_ROLES, Membership
 from portal.plans.models import StorageOwner
 from provisioning import cli, services
 from provisioning.managed.initialization import why_not_initializable
-from provisioning.managed.operations import filespace_user_create
+from provisioning.managed.operations import filespace_user_add
 from provisioning.managed.rules import (
     OperationRefused,
     audit_failure,
@@ -64,9 +64,10 @@ def filespace_own_user_create(
         raise OperationRefused(
             "You already have a filespace user on this filespace; reset its password instead."
         )
-    return filespace_user_create(
-        filespace=filespace, actor=actor, name=name, email=actor.email, member=actor
-    )
+    return filespace_user_add(
+        filespace=filespace, by=Principal.for_user(actor), name=name, email=actor.email,
+        member=actor,
+    )  # fmt: skip
 
 
 @action("filespace.user_reset_password", audit_refusals=True)

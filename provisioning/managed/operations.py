@@ -41,8 +41,16 @@ def filespace_user_create(
     `member` ties the user to a portal member (their own login; one per member and filespace).
     """
     by = require_may_manage(actor, filespace)
-    actor = by.audit_user
     require_changeable(filespace)
+    return filespace_user_add(filespace=filespace, by=by, name=name, email=email, member=member)
+
+
+def filespace_user_add(
+    *, filespace: Filespace, by, name: str, email: str = "", member=None
+) -> tuple[FilespaceUser, str]:
+    """The CLI call and the row behind `filespace_user_create`, for actions that checked who may
+    add this user (a manager, or a member adding their own)."""
+    actor = by.audit_user
     name = validate_user_name(name)
     if FilespaceUser.objects.filter(filespace=filespace, name__iexact=name).exists():
         raise ValidationError({"name": "This filespace already has a user with that name."})

@@ -9,7 +9,7 @@ import string
 from django.core.exceptions import ValidationError
 
 from portal.actions import Code, Principal, Refused, guards, record
-from portal.customers.models import ALL_ROLES
+from portal.customers.models import MANAGER_ROLES
 from provisioning import cli, emails
 from provisioning.models import Filespace
 
@@ -33,10 +33,11 @@ class OperationRefused(Refused):
 
 
 def require_may_manage(by: Principal, filespace: Filespace) -> Principal:
-    """Any member of the filespace's customer (or MSP staff) may manage its users and
-    snapshots; returns the principal."""
+    """Owners and admins of the filespace's customer (or MSP staff) initialize a filespace and
+    manage its users, snapshots and schedules; returns the principal. Every member creates their
+    own filespace user through `filespace_own_user_create`, which checks membership instead."""
     by = Principal.of(by)
-    guards.require_role(by, filespace.customer, ALL_ROLES, what="manage filespaces")
+    guards.require_role(by, filespace.customer, MANAGER_ROLES, what="manage filespaces")
     return by
 
 

@@ -21,14 +21,14 @@ Kind = ProvisioningEvent.Kind
 PAUSE_AFTER_CREATE_ENV = "PROVISIONING_TEST_PAUSE_AFTER_CREATE"
 
 
-def _domain_for(client) -> lucidlink.Domain:
+def domain_for(client) -> lucidlink.Domain:
     """The MSP's one LucidLink domain (cached by provisioning.domain)."""
     from provisioning.domain import msp_domain
 
     return msp_domain(client=client)
 
 
-def _seconds(value: float) -> timedelta:
+def duration(value: float) -> timedelta:
     return timedelta(seconds=value)
 
 

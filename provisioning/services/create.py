@@ -20,7 +20,7 @@ from provisioning.services.common import (
     Kind,
     LeaseLost,
     State,
-    _seconds,
+    duration,
     event_record,
     logger,
     reason_not_ours,
@@ -48,7 +48,7 @@ def qualified_name_preview(*, customer, name: str, client=None) -> str:
     from provisioning import rules
 
     rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
-    domain = common._domain_for(client or lucidlink.get_client())
+    domain = common.domain_for(client or lucidlink.get_client())
     return rules.qualified_name_for(prefix=customer.name_prefix, name=name, domain_name=domain.name)
 
 
@@ -105,7 +105,7 @@ def filespace_claim_for_create(*, filespace_id: int) -> Filespace | None:
     claimable = (Q(state=State.REQUESTED) & due) | Q(state=State.CREATING, lease_until__lt=now)
     claimed = Filespace.objects.filter(claimable, pk=filespace_id).update(
         state=State.CREATING,
-        lease_until=now + _seconds(settings.PROVISIONING_LEASE),
+        lease_until=now + duration(settings.PROVISIONING_LEASE),
         attempts=F("attempts") + 1,
         updated_at=now,
     )
@@ -140,7 +140,7 @@ def _intent_differences(filespace: Filespace, remote: lucidlink.RemoteFilespace)
     ]
 
 
-def _remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, domain) -> str:
+def remote_matches(*, filespace: Filespace, remote: lucidlink.RemoteFilespace, domain) -> str:
     """Why a remote filespace is not provably this row's, or "" when it is.
 
     The proof rests on what the portal recorded before it sent any POST (the create intent: the
@@ -209,7 +209,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     Raises lucidlink.Unavailable (retry later) or lucidlink.Rejected (give up); returns None
     when the row was not ours to write any more (force-failed meanwhile).
     """
-    domain = common._domain_for(client)
+    domain = common.domain_for(client)
     filespace.domain_id, filespace.domain_name = domain.id, domain.name
     qualified_name = f"{filespace.remote_name}.{domain.name}"
 
@@ -258,7 +258,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
         remote = _with_id(client, remote, qualified_name)
 
     if adopted:
-        mismatch = _remote_matches(filespace=filespace, remote=remote, domain=domain)
+        mismatch = remote_matches(filespace=filespace, remote=remote, domain=domain)
         if mismatch:
             raise FilespaceNotOurs(
                 reason_not_ours(filespace=filespace, detail=mismatch), status=409
@@ -298,8 +298,8 @@ def filespace_record_created(
             domain_name=filespace.domain_name,
             remote_status=remote.status or "",
             created_remote_at=now,
-            next_poll_at=now + _seconds(settings.PROVISIONING_FIRST_POLL_DELAY),
-            poll_deadline=now + _seconds(settings.PROVISIONING_DEADLINE),
+            next_poll_at=now + duration(settings.PROVISIONING_FIRST_POLL_DELAY),
+            poll_deadline=now + duration(settings.PROVISIONING_DEADLINE),
             lease_until=None,
             polls=0,
             last_error="",
@@ -346,7 +346,7 @@ def filespace_schedule_retry(*, filespace: Filespace, error: lucidlink.Unavailab
     released = Filespace.objects.filter(pk=filespace.pk, state=State.CREATING).update(
         state=State.REQUESTED,
         lease_until=None,
-        next_poll_at=now + _seconds(delay),
+        next_poll_at=now + duration(delay),
         last_error=f"LucidLink is unavailable ({error.message}); retrying.",
         updated_at=now,
     )

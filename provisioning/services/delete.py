@@ -13,13 +13,13 @@ from provisioning.services import common
 from provisioning.services.common import (
     Kind,
     State,
-    _seconds,
+    duration,
     event_record,
     poll_delay,
     retry_delay,
 )
 from provisioning.services.create import (
-    _remote_matches,
+    remote_matches,
 )
 from provisioning.services.status import (
     filespace_mark_failed,
@@ -35,7 +35,7 @@ def filespace_claim_for_delete(*, filespace_id: int) -> Filespace | None:
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
     claimed = Filespace.objects.filter(claimable, pk=filespace_id).update(
-        lease_until=now + _seconds(settings.PROVISIONING_LEASE),
+        lease_until=now + duration(settings.PROVISIONING_LEASE),
         attempts=F("attempts") + 1,
         updated_at=now,
     )
@@ -53,9 +53,9 @@ def filespace_remove_remote(*, filespace: Filespace, client) -> bool:
     """
     remote_id = filespace.remote_id
     if remote_id is None:
-        domain = common._domain_for(client)
+        domain = common.domain_for(client)
         remote = client.find_filespace(f"{filespace.remote_name}.{domain.name}")
-        if remote is not None and not _remote_matches(
+        if remote is not None and not remote_matches(
             filespace=filespace, remote=remote, domain=domain
         ):
             if remote.id is None:

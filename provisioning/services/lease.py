@@ -19,7 +19,7 @@ from django.db import connections
 from django.utils import timezone
 
 from provisioning.models import Filespace
-from provisioning.services.common import _seconds
+from provisioning.services.common import duration
 
 logger = logging.getLogger("provisioning.services")
 
@@ -29,7 +29,7 @@ def lease_renew(*, filespace_id: int, state: str, attempts: int) -> bool:
     now = timezone.now()
     renewed = Filespace.objects.filter(
         pk=filespace_id, state=state, attempts=attempts, lease_until__isnull=False
-    ).update(lease_until=now + _seconds(settings.PROVISIONING_LEASE))
+    ).update(lease_until=now + duration(settings.PROVISIONING_LEASE))
     return renewed == 1
 
 

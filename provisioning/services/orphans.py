@@ -16,16 +16,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.actions import Principal, action, record
+from portal.actions import Principal, action, guards, record
 from portal.orders.models import Order
 from provisioning import lucidlink
 from provisioning.models import Filespace, OrphanFilespace
 from provisioning.services import common
-from provisioning.services.common import Kind, State, _seconds, event_record
+from provisioning.services.common import Kind, State, duration, event_record
 
 logger = logging.getLogger("provisioning.orphans")
 Reason = OrphanFilespace.Reason
@@ -100,7 +100,7 @@ def orphans_sweep(*, client, now: datetime | None = None) -> OrphanSweepResult:
     retries); then nothing is changed.
     """
     now = now or timezone.now()
-    domain = common._domain_for(client)
+    domain = common.domain_for(client)
     remotes = [remote for remote in client.list_filespaces() if remote.domain_id == domain.id]
     result = OrphanSweepResult(listed=len(remotes))
     addressable = [remote for remote in remotes if remote.id]
@@ -154,9 +154,11 @@ def orphans_sweep(*, client, now: datetime | None = None) -> OrphanSweepResult:
 # --- Staff actions -----------------------------------------------------------------------------
 
 
-def _require_staff(user) -> None:
-    if not (user is not None and user.is_active and user.is_staff):
-        raise PermissionDenied("Only staff can resolve an orphan filespace.")
+def _require_staff(acting_user) -> Principal:
+    """MSP staff with a second factor, or an MSP key; returns the principal."""
+    by = Principal.of(acting_user)
+    guards.require_msp(by, what="resolve orphan filespaces")
+    return by
 
 
 def _lock_open(orphan: OrphanFilespace) -> OrphanFilespace:
@@ -185,7 +187,7 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
     to `provisioning` (the next sweep reads its status) and its order back to provisioning.
     Rows, event and audit entry are written in one transaction.
     """
-    _require_staff(acting_user)
+    by = _require_staff(acting_user)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -206,7 +208,7 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
                 lease_until=None,
                 polls=0,
                 next_poll_at=now,
-                poll_deadline=now + _seconds(settings.PROVISIONING_DEADLINE),
+                poll_deadline=now + duration(settings.PROVISIONING_DEADLINE),
                 created_remote_at=row.created_remote_at or now,
                 updated_at=now,
             )
@@ -214,16 +216,16 @@ def orphan_adopt(*, orphan: OrphanFilespace, filespace: Filespace, acting_user) 
                 state=Order.State.PROVISIONING, updated_at=now
             )
             OrphanFilespace.objects.filter(pk=orphan.pk).update(
-                state=OrphanState.ADOPTED, resolved_at=now, resolved_by=acting_user
+                state=OrphanState.ADOPTED, resolved_at=now, resolved_by=by.audit_user
             )
             event_record(
                 filespace=row,
                 kind=Kind.ADOPTED,
                 message=f"Staff adopted {orphan.remote_id}, found by the orphan sweep.",
-                actor=acting_user,
+                actor=by.audit_user,
             )
             record(
-                by=Principal.of(acting_user),
+                by=by,
                 action="orphan.adopt",
                 customer=row.customer,
                 target=row,
@@ -244,17 +246,17 @@ def orphan_delete(*, orphan: OrphanFilespace, acting_user, confirm: str) -> Orph
     """Staff: delete the orphan at LucidLink (a task does the call after commit), audited."""
     from provisioning import tasks
 
-    _require_staff(acting_user)
+    by = _require_staff(acting_user)
     if confirm != orphan.remote_name:
         raise ValidationError(f"Type {orphan.remote_name} to confirm the deletion.")
     now = timezone.now()
     with transaction.atomic():
         orphan = _lock_open(orphan)
         OrphanFilespace.objects.filter(pk=orphan.pk).update(
-            state=OrphanState.DELETING, resolved_by=acting_user, last_seen_at=now
+            state=OrphanState.DELETING, resolved_by=by.audit_user, last_seen_at=now
         )
         record(
-            by=Principal.of(acting_user),
+            by=by,
             action="orphan.delete_requested",
             customer=orphan.tracked_as.customer if orphan.tracked_as else None,
             target=orphan,

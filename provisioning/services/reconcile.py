@@ -10,7 +10,7 @@ from django.utils import timezone
 from provisioning.models import Filespace
 from provisioning.services.common import (
     State,
-    _seconds,
+    duration,
 )
 
 # --- Reconciler ------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ class ReconcileResult:
 def filespaces_needing_a_push(*, now: datetime | None = None, limit: int = 500) -> ReconcileResult:
     """Rows whose task message may have been lost: due long ago, or leased by a dead worker."""
     now = now or timezone.now()
-    stale = now - _seconds(settings.PROVISIONING_RECONCILE_GRACE)
+    stale = now - duration(settings.PROVISIONING_RECONCILE_GRACE)
     creates = list(
         Filespace.objects.filter(
             Q(state=State.REQUESTED, next_poll_at__lte=stale)

@@ -18,7 +18,7 @@ from provisioning.models import Filespace
 from provisioning.services.common import (
     Kind,
     State,
-    _seconds,
+    duration,
     event_record,
 )
 from provisioning.services.status import (
@@ -47,7 +47,7 @@ def filespace_retry(*, filespace: Filespace, by: Principal) -> Filespace:
         fields = {
             "state": State.PROVISIONING,
             "polls": 0,
-            "poll_deadline": now + _seconds(settings.PROVISIONING_DEADLINE),
+            "poll_deadline": now + duration(settings.PROVISIONING_DEADLINE),
         }
     try:
         with transaction.atomic():

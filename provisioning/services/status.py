@@ -18,7 +18,7 @@ from provisioning.services import pause
 from provisioning.services.common import (
     Kind,
     State,
-    _seconds,
+    duration,
     event_record,
     logger,
     poll_delay,
@@ -133,7 +133,7 @@ def filespace_apply_remote_status(
         Filespace.objects.filter(pk=filespace.pk, state=current).update(
             remote_status=remote.status or "",
             polls=filespace.polls + 1,
-            next_poll_at=now + _seconds(_next_poll_delay(current, filespace.polls + 1)),
+            next_poll_at=now + duration(_next_poll_delay(current, filespace.polls + 1)),
             lease_until=None,
             updated_at=now,
         )
@@ -150,7 +150,7 @@ def filespace_apply_remote_status(
         }
         if target == State.PROVISIONED:
             fields.update(
-                provisioned_at=now, next_poll_at=now + _seconds(_next_poll_delay(target, 1))
+                provisioned_at=now, next_poll_at=now + duration(_next_poll_delay(target, 1))
             )
         else:
             fields.update(active_at=now, next_poll_at=None)
@@ -191,7 +191,7 @@ def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> li
     any HTTP call.
     """
     now = now or timezone.now()
-    lease_until = now + _seconds(settings.PROVISIONING_LEASE)
+    lease_until = now + duration(settings.PROVISIONING_LEASE)
     due = Q(state__in=Filespace.POLLED_STATES, next_poll_at__lte=now, remote_id__isnull=False) & (
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     )
@@ -217,7 +217,7 @@ def filespace_release_poll(*, filespace: Filespace, delay: float, note: str = ""
     now = timezone.now()
     Filespace.objects.filter(pk=filespace.pk, state=filespace.state).update(
         lease_until=None,
-        next_poll_at=now + _seconds(delay),
+        next_poll_at=now + duration(delay),
         updated_at=now,
         **({"last_error": note} if note else {}),
     )
@@ -234,7 +234,7 @@ def _release_polls(filespaces: list[Filespace], *, delay: float) -> None:
         ids_by_state[filespace.state].append(filespace.pk)
     for state, ids in ids_by_state.items():
         Filespace.objects.filter(pk__in=ids, state=state).update(
-            lease_until=None, next_poll_at=now + _seconds(delay), updated_at=now
+            lease_until=None, next_poll_at=now + duration(delay), updated_at=now
         )
 
 

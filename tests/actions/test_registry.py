@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from portal.actions import ACTIONS
 from portal.actions.entry_points import ADMIN_ACTIONS, ENTRY_POINTS, READ_ONLY, SYSTEM_CALLERS
-from tests.actions.scenarios import NOT_IN_MATRIX, SCENARIOS
+from tests.actions.scenarios import ENTRY_POINTS_NOT_IN_MATRIX, NOT_IN_MATRIX, SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
 # URL names that belong to libraries (allauth, the admin), not to the portal's own pages.
@@ -67,9 +67,54 @@ def test_every_admin_model_action_is_declared():
 
 
 def test_every_action_is_in_the_matrix_or_says_why_not():
-    missing = sorted(set(ACTIONS) - set(SCENARIOS) - set(NOT_IN_MATRIX))
+    in_matrix = {scenario.action for scenario in SCENARIOS.values()}
+    missing = sorted(set(ACTIONS) - in_matrix - set(NOT_IN_MATRIX))
     assert not missing, f"actions with no matrix scenario (tests/actions/scenarios.py): {missing}"
-    assert not set(SCENARIOS) & set(NOT_IN_MATRIX)
+    assert not in_matrix & set(NOT_IN_MATRIX), "an action is both in the matrix and excused"
+    assert not set(NOT_IN_MATRIX) - set(ACTIONS), "NOT_IN_MATRIX names unregistered actions"
+
+
+def _declared_calls():
+    """(entry point, action) for every URL and admin action that calls an action."""
+    for table in (ENTRY_POINTS, ADMIN_ACTIONS):
+        for entry, names in table.items():
+            for name in names:
+                yield entry, name
+
+
+def test_every_entry_point_of_a_matrix_action_is_driven_by_the_matrix():
+    """A URL or admin action added for an action in the matrix must be driven by its scenario
+    (or excused with a reason), so the matrix cannot fall behind the entry points."""
+    driven = {
+        (entry.name, scenario.action)
+        for scenario in SCENARIOS.values()
+        for entry in scenario.entry_points
+    }
+    in_matrix = {scenario.action for scenario in SCENARIOS.values()}
+    missing = sorted(
+        f"{entry} -> {name}"
+        for entry, name in _declared_calls()
+        if name in in_matrix
+        and (entry, name) not in driven
+        and entry not in ENTRY_POINTS_NOT_IN_MATRIX
+    )
+    assert not missing, (
+        "entry points of matrix actions that no scenario drives (add the entry point to the "
+        f"scenario in tests/actions/scenarios.py): {missing}"
+    )
+
+
+def test_the_matrix_drives_only_declared_entry_points():
+    declared = set(_declared_calls())
+    undeclared = sorted(
+        f"{entry.name} -> {scenario.action}"
+        for scenario in SCENARIOS.values()
+        for entry in scenario.entry_points
+        if entry.kind != "service" and (entry.name, scenario.action) not in declared
+    )
+    assert not undeclared, f"declare these in portal/actions/entry_points.py: {undeclared}"
+    stale = sorted(set(ENTRY_POINTS_NOT_IN_MATRIX) - {entry for entry, _name in _declared_calls()})
+    assert not stale, f"ENTRY_POINTS_NOT_IN_MATRIX names unknown entry points: {stale}"
 
 
 def test_only_actions_write_the_audit_log():

@@ -8,7 +8,7 @@ def fake_client(monkeypatch) -> FakeClient:
     """Route every task's LucidLink calls to a FakeClient (the unit-test seam)."""
     client = FakeClient()
     monkeypatch.setattr("provisioning.lucidlink.get_client", lambda: client)
-    monkeypatch.setattr("provisioning.services.common._domain_for", lambda c: c.list_domains()[0])
+    monkeypatch.setattr("provisioning.services.common.domain_for", lambda c: c.list_domains()[0])
     return client
 
 

@@ -348,7 +348,7 @@ def test_an_account_without_a_domain_fails_the_order_with_words_for_the_customer
     def missing(client):
         raise DomainMissing("The LucidLink account has no domain yet.")
 
-    monkeypatch.setattr("provisioning.services.common._domain_for", missing)
+    monkeypatch.setattr("provisioning.services.common.domain_for", missing)
 
     tasks.create_filespace(requested.pk)
 

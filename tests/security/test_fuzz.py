@@ -132,8 +132,7 @@ def world(
 
 
 def _more_rows(*, staff, customer, filespace) -> None:
-    from portal.customers.models import Invitation
-    from portal.staff.models import CustomerTermination
+    from portal.customers.models import CustomerTermination, Invitation
     from portal.webhooks.models import Delivery, Event, Subscription
     from provisioning.managed_models import FilespaceUser, SnapshotSchedule
 

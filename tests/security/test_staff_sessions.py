@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from portal.staff.models import CustomerTermination
+from portal.customers.models import CustomerTermination
 from provisioning.models import Filespace
 
 pytestmark = pytest.mark.django_db

@@ -75,7 +75,7 @@ def test_the_invitation_page_never_shows_the_token_hash(admin_client, member_fac
 @pytest.mark.parametrize(
     "label",
     ["audit.AuditEntry", "provisioning.ProvisioningEvent", "billing.Invoice",
-     "staff.CustomerTermination"],
+     "customers.CustomerTermination"],
 )  # fmt: skip
 def test_immutable_records_are_read_only_in_the_admin(rf, staff_factory, label):
     model = apps.get_model(label)

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEntry
 from portal.customers import lifecycle
+from portal.customers.models import CustomerTermination
 from portal.orders import services as orders
 from portal.orders.models import Order
 from portal.staff import tasks as staff_tasks
-from portal.staff.models import CustomerTermination
 from provisioning import lucidlink, tasks
 from provisioning.domain import msp_domain_forget
 from provisioning.models import Filespace

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from portal.customers import lifecycle
+from portal.customers.models import CustomerTermination
 from portal.staff import tasks as staff_tasks
-from portal.staff.models import CustomerTermination
 from provisioning.models import Filespace
 from tests.provisioning.test_real_worker import place, sim, wait_for, worker_env  # noqa: F401
 

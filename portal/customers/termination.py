@@ -1,3 +1,6 @@
+"""A customer's termination: requested by one staff member, approved by a second (the rules
+live in portal.customers.lifecycle)."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -59,6 +62,8 @@ class CustomerTermination(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["state", "delete_after"])]
+        # Kept from when the model lived in the staff app; the table never moved.
+        db_table = "staff_customertermination"
 
     def __str__(self) -> str:
         return f"Termination of {self.customer} ({self.get_state_display().lower()})"
