@@ -279,7 +279,9 @@ def invoice_inputs(
         if stored is None:
             samples[filespace.pk] = {}
             continue
-        windows = plan_pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
+        windows = plan_pieces(
+            filespace, history, month_start, month_end, as_of=None, forecast=False
+        )
         if (
             month is not None
             and _summary_matches(month, stored)
