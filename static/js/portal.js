@@ -53,3 +53,10 @@ function labelTableCells(root) {
 document.addEventListener("DOMContentLoaded", () => labelTableCells(document));
 // Fragments swapped in by htmx (live timelines, usage rows) get their labels too.
 document.addEventListener("htmx:afterSwap", () => labelTableCells(document));
+
+// A form sent back with errors: move the focus to its error summary, so a screen reader reads
+// what to fix and the keyboard starts from there (each error links to its field).
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+});
