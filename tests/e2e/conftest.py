@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.accessibility import AccessibilityCheck
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",
@@ -105,8 +107,60 @@ def launch_browser(browser_type_launch_args, browser_type) -> Callable:
 @pytest.fixture(scope="package")
 def browser(launch_browser) -> Iterator:
     browser = launch_browser()
+    _check_accessibility_of_every_context(browser)
     yield browser
     browser.close()
+
+
+# -- Accessibility: axe-core on every page of every context (tests/e2e/accessibility.py) --------
+
+# The contexts opened by the running test, each with its check.
+_CHECKED_CONTEXTS: list[tuple[object, AccessibilityCheck]] = []
+
+
+def _check_accessibility_of_every_context(browser) -> None:
+    """Every context a journey opens (fixtures or `browser.new_context`) runs axe on its pages."""
+    original_new_context = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = original_new_context(*args, **kwargs)
+        check = AccessibilityCheck()
+        check.install(context)
+        original_close = context.close
+
+        def close(*close_args, **close_kwargs):
+            if not getattr(context, "_a11y_closed", False):
+                check.check_open_pages(context)
+                context._a11y_closed = True
+            original_close(*close_args, **close_kwargs)
+
+        context.close = close
+        context._a11y_check = check
+        _CHECKED_CONTEXTS.append((context, check))
+        return context
+
+    browser.new_context = new_context
+
+
+def accessibility_check_of(page) -> AccessibilityCheck | None:
+    return getattr(page.context, "_a11y_check", None)
+
+
+@pytest.fixture(autouse=True)
+def _accessibility_of_every_page() -> Iterator[None]:
+    """Fail the journey on any serious or critical axe-core violation on a page it visited."""
+    _CHECKED_CONTEXTS.clear()
+    yield
+    checks = []
+    for context, check in _CHECKED_CONTEXTS:
+        if not getattr(context, "_a11y_closed", False):
+            # Contexts a journey opened itself end here, after a last look at their pages.
+            context.close()
+        checks.append(check)
+    _CHECKED_CONTEXTS.clear()
+    reports = [check.report() for check in checks if check.violations]
+    if reports:
+        pytest.fail("\n\n".join(reports), pytrace=False)
 
 
 @pytest.fixture(scope="package")
@@ -240,6 +294,9 @@ class Shots:
 
     def __call__(self, page, name: str, *, mask: tuple = ()) -> Path:
         """Save a full-page screenshot; `mask` locators (secrets) are painted over."""
+        check = accessibility_check_of(page)
+        if check is not None:
+            check.check(page)
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{self.journey}-{len(self.taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True, mask=list(mask))
