@@ -30,7 +30,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.installed
+# axe-core for the browser journeys' accessibility check (tests/e2e/accessibility.py), from the
+# npm registry at the versions package-lock.json pins; nothing from node_modules is served.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is required for the browser journeys (apt-get install npm)." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 run: export DEBUG ?= true
 run: export WEB_PORT := $(WEB_PORT)

@@ -36,8 +36,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Rate limits, the cached LucidLink domain and the worker's cache live in this Redis database,
-# shared by the live server and the worker and cleared before each journey.
-E2E_REDIS_DB = 9
+# shared by the live server and the worker and cleared before each journey (E2E_REDIS_DB to
+# choose another one when several people share a Redis).
+E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "9"))
 PASSWORD = "a-long-enough-passphrase-42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # allauth's labels end with a colon: "Password:" and "Password (again):".
