@@ -60,3 +60,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const summary = document.querySelector("[data-error-summary]");
   if (summary) summary.focus();
 });
+
+// A link in the error summary moves the focus into its field, not only the view.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-error-summary] a[href^='#']");
+  if (!link) return;
+  const field = document.getElementById(link.getAttribute("href").slice(1));
+  if (!field) return;
+  event.preventDefault();
+  field.focus();
+  field.scrollIntoView({block: "center"});
+});
