@@ -125,6 +125,9 @@ def _check_accessibility_of_every_context(browser) -> None:
 
     def new_context(*args, **kwargs):
         context = original_new_context(*args, **kwargs)
+        # Every document parses axe-core (about 0.5 MB) on load: on a loaded machine a first
+        # page can take longer than the 10 s an element is given.
+        context.set_default_navigation_timeout(30_000)
         check = AccessibilityCheck()
         check.install(context)
         original_close = context.close

@@ -1,4 +1,4 @@
-"""Keyboard only: sign in and order a filespace with Tab, Enter, Space and the arrow keys.
+"""Keyboard only: sign in and order a filespace with Tab, Enter, Space and typing.
 
 No mouse click and no `fill`: every control is reached with Tab from the one before, and each
 control the journey stops on must show where the focus is (an outline or a shadow), as a person
@@ -73,7 +73,7 @@ def test_a_customer_signs_in_and_orders_a_filespace_with_the_keyboard_alone(
     page.keyboard.type("keys")
     expect(page.locator("#name-check")).to_contain_text("available", ignore_case=True)
     tab_to(page, "the region", field("Region"))
-    page.keyboard.press("ArrowDown")  # us-east → eu-de
+    page.keyboard.press("F")  # type-ahead: "Frankfurt (eu-de)"
     expect(page.get_by_label("Region")).to_have_value("eu-de")
     tab_to(page, "the expected storage", field("Expected storage (GB)"))
     page.keyboard.type("750")
