@@ -155,16 +155,19 @@ def _accessibility_of_every_page() -> Iterator[None]:
     """Fail the journey on any serious or critical axe-core violation on a page it visited."""
     _CHECKED_CONTEXTS.clear()
     yield
-    checks = []
-    for context, check in _CHECKED_CONTEXTS:
-        if not getattr(context, "_a11y_closed", False):
-            # Contexts a journey opened itself end here, after a last look at their pages.
-            context.close()
-        checks.append(check)
+    opened = list(_CHECKED_CONTEXTS)
     _CHECKED_CONTEXTS.clear()
-    reports = [check.report() for check in checks if check.violations]
-    if reports:
-        pytest.fail("\n\n".join(reports), pytrace=False)
+    failures = accessibility_failures(opened)
+    if failures:
+        pytest.fail(failures, pytrace=False)
+
+
+def accessibility_failures(opened: list[tuple[object, AccessibilityCheck]]) -> str:
+    """Close what the journey left open (a last check of its pages), then report violations."""
+    for context, _check in opened:
+        if not getattr(context, "_a11y_closed", False):
+            context.close()
+    return "\n\n".join(check.report() for _context, check in opened if check.violations)
 
 
 @pytest.fixture(scope="package")

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.conftest import accessibility_check_of
+from tests.e2e.accessibility import AccessibilityCheck, Violation
+from tests.e2e.conftest import accessibility_check_of, accessibility_failures
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><main><h1>{title}</h1><form>{field}<button type="submit">Send</button></form>
@@ -74,3 +75,29 @@ def test_a_labelled_form_passes(pages, page):
     assert check.check(page) == []
     assert set(check.checked) == {pages + "/labelled"}
     assert check.violations == []
+
+
+class _Context:
+    """Stands in for a browser context the journey left open."""
+
+    def __init__(self, check) -> None:
+        self.check, self.closed = check, False
+
+    def close(self) -> None:
+        self.check.violations.append(
+            Violation("http://portal/last", "label", "critical", "Form elements must have labels",
+                      "https://example.invalid/label", (("#email", "<input id=email>", ""),))
+        )  # fmt: skip
+        self.closed = True
+
+
+def test_the_end_of_a_journey_checks_what_was_left_open_and_reports_it():
+    clean, dirty = AccessibilityCheck(), AccessibilityCheck()
+    left_open = _Context(dirty)
+    already_closed = _Context(clean)
+    already_closed._a11y_closed = True
+    report = accessibility_failures([(already_closed, clean), (left_open, dirty)])
+    assert left_open.closed and not already_closed.closed
+    assert "CRITICAL label on http://portal/last" in report
+    assert "at #email: <input id=email>" in report
+    assert accessibility_failures([(already_closed, clean)]) == ""
