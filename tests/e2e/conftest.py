@@ -191,6 +191,7 @@ def context(new_context):
 
     context = new_context()
     context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(30_000)  # every page parses axe-core (accessibility.py)
     expect.set_options(timeout=10_000)
     violations: list[str] = []
     context.on("console", lambda message: _note_csp_violation(message, violations))
