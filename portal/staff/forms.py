@@ -74,6 +74,8 @@ class PlanForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["allowed_regions"] = ", ".join(self.instance.allowed_regions or [])
+        # Optional: a plan whose LucidLink cost is not known keeps 0 (only the back-test reads it).
+        self.fields["cost_per_gib_month"].required = False
         self.has_orders = bool(self.instance.pk) and self.instance.orders.exists()
         if self.has_orders:
             for name in STORAGE_FIELDS:
@@ -88,6 +90,10 @@ class PlanForm(forms.ModelForm):
         if not name:
             raise ValidationError("Enter the name customers will see.")
         return name
+
+    def clean_cost_per_gib_month(self) -> Decimal:
+        cost = self.cleaned_data.get("cost_per_gib_month")
+        return Decimal(0) if cost is None else cost
 
     def clean_currency(self) -> str:
         currency = (self.cleaned_data.get("currency") or "").strip().upper()
