@@ -14,7 +14,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench mutate clean
+.PHONY: help install run test test-clocks e2e docs-screenshots chaos lint format check-migrations bench mutate clean
 
 help:
 	@echo "make run    set up and start the portal, a worker per queue, beat and simulator (Ctrl-C stops all)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-clocks  the whole suite once at each risky instant (month and year ends, leap days)"
 	@echo "make chaos  the fault suite on a private PostgreSQL and Redis (prints a results table)"
 	@echo "make lint   ruff and the missing-migrations check"
+	@echo "make docs-screenshots  refresh docs/screenshots/<journey>/ from the back-test and keyboard journeys"
 	@echo "make mutate mutation testing of the rules (slow, not in CI; docs/testing.md)"
 
 $(VENV)/.installed: pyproject.toml
@@ -33,7 +34,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.installed
+# axe-core for the browser journeys' accessibility check (tests/e2e/accessibility.py), from the
+# npm registry at the versions package-lock.json pins; nothing from node_modules is served.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is required for the browser journeys (apt-get install npm)." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 run: export DEBUG ?= true
 run: export WEB_PORT := $(WEB_PORT)
@@ -77,6 +85,17 @@ test-clocks: install
 E2E_OUTPUT ?= $(if $(ARTIFACTS),$(ARTIFACTS),var)/e2e-results
 e2e: install
 	$(VENV)/bin/pytest tests/e2e --screenshot only-on-failure --tracing retain-on-failure --output $(E2E_OUTPUT)
+
+# Refresh docs/screenshots/<journey>/ from a run of some journeys (only when asked: a normal
+# run keeps its screenshots under var/, so the work tree stays clean).
+DOCS_JOURNEYS ?= tests/e2e/test_plan_backtest.py tests/e2e/test_keyboard_order.py
+docs-screenshots: install
+	rm -rf var/docs-screenshots
+	ARTIFACTS=$(CURDIR)/var/docs-screenshots $(VENV)/bin/pytest $(DOCS_JOURNEYS) -q -p no:cacheprovider
+	@for f in var/docs-screenshots/screenshots/*.png; do \
+	  name=$$(basename $$f); journey=$$(echo $$name | sed -E 's/-[0-9]{2}-.*//'); \
+	  mkdir -p docs/screenshots/$$journey && cp $$f docs/screenshots/$$journey/$${name#$$journey-}; \
+	  echo "docs/screenshots/$$journey/$${name#$$journey-}"; done
 
 # Real workers, beat, lucidsim, and a private PostgreSQL cluster and Redis that the scenarios
 # restart and freeze (never the shared ones); see tests/chaos and .ci/chaos.

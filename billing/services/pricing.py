@@ -170,6 +170,13 @@ def plan_pieces(
     return rating.split_by_plan(window_start=start, window_end=end, assignments=assignments)
 
 
+def month_pieces(
+    filespace, history: dict[int, list[tuple[datetime, object]]], month_start, month_end
+) -> list[tuple[datetime, datetime, object]]:
+    """The (start, end, plan) windows an invoice rates a filespace over in a whole month."""
+    return plan_pieces(filespace, history, month_start, month_end, as_of=None, forecast=False)
+
+
 def plan_history(ids: list[int]) -> dict[int, list[tuple[datetime, object]]]:
     history: dict[int, list[tuple[datetime, object]]] = defaultdict(list)
     for period in FilespacePlanPeriod.objects.filter(filespace_id__in=ids).select_related("plan"):

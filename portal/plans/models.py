@@ -75,6 +75,17 @@ class Plan(models.Model):
     price_tiers = models.JSONField(
         default=list, blank=True, help_text="Graduated price bands; empty means one flat price."
     )
+    # What LucidLink charges the MSP for this storage, in the plan's currency; only the price
+    # back-test reads it, to show margins (docs/billing.md, section 11). Zero means not known.
+    cost_per_gib_month = models.DecimalField(
+        "LucidLink cost per GiB-month",
+        max_digits=12,
+        decimal_places=6,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="What LucidLink charges you per GiB-month of this storage, in the plan's "
+        "currency; the price back-test shows margins against it. 0 if not known.",
+    )
     requires_approval = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.security.staff import destructive
-from portal.staff import orphan_views, views
+from portal.staff import backtest_views, orphan_views, views
 
 app_name = "staff"
 
@@ -39,6 +39,7 @@ urlpatterns = [
     ),
     path("plans/", views.plan_list, name="plans"),
     path("plans/new/", views.plan_edit, name="plan_new"),
+    path("plans/backtest/", backtest_views.plan_backtest_page, name="plan_backtest"),
     path("plans/<int:pk>/", views.plan_edit, name="plan_edit"),
     path("plans/<int:pk>/active/", views.plan_set_active, name="plan_set_active"),
     path("audit/", views.audit_log, name="audit"),

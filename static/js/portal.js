@@ -53,3 +53,21 @@ function labelTableCells(root) {
 document.addEventListener("DOMContentLoaded", () => labelTableCells(document));
 // Fragments swapped in by htmx (live timelines, usage rows) get their labels too.
 document.addEventListener("htmx:afterSwap", () => labelTableCells(document));
+
+// A form sent back with errors: move the focus to its error summary, so a screen reader reads
+// what to fix and the keyboard starts from there (each error links to its field).
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+});
+
+// A link in the error summary moves the focus into its field, not only the view.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-error-summary] a[href^='#']");
+  if (!link) return;
+  const field = document.getElementById(link.getAttribute("href").slice(1));
+  if (!field) return;
+  event.preventDefault();
+  field.focus();
+  field.scrollIntoView({block: "center"});
+});

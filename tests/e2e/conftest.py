@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.accessibility import AccessibilityCheck
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--headless",
@@ -34,8 +36,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Rate limits, the cached LucidLink domain and the worker's cache live in this Redis database,
-# shared by the live server and the worker and cleared before each journey.
-E2E_REDIS_DB = 9
+# shared by the live server and the worker and cleared before each journey (E2E_REDIS_DB to
+# choose another one when several people share a Redis).
+E2E_REDIS_DB = int(os.environ.get("E2E_REDIS_DB", "9"))
 PASSWORD = "a-long-enough-passphrase-42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # allauth's labels end with a colon: "Password:" and "Password (again):".
@@ -105,8 +108,66 @@ def launch_browser(browser_type_launch_args, browser_type) -> Callable:
 @pytest.fixture(scope="package")
 def browser(launch_browser) -> Iterator:
     browser = launch_browser()
+    _check_accessibility_of_every_context(browser)
     yield browser
     browser.close()
+
+
+# -- Accessibility: axe-core on every page of every context (tests/e2e/accessibility.py) --------
+
+# The contexts opened by the running test, each with its check.
+_CHECKED_CONTEXTS: list[tuple[object, AccessibilityCheck]] = []
+
+
+def _check_accessibility_of_every_context(browser) -> None:
+    """Every context a journey opens (fixtures or `browser.new_context`) runs axe on its pages."""
+    original_new_context = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = original_new_context(*args, **kwargs)
+        # Every document parses axe-core (about 0.5 MB) on load: on a loaded machine a first
+        # page can take longer than the 10 s an element is given.
+        context.set_default_navigation_timeout(30_000)
+        check = AccessibilityCheck()
+        check.install(context)
+        original_close = context.close
+
+        def close(*close_args, **close_kwargs):
+            if not getattr(context, "_a11y_closed", False):
+                check.check_open_pages(context)
+                context._a11y_closed = True
+            original_close(*close_args, **close_kwargs)
+
+        context.close = close
+        context._a11y_check = check
+        _CHECKED_CONTEXTS.append((context, check))
+        return context
+
+    browser.new_context = new_context
+
+
+def accessibility_check_of(page) -> AccessibilityCheck | None:
+    return getattr(page.context, "_a11y_check", None)
+
+
+@pytest.fixture(autouse=True)
+def _accessibility_of_every_page() -> Iterator[None]:
+    """Fail the journey on any serious or critical axe-core violation on a page it visited."""
+    _CHECKED_CONTEXTS.clear()
+    yield
+    opened = list(_CHECKED_CONTEXTS)
+    _CHECKED_CONTEXTS.clear()
+    failures = accessibility_failures(opened)
+    if failures:
+        pytest.fail(failures, pytrace=False)
+
+
+def accessibility_failures(opened: list[tuple[object, AccessibilityCheck]]) -> str:
+    """Close what the journey left open (a last check of its pages), then report violations."""
+    for context, _check in opened:
+        if not getattr(context, "_a11y_closed", False):
+            context.close()
+    return "\n\n".join(check.report() for _context, check in opened if check.violations)
 
 
 @pytest.fixture(scope="package")
@@ -130,6 +191,7 @@ def context(new_context):
 
     context = new_context()
     context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(30_000)  # every page parses axe-core (accessibility.py)
     expect.set_options(timeout=10_000)
     violations: list[str] = []
     context.on("console", lambda message: _note_csp_violation(message, violations))
@@ -240,6 +302,9 @@ class Shots:
 
     def __call__(self, page, name: str, *, mask: tuple = ()) -> Path:
         """Save a full-page screenshot; `mask` locators (secrets) are painted over."""
+        check = accessibility_check_of(page)
+        if check is not None:
+            check.check(page)
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{self.journey}-{len(self.taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True, mask=list(mask))

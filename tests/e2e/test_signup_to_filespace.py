@@ -11,8 +11,11 @@ pytestmark = pytest.mark.worker
 
 
 def test_a_new_customer_signs_up_orders_and_watches_the_filespace_become_ready(
-    portal, worker, plan, page, shots
+    portal, worker, sim, plan, page, shots
 ):
+    # Long enough that the filespace page shows the timeline before it is ready, even on a
+    # loaded machine where each page also runs the accessibility check.
+    sim.set_delay(8)
     # Sign up; nothing is reachable until the address is verified.
     page.goto(portal + "/")
     page.get_by_role("link", name="Sign up").first.click()

@@ -14,6 +14,7 @@ GET_PAGES = [
     ("staff:filespaces", []),
     ("staff:plans", []),
     ("staff:plan_new", []),
+    ("staff:plan_backtest", []),
     ("staff:plan_edit", ["plan"]),
     ("staff:audit", []),
 ]
