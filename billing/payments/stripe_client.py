@@ -162,6 +162,22 @@ def _setup_intent(answer) -> SetupIntent:
     )
 
 
+def setup_intent_confirm_test_card(setup_intent_id: str) -> SetupIntent:
+    """Confirm a SetupIntent with Stripe's test card `pm_card_visa` (demo data only).
+
+    Works in Stripe's test mode and with localstripe; refused with a live key, so demo data can
+    never put a fake card on a real account.
+    """
+    if not settings.STRIPE_SECRET_KEY.startswith("sk_test_"):
+        raise Rejected("Test cards are only for test-mode keys.")
+    answer = _call(
+        _client().v1.setup_intents.confirm,
+        setup_intent_id,
+        params={"payment_method": "pm_card_visa"},
+    )
+    return _setup_intent(answer)
+
+
 def card_make_default(*, customer_id: str, payment_method_id: str) -> Card:
     """Attach the confirmed card to the customer (a no-op when Stripe already did) and make it
     the default for invoices; return its brand, last four and expiry."""

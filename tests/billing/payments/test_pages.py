@@ -130,3 +130,20 @@ def test_the_csp_allows_exactly_the_stripe_js_origin():
         "https://api.stripe.com",
         "https://js.stripe.com",
     ]
+
+
+def test_seed_demo_gives_the_demo_customer_a_saved_test_card(settings, localstripe):
+    import io
+
+    from django.core.management import call_command
+
+    from billing.payments.models import PaymentAccount
+
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    account = PaymentAccount.objects.get()
+    assert (account.card_brand, account.card_last4) == ("visa", "4242")
+    assert "Demo card: Visa ending 4242" in out.getvalue()
+    call_command("seed_demo", stdout=io.StringIO())  # a second run keeps the card
+    assert PaymentAccount.objects.get().payment_method_id == account.payment_method_id
