@@ -486,6 +486,19 @@ CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
 
 # Payments: find charges whose answer or webhook never came (docs/payments.md).
 PAYMENT_LEASE_SECONDS = env_int("PAYMENT_LEASE_SECONDS", 120, minimum=30)
+# Dunning: reminder e-mails (each also retries the card) this many days after a failed charge,
+# then suspension for non-payment DUNNING_SUSPEND_AFTER_DAYS after it; paying resumes.
+DUNNING_REMINDER_DAYS = sorted(
+    env_int_value("DUNNING_REMINDER_DAYS", day)
+    for day in env_list("DUNNING_REMINDER_DAYS", ["1", "3", "7"])
+)
+DUNNING_SUSPEND_AFTER_DAYS = env_int("DUNNING_SUSPEND_AFTER_DAYS", 10, minimum=1)
+if DUNNING_REMINDER_DAYS and DUNNING_REMINDER_DAYS[-1] > DUNNING_SUSPEND_AFTER_DAYS:
+    raise ImproperlyConfigured("DUNNING_SUSPEND_AFTER_DAYS must come after the last reminder day.")
+CELERY_BEAT_SCHEDULE["run-dunning"] = {
+    "task": "billing.payments.tasks.run_dunning",
+    "schedule": crontab(minute=50),
+}
 CELERY_BEAT_SCHEDULE["reconcile-payments"] = {
     "task": "billing.payments.tasks.reconcile_payments",
     "schedule": 300.0,

@@ -130,3 +130,32 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class Dunning(models.Model):
+    """Chasing one unpaid invoice after its card charge failed: reminders, retries, suspension."""
+
+    invoice = models.OneToOneField(
+        "billing.Invoice", on_delete=models.PROTECT, related_name="dunning"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="dunnings"
+    )
+    started_at = models.DateTimeField(default=timezone.now, help_text="When the charge failed.")
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(
+        null=True, blank=True, help_text="When dunning suspended the customer for non-payment."
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["closed_at", "started_at"], name="dunning_open")]
+
+    def __str__(self) -> str:
+        return f"Dunning of invoice {self.invoice_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

@@ -68,7 +68,9 @@ def payment_status(invoice: Invoice) -> tuple[str, Payment | None]:
 
 
 def staff_payments(*, states=None):
-    rows = Payment.objects.select_related("customer", "invoice").order_by("-created_at", "-id")
+    rows = Payment.objects.select_related("customer", "invoice", "invoice__dunning").order_by(
+        "-created_at", "-id"
+    )
     if states:
         rows = rows.filter(state__in=states)
     return rows

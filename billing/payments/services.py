@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import Invoice
-from billing.payments import stripe_client
+from billing.payments import dunning, stripe_client
 from billing.payments.models import Payment, PaymentAccount
 from portal.actions import Code, Principal, Refused, action, guards, record
 from portal.actions.outbox import outbox_add
@@ -306,6 +306,7 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
             after={"payment": payment.pk, "amount": str(value), "reference": payment.reference},
         )
         _outbox_paid(payment)
+        dunning.dunning_close(invoice_id=invoice.pk, by=by, now=now)
     return payment
 
 
@@ -463,7 +464,9 @@ def payment_settle(
         )
         if state == Payment.State.SUCCEEDED:
             _outbox_paid(payment)
+            dunning.dunning_close(invoice_id=payment.invoice_id, by=by, now=now)
         elif state in (Payment.State.ACTION_NEEDED, Payment.State.FAILED):
+            dunning.dunning_start(payment=payment, now=now)
             outbox_add(
                 event_type="invoice.payment_failed",
                 customer=payment.customer,

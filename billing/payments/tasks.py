@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from billing.payments import services, stripe_client
+from billing.payments import dunning, services, stripe_client
 from billing.payments.models import Payment
 from billing.tasks import backoff
 
@@ -56,3 +56,17 @@ def reconcile_payments() -> dict:
         except stripe_client.StripeError:
             logger.warning("Payment %s could not be read from Stripe.", payment_id)
     return {"resent": len(pending), "refreshed": refreshed}
+
+
+@shared_task(acks_late=True)
+def run_dunning() -> dict:
+    """Beat (hourly): advance every open dunning; each step is a conditional UPDATE, so a repeated
+    or concurrent run sends nothing twice."""
+    done: dict[str, int] = {}
+    for dunning_id in list(dunning.dunnings_open()):
+        try:
+            outcome = dunning.dunning_advance(dunning_id=dunning_id)
+        except stripe_client.StripeError:
+            outcome = "stripe_unavailable"
+        done[outcome] = done.get(outcome, 0) + 1
+    return done

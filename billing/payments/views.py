@@ -144,7 +144,12 @@ def staff_payments(request: HttpRequest) -> HttpResponse:
         shown = "all"
     rows = selectors.staff_payments(states=STAFF_FILTERS[shown])
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "payments": page.object_list, "shown": shown, "filters": STAFF_FILTERS}
+    context = {
+        "page": page,
+        "payments": page.object_list,
+        "shown": shown,
+        "reminder_count": len(settings.DUNNING_REMINDER_DAYS),
+    }
     return render(request, "payments/staff_payments.html", context)
 
 

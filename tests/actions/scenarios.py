@@ -117,7 +117,7 @@ SCENARIOS: dict[str, Scenario] = {
         event="order.approved",
         make=_awaiting_order,
         snapshot=_order_state,
-        allowed=lambda role, state: role in MSP and state == "active",
+        allowed=lambda role, state: (role in MSP or role == "system") and state == "active",
         entry_points=(
             _service(),
             _staff("staff:order_approve"),
@@ -188,7 +188,7 @@ SCENARIOS: dict[str, Scenario] = {
         event="customer.suspended",
         make=_customer,
         snapshot=_customer_status,
-        allowed=lambda role, state: role in MSP and state == "active",
+        allowed=lambda role, state: (role in MSP or role == "system") and state == "active",
         service_kwargs={"reason": "Unpaid invoices"},
         post={"reason": "Unpaid invoices"},
         entry_points=(
@@ -204,7 +204,7 @@ SCENARIOS: dict[str, Scenario] = {
         event=None,
         make=_customer,
         snapshot=_customer_status,
-        allowed=lambda role, state: role in MSP and state == "suspended",
+        allowed=lambda role, state: (role in MSP or role == "system") and state == "suspended",
         entry_points=(
             _service(),
             _staff("staff:customer_resume"),
@@ -250,6 +250,7 @@ NOT_IN_MATRIX: dict[str, str] = {
     "payment.retry": "needs a charge at localstripe: tests/billing/payments/test_charging.py",
     "payment.settle": "system (task, webhook, reconciler): tests/billing/payments",
     "payment.refund_settle": "system task: tests/billing/payments/test_charging.py",
+    "dunning.advance": "system (beat): tests/billing/payments/test_dunning.py",
     "payment.manual_record": "MSP only, any customer state (a suspended customer may pay): "
     "tests/billing/payments/test_charging.py",
     "plan.save": "no customer state: tests/staff/test_actions.py",
