@@ -8,8 +8,9 @@ What this adds to `localstripe` 1.15.10 as published:
 - it listens on 127.0.0.1 only (upstream binds every IPv6 and IPv4 address) and prints
   `localstripe listening on http://127.0.0.1:PORT` once it accepts connections; `--port 0`
   takes a free port, so parallel test runs never collide;
-- its pickle of the store goes to `--state` (upstream always writes /tmp/localstripe.pickle,
-  which every localstripe on the machine shares); without `--state` the store stays in memory;
+- its pickle of the store goes to `--state` (upstream always writes `localstripe.pickle` in the
+  system temporary folder, which every localstripe on the machine shares); without `--state`
+  the store stays in memory;
 - it honours the `Idempotency-Key` header as Stripe does (upstream ignores it): a POST repeated
   with the same key and the same secret key gets the first answer again instead of a second
   object. The portal's "never charge twice" relies on that behaviour of Stripe, so the fake must

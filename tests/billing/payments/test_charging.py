@@ -114,6 +114,16 @@ def test_finalizing_twice_is_refused_and_opens_no_second_charge(
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 
+def test_without_a_stripe_key_a_saved_card_is_not_charged(
+    customer_factory, draft_invoice, finalize, save_card, settings
+):
+    customer = customer_factory()
+    save_card(customer)
+    settings.STRIPE_SECRET_KEY = ""
+    invoice, _ = finalize(draft_invoice(customer))
+    assert not Payment.objects.filter(invoice=invoice).exists()
+
+
 def test_a_customer_without_a_card_is_not_charged(customer_factory, draft_invoice, finalize):
     customer = customer_factory()
     invoice, _ = finalize(draft_invoice(customer))
