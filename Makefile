@@ -7,6 +7,7 @@ WEB_PORT ?= 8000
 # Procfile runs a worker per queue (portal/queues.py); Procfile.single one worker for them all.
 PROCFILE ?= Procfile
 SIM_PORT ?= 8001
+STRIPE_PORT ?= 8420
 # The first Python >= 3.12 found: on PATH, then under pyenv (its shims answer only when selected).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/null)/versions/3.1[3-9]*/bin/python3 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3; do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done)
@@ -55,15 +56,29 @@ run: export LUCIDSIM_URL ?= http://127.0.0.1:$(SIM_PORT)
 # The provisioning worker serves its metrics here and the billing, webhooks and email workers
 # on the next three ports (docs/observability.md); the web's are at /metrics.
 run: export WORKER_METRICS_PORT ?= 9808
+# Payments against localstripe (docs/payments.md); set these to a real Stripe account's test or
+# live keys, and unset STRIPE_API_BASE and STRIPE_JS_URL, to use Stripe itself.
+run: export STRIPE_PORT := $(STRIPE_PORT)
+run: export STRIPE_API_BASE ?= http://127.0.0.1:$(STRIPE_PORT)
+run: export STRIPE_JS_URL ?= http://127.0.0.1:$(STRIPE_PORT)/js.stripe.com/v3/
+run: export STRIPE_SECRET_KEY ?= sk_test_localstripe
+run: export STRIPE_PUBLISHABLE_KEY ?= pk_test_localstripe
+run: export STRIPE_WEBHOOK_SECRET ?= whsec_localstripe
 run: install
 	$(MANAGE) migrate --noinput
-	$(MANAGE) seed_demo
+	@# seed_demo saves the demo customer's test card at localstripe, so it runs for the seeding
+	@# (its store is kept in var/localstripe.pickle, which the Procfile's localstripe reloads).
+	@$(PY) deploy/localstripe/serve.py --port $(STRIPE_PORT) --state var/localstripe.pickle \
+	  > var/localstripe-seed.log 2>&1 & pid=$$!; \
+	  for i in $$(seq 100); do grep -q listening var/localstripe-seed.log && break; sleep 0.1; done; \
+	  $(MANAGE) seed_demo; status=$$?; kill $$pid; wait $$pid 2>/dev/null; exit $$status
 	@echo
 	@echo "  Portal     http://127.0.0.1:$(WEB_PORT)/"
 	@echo "  Admin      http://127.0.0.1:$(WEB_PORT)/admin/"
 	@echo "  Health     http://127.0.0.1:$(WEB_PORT)/healthz"
 	@echo "  Metrics    http://127.0.0.1:$(WEB_PORT)/metrics and http://127.0.0.1:$$WORKER_METRICS_PORT/metrics (worker; +1..+3 the others)"
 	@echo "  Simulator  http://127.0.0.1:$(SIM_PORT)/api/v1 (controls under /_sim/)"
+	@echo "  Stripe     http://127.0.0.1:$(STRIPE_PORT) (localstripe; test cards in docs/payments.md)"
 	@echo "  Ctrl-C stops everything; data stays in var/."
 	@echo
 	$(VENV)/bin/honcho -f $(PROCFILE) start

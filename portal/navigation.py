@@ -55,6 +55,11 @@ def _visible_items(request: HttpRequest) -> list[NavItem]:
             items += [
                 NavItem("Usage", reverse("billing:usage")),
                 NavItem("Invoices", reverse("billing:invoices")),
+                NavItem(
+                    "Payments",
+                    reverse("payments:invoices"),
+                    sections=(reverse("payments:payment_method"),),
+                ),
             ]
     if user.is_staff:
         items.append(
@@ -100,6 +105,7 @@ def staff_nav_items(request: HttpRequest) -> list[NavItem]:
         NavItem("Orphans", reverse("staff:orphans")),
         NavItem("Plans", reverse("staff:plans")),
         NavItem("Billing", reverse("billing:staff_overview")),
+        NavItem("Payments", reverse("payments:staff_payments")),
         NavItem("Audit log", reverse("staff:audit")),
         NavItem("API keys", reverse("apikeys:msp_keys")),
         NavItem("Django admin", reverse("admin:index")),

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "portal.orders",
     "provisioning",
     "billing",
+    "billing.payments",
     "portal.actions",
     "portal.audit",
     "portal.staff",
@@ -247,6 +249,24 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+# Payments through Stripe (docs/payments.md). Keys only from the environment, never logged.
+# STRIPE_API_BASE and STRIPE_JS_URL point at localstripe under `make run` and in the tests.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_url("STRIPE_API_BASE", "https://api.stripe.com", schemes={"http", "https"})
+STRIPE_JS_URL = env_url("STRIPE_JS_URL", "https://js.stripe.com/v3/", schemes={"http", "https"})
+# A card (or invoice terms granted by staff) before the first order. On by default whenever a
+# Stripe key is configured; without one the portal cannot take cards, so it cannot ask for one.
+PAYMENT_METHOD_REQUIRED = env_bool("PAYMENT_METHOD_REQUIRED", default=bool(STRIPE_SECRET_KEY))
+# Stripe.js is a script from STRIPE_JS_URL's origin that talks to Stripe's API and shows 3-D
+# Secure in a frame from the same origin: the CSP allows exactly those origins, nothing else.
+STRIPE_JS_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_JS_URL))
+STRIPE_API_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_API_BASE))
+if STRIPE_PUBLISHABLE_KEY:
+    SECURE_CSP["script-src"].append(STRIPE_JS_ORIGIN)
+    SECURE_CSP["frame-src"] = [CSP.SELF, STRIPE_JS_ORIGIN]
+    SECURE_CSP["connect-src"] = sorted({CSP.SELF, STRIPE_JS_ORIGIN, STRIPE_API_ORIGIN})
 if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz answers over plain HTTP so load balancers and compose health checks can reach it.
@@ -484,6 +504,26 @@ CELERY_BEAT_SCHEDULE["prune-webhook-history"] = {
 CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
     "task": "portal.api.tasks.prune_idempotent_responses",
     "schedule": crontab(hour=4, minute=40),
+}
+
+# Payments: find charges whose answer or webhook never came (docs/payments.md).
+PAYMENT_LEASE_SECONDS = env_int("PAYMENT_LEASE_SECONDS", 120, minimum=30)
+# Dunning: reminder e-mails (each also retries the card) this many days after a failed charge,
+# then suspension for non-payment DUNNING_SUSPEND_AFTER_DAYS after it; paying resumes.
+DUNNING_REMINDER_DAYS = sorted(
+    env_int_value("DUNNING_REMINDER_DAYS", day)
+    for day in env_list("DUNNING_REMINDER_DAYS", ["1", "3", "7"])
+)
+DUNNING_SUSPEND_AFTER_DAYS = env_int("DUNNING_SUSPEND_AFTER_DAYS", 10, minimum=1)
+if DUNNING_REMINDER_DAYS and DUNNING_REMINDER_DAYS[-1] > DUNNING_SUSPEND_AFTER_DAYS:
+    raise ImproperlyConfigured("DUNNING_SUSPEND_AFTER_DAYS must come after the last reminder day.")
+CELERY_BEAT_SCHEDULE["run-dunning"] = {
+    "task": "billing.payments.tasks.run_dunning",
+    "schedule": crontab(minute=50),
+}
+CELERY_BEAT_SCHEDULE["reconcile-payments"] = {
+    "task": "billing.payments.tasks.reconcile_payments",
+    "schedule": 300.0,
 }
 
 # Observability (docs/observability.md). /metrics answers a bearer METRICS_TOKEN or a caller

@@ -21,6 +21,7 @@ urlpatterns = [
     path("plans/", include("portal.plans.urls")),
     path("orders/", include("portal.orders.urls")),
     path("filespaces/", include("portal.filespaces.urls")),
+    path("billing/", include("billing.payments.urls")),
     path("billing/", include("billing.urls")),
     path("staff/", include("portal.staff.urls")),
     path("activity/", include("portal.audit.urls")),

@@ -6,6 +6,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.worktree",
     "tests.fixtures.worker",
     "tests.fixtures.lucidsim",
+    "tests.fixtures.localstripe",
     "tests.fixtures.chaos",
 ]
 

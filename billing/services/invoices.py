@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from billing import rating
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, UsageSample
+from billing.payments import services as payments
 from billing.services.pricing import (  # noqa: F401 - re-exported for older imports
     SPEC_FIELDS,
     BillingError,
@@ -522,6 +523,7 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         subject_id=invoice.pk,
         dedupe_key=f"invoice.finalized:{invoice.pk}",
     )
+    payments.on_invoice_finalized(invoice=invoice, by=by)
     return invoice
 
 

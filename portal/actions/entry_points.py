@@ -48,6 +48,12 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "staff:plan_edit": ("plan.save",),
     "staff:plan_set_active": ("plan.set_active",),
     "billing:staff_invoice_action": ("invoice.finalize", "invoice.adjust", "invoice.credit"),
+    "payments:payment_method": ("payment_method.save",),
+    "payments:payment": ("payment.settle",),
+    "payments:invoice_pay": ("payment.retry",),
+    "payments:staff_manual_payment": ("payment.manual_record",),
+    "payments:staff_terms": ("payment.terms_set",),
+    "payments:stripe_webhook": ("payment.settle",),
     "apikeys:msp_keys": ("apikey.create",),
     "apikeys:msp_key_revoke": ("apikey.revoke",),
     "apikeys:msp_webhooks": ("webhook.subscribe",),
@@ -83,6 +89,13 @@ SYSTEM_CALLERS: dict[str, tuple[str, ...]] = {
     "provisioning.managed_tasks.initialize_filespace": ("filespace.init_run",),
     "billing.tasks.run_invoices / manage.py billing_invoice_run": ("invoice.run",),
     "billing.services.filespace_plan_change (staff tooling, tests)": ("filespace.change_plan",),
+    "billing.services.invoice_finalize (invoice.finalize opens the charge or refund)": (
+        "payment.request",
+        "payment.refund_request",
+    ),
+    "billing.payments.tasks.charge_payment / reconcile_payments": ("payment.settle",),
+    "billing.payments.tasks.refund_payment": ("payment.refund_settle",),
+    "billing.payments.tasks.run_dunning": ("dunning.advance",),
 }
 
 # Named URLs that never change state (GET pages, downloads, partials, form steps that only
@@ -102,6 +115,7 @@ READ_ONLY: frozenset[str] = frozenset(
         "billing:usage", "billing:invoices", "billing:invoice_detail", "billing:invoice_csv",
         "billing:line_detail", "billing:staff_overview", "billing:staff_customer",
         "billing:staff_invoice", "billing:staff_invoice_csv", "billing:staff_line_detail",
+        "payments:invoices", "payments:staff_payments",
         "staff:dashboard", "staff:customers", "staff:customers_csv", "staff:customer",
         "staff:orders", "staff:filespaces", "staff:orphans", "staff:plans", "staff:audit",
         "audit:activity",

@@ -12,6 +12,7 @@ class Code:
     CUSTOMER_INACTIVE = "customer_inactive"  # MSP-side work on a customer that is not active
     INVALID_STATE = "conflict"  # the object is not in a state that allows it (API: 409 conflict)
     INVALID = "invalid"  # the input is wrong (fields carry the details)
+    PAYMENT_METHOD_REQUIRED = "payment_method_required"  # save a card first (docs/payments.md)
 
 
 # How the API answers each code; web pages show the message, the admin shows it as an error.
@@ -22,6 +23,7 @@ HTTP_STATUS = {
     Code.CUSTOMER_INACTIVE: 409,
     Code.INVALID_STATE: 409,
     Code.INVALID: 400,
+    Code.PAYMENT_METHOD_REQUIRED: 402,
 }
 
 

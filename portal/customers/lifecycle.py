@@ -85,9 +85,10 @@ def _outbox_suspended(customer: Customer) -> None:
 
 @action("customer.suspend", audit_refusals=True)
 def customer_suspend(*, customer: Customer, by: Principal, reason: str) -> Customer:
-    """MSP: suspend an active customer (no new orders, management locked, billing goes on)."""
+    """MSP, or the system for non-payment (dunning): suspend an active customer (no new orders,
+    management locked, billing goes on)."""
     by = Principal.of(by)
-    guards.require_msp(by, what="suspend customers")
+    guards.require_msp_or_system(by, what="suspend customers")
     reason = _require_reason(reason)
     with transaction.atomic():
         if not _set_status(
@@ -115,7 +116,7 @@ def customer_resume(*, customer: Customer, by: Principal, reason: str = "") -> C
     """MSP: lift a suspension. Refused while a termination is open (cancel that instead)."""
 
     by = Principal.of(by)
-    guards.require_msp(by, what="resume customers")
+    guards.require_msp_or_system(by, what="resume customers")  # the system: the dunning paid
     with transaction.atomic():
         # A termination request locks this row before it opens; locking it here too means one
         # opened concurrently is either seen below or waits, never left open on an active customer.

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.payments import services as payments
 from portal.actions import Code, Principal, Refused, action, guards, record
 from portal.actions.outbox import outbox_add
 from portal.customers.models import MANAGER_ROLES, Customer
@@ -166,6 +167,7 @@ def order_place(
             if existing is not None:
                 return existing
             plan = Plan.objects.get(pk=plan.pk)
+            payments.payment_method_require(customer=customer)
             remote_name = order_validate(
                 customer=customer,
                 plan=plan,

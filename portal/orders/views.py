@@ -1,4 +1,5 @@
 import logging
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -9,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.payments import selectors as payment_selectors
 from portal import fields
-from portal.actions import Principal
+from portal.actions import Code, Principal, Refused
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
@@ -60,6 +62,8 @@ def new(request: HttpRequest, plan: str) -> HttpResponse:
     plan = selectors.plan_get(slug=plan)
     if refused := _refuse_inactive(request):
         return refused
+    if not payment_selectors.may_order(customer=request.customer):
+        return _card_first(request, next_url=request.get_full_path())
     # "Change" on the review comes back here with its draft: the form shows what was typed.
     draft_key = (request.POST.get("draft") or request.GET.get("draft") or "")[:64]
     draft = drafts.draft_to_change(request, draft_key, customer=request.customer, plan=plan)
@@ -172,11 +176,21 @@ def place(request: HttpRequest) -> HttpResponse:
             by=Principal.from_request(request),
             idempotency_key=key,
         )
+    except Refused as exc:
+        if exc.code != Code.PAYMENT_METHOD_REQUIRED:
+            return _back_to_form(request, plan=plan, draft=draft, exc=exc)
+        return _card_first(request, next_url=reverse("orders:review", args=[key]))
     except ValidationError as exc:
         return _back_to_form(request, plan=plan, draft=draft, exc=exc)
     drafts.draft_mark_placed(request, key, order_id=order.pk)
     messages.success(request, f"Order placed for {order.remote_name}.")
     return redirect("orders:detail", pk=order.pk)
+
+
+def _card_first(request: HttpRequest, *, next_url: str) -> HttpResponse:
+    """Send a customer without a payment method to the card page, then back to the order."""
+    messages.warning(request, "Save a card before your first order; your order is kept.")
+    return redirect(f"{reverse('payments:payment_method')}?{urlencode({'next': next_url})}")
 
 
 def _back_to_form(request: HttpRequest, *, plan, draft: dict, exc: ValidationError) -> HttpResponse:

@@ -13,6 +13,8 @@ class EventType(models.TextChoices):
     FILESPACE_ERROR = "filespace.error", "Filespace failed"
     FILESPACE_DELETED = "filespace.deleted", "Filespace deleted"
     INVOICE_FINALIZED = "invoice.finalized", "Invoice finalized"
+    INVOICE_PAID = "invoice.paid", "Invoice paid"
+    INVOICE_PAYMENT_FAILED = "invoice.payment_failed", "Invoice payment failed"
     CUSTOMER_SUSPENDED = "customer.suspended", "Customer suspended"
 
 

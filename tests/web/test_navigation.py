@@ -20,6 +20,7 @@ def current_links(html: str) -> list[str]:
         ("/organisation/team/", "Team"),
         ("/billing/usage/", "Usage"),
         ("/billing/invoices/", "Invoices"),
+        ("/billing/payments/", "Payments"),
         ("/api-keys/", "API"),
         ("/activity/", "Activity"),
     ],

@@ -86,6 +86,19 @@ def _invoice(b, filespace_factory):
     return _invoice_and_line(b, filespace_factory)[:1]
 
 
+def _payment(b, filespace_factory):
+    from billing.models import Invoice
+    from billing.payments.models import Payment
+
+    invoice = Invoice.objects.get(pk=_invoice(b, filespace_factory)[0])
+    payment = Payment.objects.create(
+        customer=b.customer, invoice=invoice, kind=Payment.Kind.CHARGE, amount=invoice.total or 1,
+        currency=invoice.currency, state=Payment.State.ACTION_NEEDED,
+        idempotency_key=f"t-{invoice.pk}",
+    )  # fmt: skip
+    return [payment.pk]
+
+
 def _fs_user(b, filespace_factory):
     from provisioning.managed_models import FilespaceUser
 
@@ -140,6 +153,8 @@ COVERED = {
     "billing:invoice_detail": ("get", _invoice),
     "billing:invoice_csv": ("get", _invoice),
     "billing:line_detail": ("get", _invoice_and_line),
+    "payments:payment": ("get", _payment),
+    "payments:invoice_pay": ("post", _invoice),
     "apikeys:customer_key_revoke": ("post", _apikey),
     "apikeys:customer_webhook_delete": ("post", _webhook),
     # Managed operations (tests/managed/test_pages.py checks every role and method too).
@@ -164,6 +179,7 @@ EXEMPT_PREFIXES = {
     "account_": "allauth's own keys and tokens for the signed-in or anonymous person",
     "mfa_": "allauth MFA pages of the signed-in person",
     "billing:staff_": "MSP staff pages across customers, behind the staff MFA guard",
+    "payments:staff_": "MSP staff payment pages across customers, behind the staff MFA guard",
     "staff:": "MSP staff console under /staff/, behind the staff MFA guard",
     "apikeys:msp_": "MSP staff key and webhook pages under /api-keys/msp/, behind the MFA guard",
     "api:": "token-authenticated REST API; isolation proven in tests/api/test_isolation.py",

@@ -104,6 +104,33 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo owner password: {owner_password}")
         else:
             self.stdout.write("Demo owner password: unchanged (set on first run)")
+        self._ensure_demo_card()
+
+    def _ensure_demo_card(self) -> None:
+        """Give the demo customer Stripe's test Visa, so it can order at once (docs/payments.md)."""
+        from billing.payments import services, stripe_client
+        from billing.payments.selectors import account_find
+        from portal.actions import Principal
+        from portal.customers.models import Membership
+
+        membership = Membership.objects.filter(user__username=DEMO_OWNER_EMAIL).first()
+        if membership is None or not stripe_client.is_configured():
+            self.stdout.write("Demo card: none (no Stripe key configured)")
+            return
+        account = account_find(customer=membership.customer)
+        if account is not None and account.has_card:
+            self.stdout.write(f"Demo card: {account.card_label}")
+            return
+        try:
+            setup = services.card_setup_start(customer=membership.customer, by=Principal.system())
+            stripe_client.setup_intent_confirm_test_card(setup.id)
+            account = services.payment_method_save(
+                customer=membership.customer, by=Principal.system(), setup_intent_id=setup.id
+            )
+        except stripe_client.StripeError as exc:
+            self.stdout.write(f"Demo card: not saved ({exc.message}); add one on the card page")
+            return
+        self.stdout.write(f"Demo card: {account.card_label}")
 
     def _ensure_plan(self, fields: dict) -> bool:
         fields = dict(fields)

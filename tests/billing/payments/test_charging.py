@@ -1,0 +1,246 @@
+"""Finalizing an invoice charges the saved card once, whatever is delivered twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billing.payments import services, stripe_client, tasks
+from billing.payments.models import Payment
+from portal.actions import Principal, Refused
+from portal.actions.models import OutboxEvent
+from portal.audit.models import AuditEntry
+
+from .conftest import DECLINING_CARD, SECURE_CARD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_finalizing_opens_one_charge_and_sends_it_only_after_commit(
+    customer_factory, draft_invoice, finalize, save_card
+):
+    customer = customer_factory()
+    save_card(customer)
+    invoice, callbacks = finalize(draft_invoice(customer, "12.34"))
+    payment = Payment.objects.get(invoice=invoice)
+    assert (payment.kind, payment.state, payment.amount) == ("charge", "pending", Decimal("12.34"))
+    assert payment.idempotency_key == f"portal-invoice-{invoice.pk}-charge-1"
+    assert len(callbacks) >= 1  # the charge task is sent on commit, not before
+
+
+def test_the_charge_task_charges_the_card_and_marks_the_invoice_paid(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer, "12.34"))
+    payment = Payment.objects.get(invoice=invoice)
+
+    assert tasks.charge_payment.run(payment.pk) == "succeeded"
+
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.SUCCEEDED
+    intents = localstripe.payment_intents()
+    assert [(i["amount"], i["currency"], i["status"]) for i in intents] == [
+        (1234, "eur", "succeeded")
+    ]
+    assert payment.stripe_payment_intent_id == intents[0]["id"]
+    assert OutboxEvent.objects.filter(event_type="invoice.paid", subject_id=invoice.pk).count() == 1
+    assert AuditEntry.objects.filter(action="payment.succeeded").count() == 1
+
+
+def test_a_second_delivery_of_the_charge_task_charges_nothing_more(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer))
+    payment = Payment.objects.get(invoice=invoice)
+    tasks.charge_payment.run(payment.pk)
+    assert tasks.charge_payment.run(payment.pk) == "skipped"  # settled: nothing sent
+    assert len(localstripe.payment_intents()) == 1
+    assert AuditEntry.objects.filter(action="payment.succeeded").count() == 1
+
+
+def test_a_worker_that_died_after_stripe_charged_is_answered_with_the_same_charge(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    """The first worker's call reached Stripe, then the worker died before recording it: the
+    retry (after the lease expires) sends the same idempotency key and gets the same charge."""
+    customer = customer_factory()
+    account = save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer))
+    payment = Payment.objects.get(invoice=invoice)
+    first = stripe_client.charge_off_session(
+        customer_id=account.stripe_customer_id,
+        payment_method_id=account.payment_method_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        idempotency_key=payment.idempotency_key,
+        metadata={},
+    )
+
+    tasks.charge_payment.run(payment.pk)
+
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.SUCCEEDED
+    assert payment.stripe_payment_intent_id == first.id
+    assert len(localstripe.payment_intents()) == 1
+
+
+def test_a_payment_held_by_another_worker_is_not_claimed_again(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer))
+    payment = Payment.objects.get(invoice=invoice)
+    assert services.payment_claim(payment_id=payment.pk) is not None
+    assert tasks.charge_payment.run(payment.pk) == "skipped"
+    assert localstripe.payment_intents() == []
+
+
+def test_finalizing_twice_is_refused_and_opens_no_second_charge(
+    customer_factory, draft_invoice, finalize, save_card
+):
+    from billing.services.pricing import BillingError
+
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer))
+    with pytest.raises(BillingError):
+        finalize(invoice)
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_without_a_stripe_key_a_saved_card_is_not_charged(
+    customer_factory, draft_invoice, finalize, save_card, settings
+):
+    customer = customer_factory()
+    save_card(customer)
+    settings.STRIPE_SECRET_KEY = ""
+    invoice, _ = finalize(draft_invoice(customer))
+    assert not Payment.objects.filter(invoice=invoice).exists()
+
+
+def test_a_customer_without_a_card_is_not_charged(customer_factory, draft_invoice, finalize):
+    customer = customer_factory()
+    invoice, _ = finalize(draft_invoice(customer))
+    assert not Payment.objects.filter(invoice=invoice).exists()
+
+
+def test_a_customer_on_invoice_terms_is_not_charged_even_with_a_card(
+    customer_factory, user_factory, draft_invoice, finalize, save_card
+):
+    customer = customer_factory()
+    save_card(customer)
+    staff = user_factory(is_staff=True, mfa=True)
+    services.payment_terms_set(
+        customer=customer, by=Principal.for_user(staff), invoice_terms=True, reason="Pays by BACS"
+    )
+    invoice, _ = finalize(draft_invoice(customer))
+    assert not Payment.objects.filter(invoice=invoice).exists()
+
+
+def test_a_declined_card_needs_action_and_emits_a_failure_event(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    customer = customer_factory()
+    save_card(customer, DECLINING_CARD)
+    invoice, _ = finalize(draft_invoice(customer))
+    payment = Payment.objects.get(invoice=invoice)
+
+    assert tasks.charge_payment.run(payment.pk) == "action_needed"
+
+    payment.refresh_from_db()
+    assert payment.failure_code == "card_declined"
+    assert "declined" in payment.failure_message
+    assert OutboxEvent.objects.filter(event_type="invoice.payment_failed").count() == 1
+
+
+def test_a_new_card_then_pay_now_charges_a_second_attempt_and_replaces_the_first(
+    customer_factory, member_factory, draft_invoice, finalize, save_card, localstripe
+):
+    owner = member_factory(role="owner")
+    customer = owner.customer
+    save_card(customer, DECLINING_CARD)
+    invoice, _ = finalize(draft_invoice(customer))
+    first = Payment.objects.get(invoice=invoice)
+    tasks.charge_payment.run(first.pk)
+    save_card(customer)  # a good card
+
+    second = services.payment_retry(invoice=invoice, by=Principal.for_user(owner.user))
+    tasks.charge_payment.run(second.pk)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, second.state, second.attempt) == ("canceled", "succeeded", 2)
+    with pytest.raises(Refused, match="already paid"):
+        services.payment_retry(invoice=invoice, by=Principal.for_user(owner.user))
+
+
+def test_a_card_that_needs_3d_secure_waits_for_the_customer_with_a_client_secret(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    customer = customer_factory()
+    save_card(customer, SECURE_CARD)
+    invoice, _ = finalize(draft_invoice(customer))
+    payment = Payment.objects.get(invoice=invoice)
+    tasks.charge_payment.run(payment.pk)
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.ACTION_NEEDED
+    assert payment.failure_code == "requires_action"
+    assert payment.client_secret.startswith(payment.stripe_payment_intent_id)
+
+
+def test_a_credit_note_refunds_the_card_once(
+    customer_factory, draft_invoice, finalize, save_card, localstripe
+):
+    from billing.services.invoices import invoice_credit
+
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer, "20.00"))
+    tasks.charge_payment.run(Payment.objects.get(invoice=invoice).pk)
+
+    note = invoice_credit(
+        invoice_id=invoice.pk, amount="5.00", reason="Outage", actor=Principal.system()
+    )
+    refund = Payment.objects.get(invoice=note, kind=Payment.Kind.REFUND)
+    assert tasks.refund_payment.run(refund.pk) == "succeeded"
+    assert tasks.refund_payment.run(refund.pk) == "skipped"
+    refund.refresh_from_db()
+    assert refund.amount == Decimal("5.00") and refund.stripe_refund_id
+    refunds = localstripe.api("GET", "/v1/refunds", limit="100")["data"]
+    assert [r["amount"] for r in refunds] == [500]
+
+
+def test_staff_record_a_bank_transfer_with_its_reference_and_customers_cannot(
+    customer_factory, member_factory, user_factory, draft_invoice, finalize
+):
+    owner = member_factory(role="owner")
+    invoice, _ = finalize(draft_invoice(owner.customer, "30.00"))
+    with pytest.raises(Refused):
+        services.payment_manual_record(
+            invoice=invoice, by=Principal.for_user(owner.user), amount="30.00", reference="x"
+        )
+    staff = user_factory(is_staff=True, mfa=True)
+    payment = services.payment_manual_record(
+        invoice=invoice, by=Principal.for_user(staff), amount="30.00", reference="BANK-123"
+    )
+    assert (payment.kind, payment.state, payment.reference) == ("manual", "succeeded", "BANK-123")
+    entry = AuditEntry.objects.get(action="payment.manual_recorded")
+    assert entry.actor_label == staff.email
+    with pytest.raises(Refused, match="already paid"):
+        services.payment_manual_record(
+            invoice=invoice, by=Principal.for_user(staff), amount="30.00", reference="again"
+        )
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [("12.345", "EUR", 1235), ("12.344", "EUR", 1234), ("500", "JPY", 500), ("0.005", "USD", 1)],
+)
+def test_amounts_are_rounded_half_up_to_the_minor_unit_before_charging(amount, currency, minor):
+    assert stripe_client.to_minor_units(Decimal(amount), currency) == minor
