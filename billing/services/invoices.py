@@ -13,6 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing import rating
+from billing.documents import emails as invoice_email
 from billing.models import Invoice, InvoiceLine, InvoiceSequence
 from billing.services.pricing import (  # noqa: F401 - re-exported for older imports
     SPEC_FIELDS,
@@ -28,6 +29,7 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     rating_inputs,
     ready_at,
 )
+from billing.tax import services as tax
 from portal.actions import Principal, action, guards, record
 from portal.actions.outbox import outbox_add
 
@@ -136,6 +138,7 @@ def _store_draft(
                 for index, spec in enumerate(specs, start=1)
             ]
         )
+        tax.invoice_tax_apply(invoice=invoice)
         _refresh_total(invoice, now=now)
         return "created" if created else "updated"
 
@@ -188,6 +191,7 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         raise BillingError(f"{invoice.number} is already finalized.")
     if not invoice.lines.exists():
         raise BillingError("An invoice without lines cannot be finalized.")
+    tax.invoice_tax_apply(invoice=invoice)
     series = SERIES[invoice.kind]
     InvoiceSequence.objects.get_or_create(name=series)
     sequence = InvoiceSequence.objects.select_for_update().get(name=series)
@@ -223,6 +227,7 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         subject_id=invoice.pk,
         dedupe_key=f"invoice.finalized:{invoice.pk}",
     )
+    invoice_email.send_on_commit(invoice_id=invoice.pk)
     return invoice
 
 
@@ -266,6 +271,7 @@ def invoice_add_adjustment(
         note=reason.strip(),
         created_by=by.audit_user,
     )
+    tax.invoice_tax_apply(invoice=invoice)
     _refresh_total(invoice, now=timezone.now())
     record(
         by=by,
@@ -296,11 +302,11 @@ def invoice_credit(
     value = _money(amount, original.currency, "The amount")
     if value <= 0:
         raise BillingError("The credit must be more than zero.")
-    credited = -(original.credit_notes.aggregate(total=Sum("total"))["total"] or Decimal(0))
-    if credited + value > original.total:
+    left = tax.creditable_net(original=original)
+    if value > left:
         raise BillingError(
-            f"Credits would exceed the invoice: {original.total} invoiced, "
-            f"{credited} already credited."
+            f"Credits would exceed the invoice: {left} {original.currency} before tax is left "
+            "to credit."
         )
     note = Invoice.objects.create(
         customer_id=original.customer_id,
@@ -320,6 +326,7 @@ def invoice_credit(
         note=reason.strip(),
         created_by=by.audit_user,
     )
+    tax.credit_note_tax(note=note, original=original, net=value)
     record(
         by=by,
         action="invoice.credited",
