@@ -305,8 +305,8 @@ def invoice_credit(
     left = tax.creditable_net(original=original)
     if value > left:
         raise BillingError(
-            f"Credits would exceed the invoice: {left} {original.currency} before tax is left "
-            "to credit."
+            "Credits would exceed the invoice: "
+            f"{rating.format_money(left, original.currency)} before tax is left to credit."
         )
     note = Invoice.objects.create(
         customer_id=original.customer_id,

@@ -122,14 +122,13 @@ def normalize(raw: str, *, country: str, country_name: str) -> str:
 
 
 def _with_eu_prefix(text: str, *, country: str, country_name: str) -> str:
-    compact = eu_vat.compact(text) if text[:2].isalpha() else re.sub(r"[ .\-/]", "", text)
+    compact = re.sub(r"[ .\-/]", "", text).upper()
     expected = EU_VAT_PREFIX.get(country, country)
-    if compact[:2].isalpha():
-        given = compact[:2].upper()
-        if given != expected:
+    if len(compact) >= 2 and compact[:2].isalpha():
+        if compact[:2] != expected:
             raise TaxNumberError(
-                f"A {country_name} VAT number starts with {expected}, not {given}: the number "
-                "must belong to the billing country."
+                f"A {country_name} VAT number starts with {expected}, not {compact[:2]}: the "
+                "number must belong to the billing country."
             )
         return compact
     return expected + compact

@@ -76,6 +76,7 @@ ADMIN_ACTIONS: dict[str, tuple[str, ...]] = {
     "plans.plan:activate": ("plan.set_active",),
     "billing.invoice:finalize": ("invoice.finalize",),
     "billing.billingflag:resolve": ("billing_flag.resolve",),
+    "billing_tax.taxrate:save_model": ("tax_rate.save",),
     "webhooks.delivery:replay": ("webhook.replay",),
 }
 

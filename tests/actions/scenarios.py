@@ -108,6 +108,13 @@ def _customer_status(customer):
     return Customer.objects.get(pk=customer.pk).status
 
 
+def _billing_profile(customer):
+    from billing.tax.models import BillingProfile
+
+    profile = BillingProfile.objects.filter(customer=customer)
+    return list(profile.values_list("legal_name", "tax_number"))
+
+
 # --- Scenarios -------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Scenario] = {
@@ -212,6 +219,25 @@ SCENARIOS: dict[str, Scenario] = {
             _admin("resume"),
         ),
     ),
+    "billing_profile.update": Scenario(
+        action="billing_profile.update",
+        audit="billing_profile.updated",
+        event=None,
+        make=_customer,
+        snapshot=_billing_profile,
+        # Suspended customers may still fix their billing details (to pay); terminated ones not.
+        allowed=lambda role, state: role in MANAGERS | MSP | {"system"} and state != "terminated",
+        service_kwargs={
+            "legal_name": "Acme Media GmbH",
+            "address_line1": "Torstrasse 1",
+            "postal_code": "10119",
+            "city": "Berlin",
+            "country": "DE",
+            "tax_number": "DE136695976",
+        },
+        # The page (/billing/details/) has no object in its URL: tests/billing/test_tax_pages.py.
+        entry_points=(_service(),),
+    ),
 }
 
 # Registered actions the matrix does not drive yet, each with its reason. Their rules are
@@ -253,6 +279,7 @@ NOT_IN_MATRIX: dict[str, str] = {
     "invoice.adjust": "tests/billing/test_invoices.py",
     "invoice.credit": "tests/billing/test_invoices.py",
     "billing_flag.resolve": "tests/billing",
+    "tax_rate.save": "no customer state: tests/billing/test_tax_pages.py",
     "orphan.adopt": "no customer state (an orphan has no owner yet): tests/provisioning",
     "orphan.delete": "no customer state: tests/provisioning",
 }
