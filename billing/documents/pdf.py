@@ -17,7 +17,7 @@ class PdfError(RuntimeError):
 
 @cache
 def _stylesheet_text() -> str:
-    path = finders.find("css/portal.css")
+    path = finders.find("css/invoice-pdf.css")
     with open(path, encoding="utf-8") as handle:
         return handle.read()
 
