@@ -170,12 +170,12 @@ def test_a_mail_server_failure_gives_the_claim_back_for_the_retry(customer_facto
     invoice = june_invoice(customer_factory())
     failure = smtplib.SMTPServerDisconnected("connection lost")
 
-    with mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=failure):
-        with mock.patch.object(
-            tasks.send_invoice_email, "retry", side_effect=RuntimeError
-        ) as retry:
-            with pytest.raises(RuntimeError):
-                tasks.send_invoice_email(invoice.pk)
+    with (
+        mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=failure),
+        mock.patch.object(tasks.send_invoice_email, "retry", side_effect=RuntimeError) as retry,
+        pytest.raises(RuntimeError),
+    ):
+        tasks.send_invoice_email(invoice.pk)
     assert retry.call_args.kwargs["countdown"] >= 15
     assert InvoiceDocument.objects.get(invoice=invoice).emailed_at is None
     assert mail.outbox == []

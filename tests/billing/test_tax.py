@@ -219,5 +219,5 @@ def test_a_credit_that_is_more_than_the_amount_before_tax_is_refused(june_custom
     invoice = services.invoice_finalize(invoice_id=june_invoice(june_customer("DE")).pk)
 
     # 23.80 is the total with tax; the credit is an amount before tax (at most 20.00).
-    with pytest.raises(services.BillingError, match="USD 20.00 before tax is left"):
+    with pytest.raises(services.BillingError, match=r"USD 20\.00 before tax is left"):
         services.invoice_credit(invoice_id=invoice.pk, amount="23.80", reason="too much")
