@@ -116,7 +116,7 @@ def normalize(raw: str, *, country: str, country_name: str) -> str:
     except exceptions.ValidationError as exc:
         problem = next((why for kind, why in _PROBLEMS.items() if isinstance(exc, kind)), None)
         raise TaxNumberError(
-            f"This is not a valid {country_name} {scheme.label}: "
+            f"This is not a valid {scheme.label} for {country_name}: "
             f"{problem or 'it does not pass the check'}."
         ) from None
 
@@ -127,7 +127,7 @@ def _with_eu_prefix(text: str, *, country: str, country_name: str) -> str:
     if len(compact) >= 2 and compact[:2].isalpha():
         if compact[:2] != expected:
             raise TaxNumberError(
-                f"A {country_name} VAT number starts with {expected}, not {compact[:2]}: the "
+                f"A VAT number from {country_name} starts with {expected}, not {compact[:2]}: the "
                 "number must belong to the billing country."
             )
         return compact

@@ -296,15 +296,22 @@ def credit_note_tax(*, note: Invoice, original: Invoice, net: Decimal) -> None:
     The rate, wording, seller and buyer are those of the original invoice, never today's.
     """
     source = InvoiceDocument.objects.filter(invoice=original).first()
-    if source is not None:
-        _document_save(
-            note,
-            seller=source.seller,
-            buyer=source.buyer,
-            treatment=source.treatment,
-            tax_note=source.tax_note,
-            tax_date=source.tax_date,
+    if source is None:
+        # An invoice issued before documents were kept: today's parties, no tax wording.
+        customer = Customer.objects.get(pk=original.customer_id)
+        source = InvoiceDocument(
+            seller=seller_facts(),
+            buyer=buyer_facts(customer, selectors.profile_for(customer=customer)),
+            tax_date=original.period_end,
         )
+    _document_save(
+        note,
+        seller=source.seller,
+        buyer=source.buyer,
+        treatment=source.treatment,
+        tax_note=source.tax_note,
+        tax_date=source.tax_date,
+    )
     tax_line = original.lines.filter(kind=InvoiceLine.Kind.TAX).first()
     if tax_line is None:
         return
