@@ -74,7 +74,10 @@ def test_a_plain_member_is_sent_back_to_the_dashboard(client, member_factory):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"tax_number": "DE136695977"}, "not a valid VAT number for Germany: its check digit is wrong"),
+        (
+            {"tax_number": "DE136695977"},
+            "not a valid VAT number for Germany: its check digit is wrong",
+        ),
         ({"tax_number": "FR40303265045"}, "starts with DE, not FR"),
         ({"country": "US", "tax_number": "12-3456789"}, "cannot check tax numbers from United"),
         ({"legal_name": "Acme\x07GmbH"}, "Legal name contains control characters."),
