@@ -221,3 +221,14 @@ def test_a_credit_that_is_more_than_the_amount_before_tax_is_refused(june_custom
     # 23.80 is the total with tax; the credit is an amount before tax (at most 20.00).
     with pytest.raises(services.BillingError, match=r"USD 20\.00 before tax is left"):
         services.invoice_credit(invoice_id=invoice.pk, amount="23.80", reason="too much")
+
+
+def test_a_credit_note_of_an_invoice_issued_before_documents_were_kept_gets_one(june_customer):
+    invoice = services.invoice_finalize(invoice_id=june_invoice(june_customer("DE")).pk)
+    InvoiceDocument.objects.filter(invoice=invoice).delete()  # as if issued before this code
+
+    note = services.invoice_credit(invoice_id=invoice.pk, amount="5.00", reason="outage")
+
+    document = InvoiceDocument.objects.get(invoice=note)
+    assert document.buyer["country"] == "DE" and document.emailed_at is None
+    assert note.total == Decimal("-5.00")
