@@ -139,6 +139,7 @@ COVERED = {
     "customers:member_role": ("post", _membership),
     "billing:invoice_detail": ("get", _invoice),
     "billing:invoice_csv": ("get", _invoice),
+    "billing:invoice_pdf": ("get", _invoice),
     "billing:line_detail": ("get", _invoice_and_line),
     "apikeys:customer_key_revoke": ("post", _apikey),
     "apikeys:customer_webhook_delete": ("post", _webhook),
