@@ -310,6 +310,7 @@ class InvoiceLine(models.Model):
         MINIMUM = "minimum_true_up", "Minimum charge true-up"
         ADJUSTMENT = "adjustment", "Adjustment"
         CREDIT = "credit", "Credit"
+        TAX = "tax", "Tax"
 
     COMPUTED_KINDS = (Kind.USAGE, Kind.MINIMUM)
 
@@ -340,6 +341,9 @@ class InvoiceLine(models.Model):
     minimum_prorated = models.DecimalField(**MONEY, default=Decimal(0))
     slot_count = models.PositiveIntegerField(default=0)
     gap_slots = models.PositiveIntegerField(default=0)
+    # Tax lines only (billing.tax): the rate and the sum it was applied to, frozen with the line.
+    tax_percent = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    tax_base = models.DecimalField(**MONEY, null=True, blank=True)
     note = models.TextField(blank=True, help_text="Gap filling or the reason of an adjustment.")
     formula = models.TextField(blank=True)
     created_by = models.ForeignKey(

@@ -76,3 +76,14 @@ def check_upstream_billing(self) -> int:
         logger.error("Upstream billing check refused by LucidLink: %s", exc.message)
         return 0
     return len(flags)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6)
+def send_invoice_email(self, invoice_id: int) -> bool:
+    """Mail a finalized invoice or credit note with its PDF; a redelivery sends nothing twice."""
+    from billing.documents import emails
+
+    try:
+        return emails.send(invoice_id=invoice_id)
+    except emails.MailUnavailable as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from None

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import rating, selectors, services
+from billing.documents import pdf
 from billing.exports import invoice_csv_response, spreadsheet_safe
 from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
@@ -74,6 +75,24 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_csv(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = selectors.invoice_get(customer=request.customer, pk=pk)
     return invoice_csv_response(invoice, selectors.invoice_lines(invoice=invoice))
+
+
+@require_GET
+@billing_member_required
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    return _pdf_response(selectors.invoice_get(customer=request.customer, pk=pk))
+
+
+@require_GET
+@staff_required
+def staff_invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    return _pdf_response(selectors.staff_invoice_get(pk=pk))
+
+
+def _pdf_response(invoice: Invoice) -> HttpResponse:
+    response = HttpResponse(pdf.invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{pdf.filename_for(invoice)}"'
+    return response
 
 
 @require_GET

@@ -54,7 +54,9 @@ def _visible_items(request: HttpRequest) -> list[NavItem]:
         if membership.can_see_billing:
             items += [
                 NavItem("Usage", reverse("billing:usage")),
-                NavItem("Invoices", reverse("billing:invoices")),
+                NavItem(
+                    "Invoices", reverse("billing:invoices"), sections=(reverse("billing:details"),)
+                ),
                 NavItem(
                     "Payments",
                     reverse("payments:invoices"),

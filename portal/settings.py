@@ -47,6 +47,16 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 MSP_NAME = env_str("MSP_NAME", "Example MSP")
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes={"http", "https"})
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@example.com")
+# The seller on invoices (docs/billing.md, "Tax"): legal name, address lines separated by "|",
+# ISO country code (decides domestic tax and EU reverse charge) and the MSP's own tax number.
+MSP_LEGAL_NAME = env_str("MSP_LEGAL_NAME") or MSP_NAME
+MSP_ADDRESS = [line.strip() for line in env_str("MSP_ADDRESS").split("|") if line.strip()]
+MSP_COUNTRY = env_str("MSP_COUNTRY", "DE").upper()
+if not re.fullmatch(r"[A-Z]{2}", MSP_COUNTRY):
+    raise ImproperlyConfigured(f"MSP_COUNTRY must be a two-letter ISO code, not {MSP_COUNTRY!r}.")
+MSP_TAX_NUMBER = env_str("MSP_TAX_NUMBER")
+# Printed at the foot of every invoice: payment terms, bank details, registration.
+MSP_INVOICE_FOOTER = env_str("MSP_INVOICE_FOOTER")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +79,7 @@ INSTALLED_APPS = [
     "provisioning",
     "billing",
     "billing.payments",
+    "billing.tax",
     "portal.actions",
     "portal.audit",
     "portal.staff",

@@ -15,6 +15,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from billing import rating
+from billing.documents import emails as invoice_email
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, UsageSample
 from billing.payments import services as payments
 from billing.services.pricing import (  # noqa: F401 - re-exported for older imports
@@ -35,6 +36,7 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     sample_facts,
 )
 from billing.services.usage import usage_samples_mark
+from billing.tax import services as tax
 from portal.actions import Principal, action, guards, record
 from portal.actions.outbox import outbox_add
 
@@ -354,6 +356,11 @@ def _store_chunk(rated, stored, stamp: _Stamp, result: RunResult) -> None:
         refreshed, ["total", "computed_at", "inputs_digest", "samples_mark"], batch_size=1000
     )
     Invoice.objects.bulk_update(stamped, ["inputs_digest", "samples_mark"], batch_size=1000)
+    # Tax follows the lines it is computed from (docs/billing.md, section 12), so only drafts
+    # whose lines changed get their tax line and total again.
+    for invoice in [invoice for invoice, _ in fresh] + refreshed:
+        tax.invoice_tax_apply(invoice=invoice)
+        _refresh_total(invoice, now=stamp.now)
 
 
 def _lines_of(invoice: Invoice, specs: list[LineSpec]) -> list[tuple[int, int, LineSpec]]:
@@ -436,6 +443,7 @@ def _store_draft(
                 for index, spec in enumerate(specs, start=1)
             ]
         )
+        tax.invoice_tax_apply(invoice=invoice)
         _refresh_total(invoice, now=now)
         return "created" if created else "updated"
 
@@ -488,6 +496,7 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         raise BillingError(f"{invoice.number} is already finalized.")
     if not invoice.lines.exists():
         raise BillingError("An invoice without lines cannot be finalized.")
+    tax.invoice_tax_apply(invoice=invoice)
     series = SERIES[invoice.kind]
     InvoiceSequence.objects.get_or_create(name=series)
     sequence = InvoiceSequence.objects.select_for_update().get(name=series)
@@ -524,6 +533,7 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
         dedupe_key=f"invoice.finalized:{invoice.pk}",
     )
     payments.on_invoice_finalized(invoice=invoice, by=by)
+    invoice_email.send_on_commit(invoice_id=invoice.pk)
     return invoice
 
 
@@ -567,6 +577,7 @@ def invoice_add_adjustment(
         note=reason.strip(),
         created_by=by.audit_user,
     )
+    tax.invoice_tax_apply(invoice=invoice)
     _refresh_total(invoice, now=timezone.now())
     record(
         by=by,
@@ -597,11 +608,11 @@ def invoice_credit(
     value = _money(amount, original.currency, "The amount")
     if value <= 0:
         raise BillingError("The credit must be more than zero.")
-    credited = -(original.credit_notes.aggregate(total=Sum("total"))["total"] or Decimal(0))
-    if credited + value > original.total:
+    left = tax.creditable_net(original=original)
+    if value > left:
         raise BillingError(
-            f"Credits would exceed the invoice: {original.total} invoiced, "
-            f"{credited} already credited."
+            "Credits would exceed the invoice: "
+            f"{rating.format_money(left, original.currency)} before tax is left to credit."
         )
     note = Invoice.objects.create(
         customer_id=original.customer_id,
@@ -621,6 +632,7 @@ def invoice_credit(
         note=reason.strip(),
         created_by=by.audit_user,
     )
+    tax.credit_note_tax(note=note, original=original, net=value)
     record(
         by=by,
         action="invoice.credited",

@@ -54,6 +54,8 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "payments:staff_manual_payment": ("payment.manual_record",),
     "payments:staff_terms": ("payment.terms_set",),
     "payments:stripe_webhook": ("payment.settle",),
+    "billing:details": ("billing_profile.update",),
+    "billing:staff_tax_rates": ("tax_rate.save",),
     "apikeys:msp_keys": ("apikey.create",),
     "apikeys:msp_key_revoke": ("apikey.revoke",),
     "apikeys:msp_webhooks": ("webhook.subscribe",),
@@ -80,6 +82,7 @@ ADMIN_ACTIONS: dict[str, tuple[str, ...]] = {
     "plans.plan:activate": ("plan.set_active",),
     "billing.invoice:finalize": ("invoice.finalize",),
     "billing.billingflag:resolve": ("billing_flag.resolve",),
+    "billing_tax.taxrate:save_model": ("tax_rate.save",),
     "webhooks.delivery:replay": ("webhook.replay",),
 }
 
@@ -116,6 +119,7 @@ READ_ONLY: frozenset[str] = frozenset(
         "billing:line_detail", "billing:staff_overview", "billing:staff_customer",
         "billing:staff_invoice", "billing:staff_invoice_csv", "billing:staff_line_detail",
         "payments:invoices", "payments:staff_payments",
+        "billing:invoice_pdf", "billing:staff_invoice_pdf",
         "staff:dashboard", "staff:customers", "staff:customers_csv", "staff:customer",
         "staff:orders", "staff:filespaces", "staff:orphans", "staff:plans", "staff:audit",
         "audit:activity",

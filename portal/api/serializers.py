@@ -272,6 +272,8 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "unit_price",
             "amount",
             "gap_slots",
+            "tax_percent",
+            "tax_base",
             "note",
         ]
         read_only_fields = fields

@@ -175,6 +175,8 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "invoice.adjusted": _plain("{who} added an adjustment to the invoice {what}."),
     "invoice.credited": _plain("{who} issued a credit note against {what}."),
     "billing_flag.resolved": _plain("{who} resolved the billing flag {what}."),
+    "billing_profile.updated": _plain("{who} changed the billing details of {what}."),
+    "tax_rate.saved": _plain("{who} saved the tax rate {what}."),
 }
 
 # Keys that mean nothing to a reader, and facts the sentences already state when first set.

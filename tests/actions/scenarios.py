@@ -425,6 +425,13 @@ def _init_state(filespace, world):
     return list(FilespaceInit.objects.filter(filespace=filespace).values_list("state", flat=True))
 
 
+def _billing_profile(customer):
+    from billing.tax.models import BillingProfile
+
+    profile = BillingProfile.objects.filter(customer=customer)
+    return list(profile.values_list("legal_name", "tax_number"))
+
+
 # --- Scenarios -------------------------------------------------------------------------------
 
 ACTIVE_MANAGERS = lambda role, state: role in MANAGERS and state == "active"  # noqa: E731
@@ -983,6 +990,25 @@ SCENARIOS: dict[str, Scenario] = {
         call=lambda world, flag, by: _fn("billing_flag.resolve")(flag=flag, by=by),
         entry_points=(_service(), _admin("billing.billingflag:resolve")),
     ),
+    "billing_profile.update": Scenario(
+        action="billing_profile.update",
+        audit="billing_profile.updated",
+        event=None,
+        make=_customer,
+        snapshot=_billing_profile,
+        # Suspended customers may still fix their billing details (to pay); terminated ones not.
+        allowed=lambda role, state: role in MANAGERS | MSP | {"system"} and state != "terminated",
+        service_kwargs={
+            "legal_name": "Acme Media GmbH",
+            "address_line1": "Torstrasse 1",
+            "postal_code": "10119",
+            "city": "Berlin",
+            "country": "DE",
+            "tax_number": "DE136695976",
+        },
+        # The page (/billing/details/) has no object in its URL: tests/billing/test_tax_pages.py.
+        entry_points=(_service(),),
+    ),
 }
 
 # Registered actions the matrix does not drive, each with its reason and where its rules are
@@ -1006,6 +1032,19 @@ NOT_IN_MATRIX: dict[str, str] = {
     "invoice.finalize": "invoices of a billed period: tests/billing/test_invoices.py",
     "invoice.adjust": "invoices of a billed period: tests/billing/test_invoices.py",
     "invoice.credit": "invoices of a billed period: tests/billing/test_invoices.py",
+    "payment_method.save": "needs a card confirmed at localstripe: tests/billing/payments",
+    "payment.terms_set": "no customer-state rule (billing terms outlive suspension): "
+    "tests/billing/payments/test_order_gate.py",
+    "payment.request": "system, inside invoice.finalize: tests/billing/payments/test_charging.py",
+    "payment.refund_request": "system, inside invoice.finalize of a credit note: "
+    "tests/billing/payments/test_charging.py",
+    "payment.retry": "needs a charge at localstripe: tests/billing/payments/test_charging.py",
+    "payment.settle": "system (task, webhook, reconciler): tests/billing/payments",
+    "payment.refund_settle": "system task: tests/billing/payments/test_charging.py",
+    "dunning.advance": "system (beat): tests/billing/payments/test_dunning.py",
+    "payment.manual_record": "MSP only, any customer state (a suspended customer may pay): "
+    "tests/billing/payments/test_charging.py",
+    "tax_rate.save": "no customer state: tests/billing/test_tax_pages.py",
 }
 
 # Entry points (URL names and admin actions of portal/actions/entry_points.py) that call an
@@ -1021,18 +1060,6 @@ ENTRY_POINTS_NOT_IN_MATRIX: dict[str, str] = {
     ),
     "plans.plan:activate": "the other half of plans.plan:deactivate (same action, same rule)",
     "staff:plan_new": "the same action and form as staff:plan_edit, for a new plan",
-    "payment_method.save": "needs a card confirmed at localstripe: tests/billing/payments",
-    "payment.terms_set": "no customer-state rule (billing terms outlive suspension): "
-    "tests/billing/payments/test_order_gate.py",
-    "payment.request": "system, inside invoice.finalize: tests/billing/payments/test_charging.py",
-    "payment.refund_request": "system, inside invoice.finalize of a credit note: "
-    "tests/billing/payments/test_charging.py",
-    "payment.retry": "needs a charge at localstripe: tests/billing/payments/test_charging.py",
-    "payment.settle": "system (task, webhook, reconciler): tests/billing/payments",
-    "payment.refund_settle": "system task: tests/billing/payments/test_charging.py",
-    "dunning.advance": "system (beat): tests/billing/payments/test_dunning.py",
-    "payment.manual_record": "MSP only, any customer state (a suspended customer may pay): "
-    "tests/billing/payments/test_charging.py",
 }
 
 

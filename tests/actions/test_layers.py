@@ -48,6 +48,9 @@ UPWARD = {
     ("portal.orders.services", "provisioning"): (
         "placing or approving an order writes the filespace row in the same transaction"
     ),
+    ("portal.orders.services", "billing"): (
+        "order.place asks billing.payments for a saved card or invoice terms"
+    ),
 }
 
 

@@ -113,3 +113,61 @@ def test_each_worked_example_rates_the_same_from_its_month_summary(example):
 
     assert rated["summary"] == rated["raw"]
     assert str(rated["summary"].amount) == example["expect"]["amount"]
+
+
+TAX_BLOCK = re.compile(r"```tax-example\n(.*?)```", re.DOTALL)
+
+
+def _tax_examples() -> list[dict]:
+    return [yaml.safe_load(block) for block in TAX_BLOCK.findall(DOC.read_text())]
+
+
+def test_the_document_has_tax_worked_examples():
+    examples = _tax_examples()
+    assert len(examples) >= 5
+    assert {e["expect"].get("treatment") for e in examples} >= {"reverse_charge", "standard"}
+    assert any("credits" in e for e in examples)
+    # The rounding rule is shown by an example where per-line rounding would differ.
+    assert any(e["expect"]["per_line_tax"] != e["expect"]["tax"] for e in examples
+               if "per_line_tax" in e["expect"])  # fmt: skip
+
+
+@pytest.mark.parametrize("example", _tax_examples(), ids=lambda e: f"{e['lines']}-{e['expect']}")
+def test_each_tax_worked_example_computes_as_written(example):
+    from billing.tax import numbers, rules
+
+    currency, expect = example["currency"], example["expect"]
+    lines = [Decimal(amount) for amount in example["lines"]]
+    buyer = example.get("buyer", "DE")
+    number = numbers.normalize(example.get("vat_number", ""), country=buyer, country_name=buyer)
+    decision = rules.decide(
+        seller_country=example.get("seller", "DE"),
+        buyer_country=buyer,
+        buyer_vat_valid=bool(number),
+        rate=rules.Rate("VAT", Decimal(example["rate"])),
+    )
+    tax = rules.invoice_tax(line_amounts=lines, percent=decision.percent, currency=currency)
+    subtotal = sum(lines, Decimal(0))
+
+    assert str(subtotal) == expect["subtotal"]
+    assert str(tax) == expect["tax"]
+    assert str(subtotal + tax) == expect["total"]
+    if "treatment" in expect:
+        assert decision.treatment == expect["treatment"]
+        if decision.treatment == rules.Treatment.REVERSE_CHARGE:
+            assert "Reverse charge" in decision.note and "Article 196" in decision.note
+    if "per_line_tax" in expect:
+        per_line = sum(
+            rules.tax_amount(taxable=line, percent=decision.percent, currency=currency)
+            for line in lines
+        )
+        assert str(per_line) == expect["per_line_tax"]
+    if "credits" in example:
+        net_left, tax_left, given = subtotal, tax, []
+        for credit in (Decimal(amount) for amount in example["credits"]):
+            back = rules.credit_tax(net=credit, percent=decision.percent, currency=currency,
+                                    net_left=net_left, tax_left=tax_left)  # fmt: skip
+            given.append(str(back))
+            net_left, tax_left = net_left - credit, tax_left - back
+        assert given == expect["credit_taxes"]
+        assert (net_left, tax_left) == (0, 0)

@@ -152,6 +152,7 @@ COVERED = {
     "customers:member_role": ("post", _membership),
     "billing:invoice_detail": ("get", _invoice),
     "billing:invoice_csv": ("get", _invoice),
+    "billing:invoice_pdf": ("get", _invoice),
     "billing:line_detail": ("get", _invoice_and_line),
     "payments:payment": ("get", _payment),
     "payments:invoice_pay": ("post", _invoice),

@@ -1,0 +1,1 @@
+"""The customer's billing profile, tax rates, tax on invoices (docs/billing.md, "Tax")."""
