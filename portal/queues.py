@@ -61,6 +61,11 @@ ROUTES: dict[str, str] = {
     "billing.tasks.prune_usage_samples": BILLING,
     "billing.tasks.run_invoices": BILLING,
     "billing.tasks.check_upstream_billing": BILLING,
+    # Charges wait behind an invoice run at worst; they follow finalization, not an order.
+    "billing.payments.tasks.charge_payment": BILLING,
+    "billing.payments.tasks.refund_payment": BILLING,
+    "billing.payments.tasks.reconcile_payments": BILLING,
+    "billing.payments.tasks.run_dunning": BILLING,
     "portal.webhooks.tasks.deliver_webhook": WEBHOOKS,
     "portal.webhooks.tasks.send_due_webhooks": WEBHOOKS,
     "portal.webhooks.tasks.relay_outbox": WEBHOOKS,
@@ -68,6 +73,7 @@ ROUTES: dict[str, str] = {
     "provisioning.tasks.send_filespace_email": EMAIL,
     "provisioning.managed_tasks.send_support_email": EMAIL,
     "portal.orders.tasks.send_order_decision_email": EMAIL,
+    "billing.tasks.send_invoice_email": EMAIL,
     "portal.api.tasks.prune_idempotent_responses": DEFAULT,
     # Beat also sends one to every queue by name (settings.py), so each worker group shows alive.
     "portal.tasks.record_worker_heartbeat": DEFAULT,

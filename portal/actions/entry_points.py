@@ -122,6 +122,7 @@ READ_ONLY: frozenset[str] = frozenset(
         "billing:invoice_pdf", "billing:staff_invoice_pdf",
         "staff:dashboard", "staff:customers", "staff:customers_csv", "staff:customer",
         "staff:orders", "staff:filespaces", "staff:orphans", "staff:plans", "staff:audit",
+        "staff:plan_backtest",
         "audit:activity",
         "api:schema", "api:docs", "api:plan-list", "api:plan-detail", "api:customer-detail",
         "api:order-detail", "api:filespace-list", "api:filespace-daily",

@@ -1060,6 +1060,10 @@ ENTRY_POINTS_NOT_IN_MATRIX: dict[str, str] = {
     ),
     "plans.plan:activate": "the other half of plans.plan:deactivate (same action, same rule)",
     "staff:plan_new": "the same action and form as staff:plan_edit, for a new plan",
+    "billing:details": (
+        "the billing details page edits the signed-in customer's own profile (no object in its "
+        "URL); roles, states and hostile input: tests/billing/test_tax_pages.py"
+    ),
 }
 
 
