@@ -13,6 +13,7 @@ from portal.filespaces import kit as kits
 from portal.filespaces.guide import guide_for
 from portal.filespaces.progress import progress_for
 from provisioning import managed
+from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 from provisioning.services import filespace_delete
 
 # The connection kit is offered once LucidLink reports the filespace ready.
@@ -41,6 +42,8 @@ def _context(request: HttpRequest, filespace) -> dict:
         "kit": kit,
         "live": not progress.settled or (guide is not None and guide.waiting),
         "can_manage": request.membership.role in MANAGER_ROLES,
+        "block_sizes": BLOCK_SIZES_KIB,
+        "default_block_size": DEFAULT_BLOCK_SIZE_KIB,
     }
 
 

@@ -76,6 +76,10 @@ class Plan(models.Model):
         default=list, blank=True, help_text="Graduated price bands; empty means one flat price."
     )
     requires_approval = models.BooleanField(default=False)
+    plan_change_needs_approval = models.BooleanField(
+        default=False,
+        help_text="A customer's move of a filespace onto this plan waits for staff approval.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

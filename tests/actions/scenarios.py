@@ -241,6 +241,8 @@ NOT_IN_MATRIX: dict[str, str] = {
     "filespace.schedule_create": "CLI: tests/managed",
     "filespace.schedule_delete": "CLI: tests/managed",
     "filespace.change_plan": "billing periods: tests/billing",
+    "filespace.plan_change_approve": "staff approval: tests/billing/test_plan_change.py",
+    "filespace.plan_change_reject": "staff approval: tests/billing/test_plan_change.py",
     "plan.save": "no customer state: tests/staff/test_actions.py",
     "plan.set_active": "no customer state: tests/staff/test_actions.py",
     "apikey.create": "tests/api/test_keys.py",
