@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test test-clocks e2e chaos lint format check-migrations bench mutate clean
+.PHONY: help install run test test-clocks e2e screenshots chaos lint format check-migrations bench mutate clean
 
 help:
 	@echo "make run    set up and start the portal, worker, beat and simulator (Ctrl-C stops all)"
@@ -73,6 +73,11 @@ test-clocks: install
 E2E_OUTPUT ?= $(if $(ARTIFACTS),$(ARTIFACTS),var)/e2e-results
 e2e: install
 	$(VENV)/bin/pytest tests/e2e --screenshot only-on-failure --tracing retain-on-failure --output $(E2E_OUTPUT)
+
+# Refresh the journeys' screenshots in docs/screenshots (JOURNEYS=tests/e2e/test_x.py for some).
+JOURNEYS ?= tests/e2e
+screenshots: install
+	E2E_SCREENSHOTS=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest $(JOURNEYS) --output $(E2E_OUTPUT)
 
 # Real workers, beat, lucidsim, and a private PostgreSQL cluster and Redis that the scenarios
 # restart and freeze (never the shared ones); see tests/chaos and .ci/chaos.

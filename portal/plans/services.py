@@ -11,7 +11,8 @@ from portal.plans.models import Plan
 PLAN_FIELDS = (
     "name", "slug", "description", "storage_owner", "subscription_type", "provider",
     "allowed_regions", "currency", "price_per_unit_month", "billing_unit", "quantity_rule",
-    "included_units", "minimum_monthly_charge", "requires_approval", "is_active",
+    "included_units", "minimum_monthly_charge", "requires_approval", "plan_change_needs_approval",
+    "is_active",
 )  # fmt: skip
 
 

@@ -240,9 +240,13 @@ NOT_IN_MATRIX: dict[str, str] = {
     "filespace.snapshot_delete": "CLI: tests/managed",
     "filespace.schedule_create": "CLI: tests/managed",
     "filespace.schedule_delete": "CLI: tests/managed",
-    "filespace.change_plan": "billing periods: tests/billing",
-    "filespace.plan_change_approve": "staff approval: tests/billing/test_plan_change.py",
-    "filespace.plan_change_reject": "staff approval: tests/billing/test_plan_change.py",
+    # Plan changes (h18a): each case needs a second, fitting plan (and approve/reject act on a
+    # PlanChange row), which the matrix cannot pass to the action yet. Roles, customer states,
+    # fit and approval: tests/billing/test_plan_change.py; web, staff, API and cross-tenant:
+    # tests/web/test_plan_change_pages.py.
+    "filespace.change_plan": "needs a second plan per case: tests/billing/test_plan_change.py",
+    "filespace.plan_change_approve": "acts on a PlanChange: tests/billing/test_plan_change.py",
+    "filespace.plan_change_reject": "acts on a PlanChange: tests/billing/test_plan_change.py",
     "plan.save": "no customer state: tests/staff/test_actions.py",
     "plan.set_active": "no customer state: tests/staff/test_actions.py",
     "apikey.create": "tests/api/test_keys.py",

@@ -2,8 +2,8 @@
 
 pwsh does not install on these machines (no Debian package; Microsoft's repository is not
 reachable), so the grammar from PyPI stands in for PowerShell's own parser: a script it cannot
-parse, or one where a value escaped its quotes, fails here. docs/provisioning.md says what a
-person still checks by hand on Windows.
+parse, or one where a value escaped its quotes, fails here. docs/managed-operations.md says
+what a person still checks by hand on Windows.
 """
 
 import pytest
