@@ -32,7 +32,7 @@ def seed_samples(filespace, *, start, end) -> None:
                 put_data_size=0,
                 list_request_count=0,
                 delete_request_count=0,
-            )  # fmt: skip
+            )
         )
         slot += timedelta(hours=1)
     UsageSample.objects.bulk_create(rows)
