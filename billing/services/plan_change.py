@@ -60,10 +60,17 @@ class PlanChangePreview:
     rest_of_month: Decimal  # the difference for what is left of this month
     remaining_share: Decimal
     same_currency: bool
+    unit: str = "GB"
 
     @property
     def difference(self) -> Decimal:
         return self.new_month - self.current_month
+
+    @property
+    def stored_units(self) -> Decimal:
+        """The stored data in the plan's billing unit (GB are 10^9 bytes), two places."""
+        unit_bytes = Decimal(rating.UNIT_BYTES.get(self.unit, 10**9))
+        return (Decimal(self.stored_bytes) / unit_bytes).quantize(Decimal("0.01"))
 
 
 def plan_change_preview(*, filespace, plan, now: datetime) -> PlanChangePreview:
@@ -87,6 +94,7 @@ def plan_change_preview(*, filespace, plan, now: datetime) -> PlanChangePreview:
         rest_of_month=rating.round_money((new - current) * share, plan.currency),
         remaining_share=share,
         same_currency=plan.currency == filespace.plan.currency,
+        unit=filespace.plan.billing_unit,
     )
 
 

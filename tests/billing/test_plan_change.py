@@ -216,6 +216,7 @@ def test_the_preview_shows_both_prices_and_the_rest_of_the_month(world):
 
     assert (preview.current_month, preview.new_month) == (Decimal("40.00"), Decimal("60.00"))
     assert preview.difference == Decimal("20.00")
+    assert (preview.stored_units, preview.unit) == (Decimal("2000.00"), "GB")
     assert preview.rest_of_month == Decimal("13.33")  # 20.00 x 20/30 days
 
 
