@@ -15,7 +15,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$(pyenv root 2>/dev/nu
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: help install run test test-clocks e2e docs-screenshots chaos lint format check-migrations bench mutate clean
+.PHONY: help install run test test-clocks e2e docs-screenshots screenshots chaos lint format check-migrations bench mutate clean
 
 help:
 	@echo "make run    set up and start the portal, a worker per queue, beat and simulator (Ctrl-C stops all)"
@@ -111,6 +111,11 @@ docs-screenshots: install
 	  name=$$(basename $$f); journey=$$(echo $$name | sed -E 's/-[0-9]{2}-.*//'); \
 	  mkdir -p docs/screenshots/$$journey && cp $$f docs/screenshots/$$journey/$${name#$$journey-}; \
 	  echo "docs/screenshots/$$journey/$${name#$$journey-}"; done
+
+# Refresh the journeys' screenshots in docs/screenshots (JOURNEYS=tests/e2e/test_x.py for some).
+JOURNEYS ?= tests/e2e
+screenshots: install
+	E2E_SCREENSHOTS=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest $(JOURNEYS) --output $(E2E_OUTPUT)
 
 # Real workers, beat, lucidsim, and a private PostgreSQL cluster and Redis that the scenarios
 # restart and freeze (never the shared ones); see tests/chaos and .ci/chaos.

@@ -11,6 +11,7 @@ from billing.models import (
     InvoiceLine,
     InvoiceSequence,
     MonthUsage,
+    PlanChange,
     UsageGap,
     UsageSample,
 )
@@ -129,6 +130,14 @@ class MonthUsageAdmin(ReadOnlyAdmin):
 @admin.register(FilespacePlanPeriod)
 class FilespacePlanPeriodAdmin(ReadOnlyAdmin):
     list_display = ["filespace", "plan", "starts_at", "created_by"]
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(ReadOnlyAdmin):
+    """Decided in the staff console (Plan changes), where the actions run."""
+
+    list_display = ["filespace", "from_plan", "to_plan", "state", "requested_at", "effective_at"]
+    list_filter = ["state"]
 
 
 @admin.register(InvoiceSequence)

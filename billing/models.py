@@ -204,6 +204,52 @@ class FilespacePlanPeriod(models.Model):
         return f"filespace {self.filespace_id} on plan {self.plan_id} from {self.starts_at}"
 
 
+class PlanChange(models.Model):
+    """One move of a filespace from one plan to another: applied at once, or waiting for staff.
+
+    Applied changes are also in the plan history (FilespacePlanPeriod), which billing reads;
+    this row is what the customer and staff see: who asked, who decided, and when it counts.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    filespace = models.ForeignKey(
+        "provisioning.Filespace", on_delete=models.PROTECT, related_name="plan_changes"
+    )
+    from_plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    to_plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices)
+    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The moment billing splits the month; set when the change is applied.
+    effective_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One change waits for staff at a time per filespace.
+            models.UniqueConstraint(
+                fields=["filespace"],
+                condition=models.Q(state="pending"),
+                name="plan_change_one_pending_per_filespace",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"filespace {self.filespace_id}: plan {self.from_plan_id} to {self.to_plan_id}"
+
+
 class InvoiceSequence(models.Model):
     """A gapless counter per document series, locked and advanced inside finalization."""
 

@@ -459,3 +459,27 @@ def minimum_true_up(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
         minimum += line_minimum
         charged += amount
     return max(ZERO, minimum - charged)
+
+
+def monthly_estimate(terms: PlanTerms, stored_bytes: int) -> Decimal:
+    """What a whole month at a steady ``stored_bytes`` costs under ``terms``, rounded once.
+
+    Used to show the price difference of a plan change before it is confirmed; the plan's
+    minimum monthly charge is left out (it applies per plan across all a customer's
+    filespaces, not to one filespace).
+    """
+    if terms.unit not in UNIT_BYTES:
+        raise RatingError(f"unknown billing unit {terms.unit!r}")
+    units = Decimal(stored_bytes) / Decimal(UNIT_BYTES[terms.unit])
+    billable = max(ZERO, units - terms.included_units)
+    if terms.tiers:
+        amount, _ = _tiered_amount(billable, terms, Decimal(1))
+    else:
+        amount = billable * terms.price_per_unit_month
+    return round_money(amount, terms.currency)
+
+
+def remaining_share(moment: datetime) -> Decimal:
+    """The share of ``moment``'s month still to come, as a Decimal between 0 and 1."""
+    start, end = month_of(moment)
+    return Decimal((end - moment).total_seconds()) / Decimal((end - start).total_seconds())

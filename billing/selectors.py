@@ -31,6 +31,7 @@ from billing.models import (
 from billing.services.pricing import billable_filespaces, rate_filespaces, summary_inputs
 from billing.summary import SeriesSummary
 from portal.customers.models import Customer
+from portal.plans.models import Plan
 
 EPOCH_DAY = date(1970, 1, 1)
 OVERVIEW_PAGE_SIZE = 50
@@ -77,6 +78,16 @@ class FilespaceUsage:
     chart: charts.Chart | None
     # The plan's minimum monthly charge is more than this plan's usage: the totals add a top-up.
     minimum_applies: bool = False
+    # When the plan changed in the month: one entry per plan period, in order.
+    periods: list[PlanPeriodUsage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanPeriodUsage:
+    plan_name: str
+    starts: datetime
+    ends: datetime
+    cost: Decimal
 
 
 @dataclass
@@ -169,6 +180,7 @@ def usage_page_for(
             else:
                 totals[currency]["minimum_forecast"] += line.amount
                 topped_up_plans.add(line.plan_id)
+    periods = _plan_periods(to_date)
     shown = Paginator(sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)), USAGE_PAGE_SIZE)
     shown = shown.get_page(page_number)
     daily = (
@@ -206,9 +218,39 @@ def usage_page_for(
                 gap_slots=figures["gaps"],
                 minimum_applies=filespace.plan_id in topped_up_plans,
                 chart=chart,
+                periods=periods.get(filespace.pk, []),
             )
         )
     return UsagePage(month_start, month_end, rows, dict(totals), is_current, shown)
+
+
+def _plan_periods(lines_by_currency: dict) -> dict[int, list[PlanPeriodUsage]]:
+    """Each filespace whose month was split by a plan change: its lines as plan periods.
+
+    One query for the plans' names, and only when some filespace changed plan.
+    """
+    by_filespace: dict[int, list] = defaultdict(list)
+    for lines in lines_by_currency.values():
+        for line in lines:
+            if line.filespace_id and line.window_start is not None:
+                by_filespace[line.filespace_id].append(line)
+    split = {
+        fs: lines for fs, lines in by_filespace.items() if len({ln.plan_id for ln in lines}) > 1
+    }
+    if not split:
+        return {}
+    names = dict(
+        Plan.objects.filter(
+            pk__in={line.plan_id for lines in split.values() for line in lines}
+        ).values_list("pk", "name")
+    )
+    return {
+        fs: [
+            PlanPeriodUsage(names.get(ln.plan_id, ""), ln.window_start, ln.window_end, ln.amount)
+            for ln in sorted(lines, key=lambda ln: ln.window_start)
+        ]
+        for fs, lines in split.items()
+    }
 
 
 def _daily_points(

@@ -132,6 +132,7 @@ class Controls:
                 view["users"] = sorted(u["name"] for u in fs["users"].values())
                 view["snapshots"] = len(fs["snapshots"])
                 view["schedules"] = sorted(s["name"] for s in fs["schedules"].values())
+                view["blockSize"] = fs.get("block_size")
                 listed.append(view)
         return json_response(200, {"filespaces": listed})
 

@@ -103,6 +103,7 @@ def staff_nav_items(request: HttpRequest) -> list[NavItem]:
         NavItem("Attention", reverse("staff:dashboard")),
         NavItem("Customers", reverse("staff:customers")),
         NavItem("Approvals", reverse("staff:orders")),
+        NavItem("Plan changes", reverse("staff:plan_changes")),
         NavItem("Provisioning", reverse("staff:filespaces")),
         NavItem("Orphans", reverse("staff:orphans")),
         NavItem("Plans", reverse("staff:plans")),

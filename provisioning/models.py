@@ -44,6 +44,11 @@ class Filespace(models.Model):
     region = models.CharField(max_length=64)
     bucket = models.CharField(max_length=63, blank=True)
     endpoint = models.CharField(max_length=255, blank=True)
+    # Chosen when initialization is requested (portal or customer); fixed from then on.
+    # Empty: not chosen yet, or initialized before the portal recorded it.
+    block_size_kib = models.PositiveIntegerField(
+        null=True, blank=True, help_text="LucidLink block size in KiB, set at initialization."
+    )
     state = models.CharField(max_length=20, choices=State.choices, default=State.REQUESTED)
     remote_status = models.CharField(max_length=20, blank=True)
     # Root password, kept for a later managed `lucid init-s3`; never displayed.

@@ -10,12 +10,20 @@ from billing.services.invoices import (
     invoice_run,
     invoice_verify,
 )
+from billing.services.plan_change import (
+    PlanChangePreview,
+    filespace_plan_change,
+    plan_change_approve,
+    plan_change_preview,
+    plan_change_reject,
+    plans_fitting,
+    why_plan_does_not_fit,
+)
 from billing.services.summaries import usage_summaries_append, usage_summaries_rebuild
 from billing.services.upstream import upstream_check
 from billing.services.usage import (
     LIVE_STATES,
     CollectResult,
-    filespace_plan_change,
     usage_collect,
     usage_prune,
     usage_rollup_days,
@@ -27,6 +35,7 @@ __all__ = [
     "LIVE_STATES",
     "BillingError",
     "CollectResult",
+    "PlanChangePreview",
     "billing_flag_resolve",
     "filespace_plan_change",
     "invoice_add_adjustment",
@@ -35,6 +44,10 @@ __all__ = [
     "invoice_rate_customer",
     "invoice_run",
     "invoice_verify",
+    "plan_change_approve",
+    "plan_change_preview",
+    "plan_change_reject",
+    "plans_fitting",
     "upstream_check",
     "usage_collect",
     "usage_prune",
@@ -43,4 +56,5 @@ __all__ = [
     "usage_samples_mark",
     "usage_summaries_append",
     "usage_summaries_rebuild",
+    "why_plan_does_not_fit",
 ]

@@ -16,10 +16,8 @@ from django.db.models.functions import TruncDate
 
 from billing import rating
 from billing.db import EpochSeconds
-from billing.models import DailyUsage, FilespacePlanPeriod, RollupMark, UsageGap, UsageSample
-from billing.services.pricing import ready_at
+from billing.models import DailyUsage, RollupMark, UsageGap, UsageSample
 from billing.services.summaries import usage_summaries_append
-from portal.actions import Principal, action, guards, record
 
 logger = logging.getLogger(__name__)
 
@@ -447,40 +445,3 @@ def usage_prune(*, now: datetime, batch_size: int = 10_000) -> int:
                 break
             deleted += model.objects.filter(pk__in=ids).delete()[0]
     return deleted
-
-
-@action("filespace.change_plan", audit_refusals=True)
-@transaction.atomic
-def filespace_plan_change(*, filespace, plan, at: datetime, actor=None) -> FilespacePlanPeriod:
-    """MSP: move a filespace to another plan from ``at`` on; billing splits the month there.
-
-    The first change also records the plan the filespace had until then, so the history is
-    complete. The filespace's current ``plan`` is updated to match.
-    """
-    from provisioning.models import Filespace
-
-    by = Principal.of(actor)
-    guards.require_msp_or_system(by, what="change a filespace's plan")
-    actor = by.audit_user
-
-    if not FilespacePlanPeriod.objects.filter(filespace=filespace).exists():
-        since = ready_at(filespace) or filespace.requested_at
-        if since >= at:
-            since = at - timedelta(microseconds=1)
-        FilespacePlanPeriod.objects.create(
-            filespace=filespace, plan_id=filespace.plan_id, starts_at=since, created_by=actor
-        )
-    period, _ = FilespacePlanPeriod.objects.update_or_create(
-        filespace=filespace, starts_at=at, defaults={"plan": plan, "created_by": actor}
-    )
-    previous = filespace.plan_id
-    Filespace.objects.filter(pk=filespace.pk).update(plan=plan)
-    filespace.plan = plan
-    record(
-        by=by,
-        action="filespace.plan_changed",
-        target=filespace,
-        before={"plan": previous},
-        after={"plan": plan.pk, "from": at.isoformat()},
-    )
-    return period

@@ -27,6 +27,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "filespaces:snapshot_delete": ("filespace.snapshot_delete",),
     "filespaces:schedule_create": ("filespace.schedule_create",),
     "filespaces:schedule_delete": ("filespace.schedule_delete",),
+    "filespaces:change_plan": ("filespace.change_plan",),
     "apikeys:customer_keys": ("apikey.create",),
     "apikeys:customer_key_revoke": ("apikey.revoke",),
     "apikeys:customer_webhooks": ("webhook.subscribe",),
@@ -44,6 +45,9 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "staff:filespace_delete": ("filespace.delete",),
     "staff:orphan_adopt": ("orphan.adopt",),
     "staff:orphan_delete": ("orphan.delete",),
+    "staff:filespace_change_plan": ("filespace.change_plan",),
+    "staff:plan_change_approve": ("filespace.plan_change_approve",),
+    "staff:plan_change_reject": ("filespace.plan_change_reject",),
     "staff:plan_new": ("plan.save",),
     "staff:plan_edit": ("plan.save",),
     "staff:plan_set_active": ("plan.set_active",),
@@ -69,6 +73,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "api:order-approve": ("order.approve",),
     "api:order-reject": ("order.reject",),
     "api:filespace-detail": ("filespace.delete",),
+    "api:filespace-plan-change": ("filespace.change_plan",),
 }
 
 # Django admin model actions (admin "<app>.<model>:<action>") -> the action each calls.
@@ -91,7 +96,9 @@ SYSTEM_CALLERS: dict[str, tuple[str, ...]] = {
     "portal.staff.tasks.carry_out_terminations": ("customer.termination_carry_out",),
     "provisioning.managed_tasks.initialize_filespace": ("filespace.init_run",),
     "billing.tasks.run_invoices / manage.py billing_invoice_run": ("invoice.run",),
-    "billing.services.filespace_plan_change (staff tooling, tests)": ("filespace.change_plan",),
+    "billing.services.filespace_plan_change (billing corrections, tests)": (
+        "filespace.change_plan",
+    ),
     "billing.services.invoice_finalize (invoice.finalize opens the charge or refund)": (
         "payment.request",
         "payment.refund_request",
@@ -121,8 +128,8 @@ READ_ONLY: frozenset[str] = frozenset(
         "payments:invoices", "payments:staff_payments",
         "billing:invoice_pdf", "billing:staff_invoice_pdf",
         "staff:dashboard", "staff:customers", "staff:customers_csv", "staff:customer",
-        "staff:orders", "staff:filespaces", "staff:orphans", "staff:plans", "staff:audit",
-        "staff:plan_backtest",
+        "staff:orders", "staff:filespaces", "staff:plan_changes", "staff:orphans", "staff:plans",
+        "staff:audit", "staff:plan_backtest",
         "audit:activity",
         "api:schema", "api:docs", "api:plan-list", "api:plan-detail", "api:customer-detail",
         "api:order-detail", "api:filespace-list", "api:filespace-daily",

@@ -350,3 +350,20 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         if entry.target_type_id is None:
             return None
         return f"{entry.target_type.app_label}.{entry.target_type.model}"
+
+
+# --- Plan changes ----------------------------------------------------------------------------
+
+
+class PlanChangeRequestSerializer(serializers.Serializer):
+    plan = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class PlanChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    filespace = serializers.IntegerField(source="filespace_id", read_only=True)
+    from_plan = serializers.IntegerField(source="from_plan_id", read_only=True)
+    to_plan = serializers.IntegerField(source="to_plan_id", read_only=True)
+    state = serializers.CharField(read_only=True)
+    requested_at = serializers.DateTimeField(read_only=True)
+    effective_at = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -14,7 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from billing import services as billing_services
 from billing.exports import invoice_csv_response
+from billing.models import PlanChange
 from billing.selectors import invoice_lines
 from portal.actions import Principal, Refused
 from portal.api import filters, selectors, serializers, services
@@ -378,6 +380,32 @@ class FilespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiView
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
         return Response(serializers.FilespaceSerializer(filespace).data, status=202)
+
+    @extend_schema(
+        request=serializers.PlanChangeRequestSerializer,
+        responses={200: serializers.PlanChangeSerializer, 202: serializers.PlanChangeSerializer},
+        description=(
+            "Move the filespace to another plan that fits it (same storage owner and provider, "
+            "its region allowed). 200: applied now, billing splits the month here; 202: the plan "
+            "needs staff approval and the change waits (a customer key only)."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="plan-change")
+    def plan_change(self, request, pk=None):
+        filespace = self.get_object()
+        form = serializers.PlanChangeRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        plan = Plan.objects.filter(pk=form.validated_data["plan"], is_active=True).first()
+        if plan is None:
+            raise DjangoValidationError({"plan": "No plan on offer has this id."})
+        try:
+            change = billing_services.filespace_plan_change(
+                filespace=filespace, plan=plan, by=self.principal()
+            )
+        except DjangoValidationError as exc:
+            raise _conflict_on_state(exc) from None
+        status = 202 if change.state == PlanChange.State.PENDING else 200
+        return Response(serializers.PlanChangeSerializer(change).data, status=status)
 
     def _usage_page(self, queryset):
         page = self.paginate_queryset(queryset)

@@ -139,6 +139,12 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
         "{who} could not set a new password for a user of {what}."
     ),
     "filespace.plan_changed": _plain("{who} moved the filespace {what} to another plan."),
+    "filespace.plan_change_requested": _plain(
+        "{who} asked to move the filespace {what} to another plan (waiting for approval)."
+    ),
+    "filespace.plan_change_rejected": _plain(
+        "{who} rejected the move of the filespace {what} to another plan."
+    ),
     "filespace.user_created": lambda e, who: (
         f"{who} added the filespace user {_after(e, 'name')} to {e.target_label}."
     ),

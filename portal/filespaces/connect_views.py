@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.filespaces import once
+from portal.filespaces.managed_forms import BlockSizeForm
 from provisioning import cli, managed
 
 REFUSALS = (managed.OperationRefused, cli.CliError)
@@ -67,8 +68,14 @@ def user_reset_password(request: HttpRequest, pk: int) -> HttpResponse:
 @customer_required()
 def self_initialize(request: HttpRequest, pk: int) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    form = BlockSizeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["block_size"]))
+        return _to_guide(pk)
     try:
-        root_password = managed.filespace_self_init_request(filespace=filespace, actor=request.user)
+        root_password = managed.filespace_self_init_request(
+            filespace=filespace, actor=request.user, block_size=form.cleaned_data["block_size"]
+        )
     except managed.OperationRefused as exc:
         messages.error(request, exc.message)
         return _to_guide(pk)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from portal.plans.models import StorageOwner
-from provisioning.rules import PUBLIC_S3_ENDPOINTS
+from provisioning.rules import DEFAULT_BLOCK_SIZE_KIB, PUBLIC_S3_ENDPOINTS
 
 DEFAULT_CACHE_MIB = 10240
 
@@ -137,13 +137,16 @@ def kit_for(filespace, *, access_key: str = "", user_name: str = "root") -> Kit:
         args += ["--secret-key", SECRET_KEY, "--region", filespace.region]
         if filespace.bucket:
             args += ["--bucket-name", filespace.bucket]
+        # The size chosen when initialization was requested; LucidLink's default until then.
+        args += ["--block-size", str(filespace.block_size_kib or DEFAULT_BLOCK_SIZE_KIB)]
         args += ["--provider", filespace.provider]
         steps.append(
             Step(
                 "init",
                 "Initialize the filespace on your bucket",
                 "Once only, by an administrator: connects the filespace to your bucket and sets "
-                "its root password. Skip it if the filespace is already initialized.",
+                "its root password and block size (fixed from then on). Skip it if the filespace "
+                "is already initialized.",
                 tuple(args),
             )
         )

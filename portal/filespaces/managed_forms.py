@@ -3,6 +3,7 @@
 from django import forms
 
 from provisioning import managed
+from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 
 
 class UserCreateForm(forms.Form):
@@ -46,3 +47,25 @@ class ScheduleCreateForm(forms.Form):
 
     def clean_interval(self) -> str:
         return managed.validate_interval(self.cleaned_data["interval"])
+
+
+class BlockSizeForm(forms.Form):
+    """The block size for `lucid init-s3`; fixed for the filespace's life once initialized."""
+
+    block_size = forms.TypedChoiceField(
+        label="Block size",
+        choices=[
+            (size, f"{size} KiB" + (" (default)" if size == DEFAULT_BLOCK_SIZE_KIB else ""))
+            for size in BLOCK_SIZES_KIB
+        ],
+        coerce=int,
+        # A form posted without the field (an older page) gets LucidLink's default.
+        required=False,
+        empty_value=DEFAULT_BLOCK_SIZE_KIB,
+        initial=DEFAULT_BLOCK_SIZE_KIB,
+        error_messages={
+            "invalid_choice": "Choose a block size of "
+            + ", ".join(map(str, BLOCK_SIZES_KIB))
+            + " KiB."
+        },
+    )

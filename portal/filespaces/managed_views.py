@@ -86,9 +86,15 @@ def initialize(request: HttpRequest, pk: int) -> HttpResponse:
     filespace = selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
+    form = forms.BlockSizeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["block_size"]))
+        return redirect("filespaces:detail", pk=filespace.pk)
     try:
         managed.filespace_initialize_request(
-            filespace=filespace, actor=Principal.from_request(request)
+            filespace=filespace,
+            actor=Principal.from_request(request),
+            block_size=form.cleaned_data["block_size"],
         )
     except managed.OperationRefused as exc:
         messages.error(request, exc.message)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.filespaces import connect_views, views
+from portal.filespaces import connect_views, plan_views, views
 from portal.filespaces.managed_urls import urlpatterns as managed_urlpatterns
 
 app_name = "filespaces"
@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/connect.sh", views.script, {"shell": "sh"}, name="script_sh"),
     path("<int:pk>/connect.ps1", views.script, {"shell": "ps1"}, name="script_ps1"),
     path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/plan/", plan_views.change_plan, name="change_plan"),
     # The connection guide (docs/managed-operations.md, "The connection guide").
     path("<int:pk>/my-user/", connect_views.own_user_create, name="own_user_create"),
     path("<int:pk>/initialize-myself/", connect_views.self_initialize, name="self_initialize"),

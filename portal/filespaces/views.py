@@ -8,11 +8,12 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.actions import Principal
 from portal.customers import selectors
 from portal.customers.decorators import customer_required
-from portal.customers.models import MANAGER_ROLES
+from portal.customers.models import BILLING_ROLES, MANAGER_ROLES
 from portal.filespaces import kit as kits
 from portal.filespaces.guide import guide_for
 from portal.filespaces.progress import progress_for
 from provisioning import managed
+from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 from provisioning.services import filespace_delete
 
 # The connection kit is offered once LucidLink reports the filespace ready.
@@ -41,6 +42,10 @@ def _context(request: HttpRequest, filespace) -> dict:
         "kit": kit,
         "live": not progress.settled or (guide is not None and guide.waiting),
         "can_manage": request.membership.role in MANAGER_ROLES,
+        "can_change_plan": request.membership.role in BILLING_ROLES
+        and filespace.state in READY_STATES,
+        "block_sizes": BLOCK_SIZES_KIB,
+        "default_block_size": DEFAULT_BLOCK_SIZE_KIB,
     }
 
 

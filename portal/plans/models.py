@@ -87,6 +87,10 @@ class Plan(models.Model):
         "currency; the price back-test shows margins against it. 0 if not known.",
     )
     requires_approval = models.BooleanField(default=False)
+    plan_change_needs_approval = models.BooleanField(
+        default=False,
+        help_text="A customer's move of a filespace onto this plan waits for staff approval.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

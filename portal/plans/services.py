@@ -12,6 +12,7 @@ PLAN_FIELDS = (
     "name", "slug", "description", "storage_owner", "subscription_type", "provider",
     "allowed_regions", "currency", "price_per_unit_month", "billing_unit", "quantity_rule",
     "included_units", "minimum_monthly_charge", "cost_per_gib_month", "requires_approval",
+    "plan_change_needs_approval",
     "is_active",
 )  # fmt: skip
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.security.staff import destructive
-from portal.staff import backtest_views, orphan_views, views
+from portal.staff import backtest_views, orphan_views, plan_change_views, views
 
 app_name = "staff"
 
@@ -29,6 +29,22 @@ urlpatterns = [
         "filespaces/<int:pk>/delete/",
         destructive(views.filespace_delete),
         name="filespace_delete",
+    ),
+    path(
+        "filespaces/<int:pk>/plan/",
+        plan_change_views.filespace_change_plan,
+        name="filespace_change_plan",
+    ),
+    path("plan-changes/", plan_change_views.plan_change_list, name="plan_changes"),
+    path(
+        "plan-changes/<int:pk>/approve/",
+        plan_change_views.plan_change_approve,
+        name="plan_change_approve",
+    ),
+    path(
+        "plan-changes/<int:pk>/reject/",
+        plan_change_views.plan_change_reject,
+        name="plan_change_reject",
     ),
     path("orphans/", orphan_views.orphan_list, name="orphans"),
     path("orphans/<int:pk>/adopt/", orphan_views.orphan_adopt, name="orphan_adopt"),

@@ -12,6 +12,12 @@ class EventType(models.TextChoices):
     FILESPACE_ACTIVE = "filespace.active", "Filespace active"
     FILESPACE_ERROR = "filespace.error", "Filespace failed"
     FILESPACE_DELETED = "filespace.deleted", "Filespace deleted"
+    FILESPACE_PLAN_CHANGED = "filespace.plan_changed", "Filespace moved to another plan"
+    FILESPACE_PLAN_CHANGE_REQUESTED = (
+        "filespace.plan_change_requested",
+        "Filespace plan change waiting for approval",
+    )
+    FILESPACE_PLAN_CHANGE_REJECTED = "filespace.plan_change_rejected", "Plan change rejected"
     INVOICE_FINALIZED = "invoice.finalized", "Invoice finalized"
     INVOICE_PAID = "invoice.paid", "Invoice paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed", "Invoice payment failed"

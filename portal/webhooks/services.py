@@ -168,7 +168,10 @@ def _payload_for(row: OutboxEvent):
     if row.subject_type == "order":
         return payloads.order_payload(row.subject_id)
     if row.subject_type == "filespace":
-        return payloads.filespace_payload(row.subject_id, facts.get("timeline_event_id"))
+        built = payloads.filespace_payload(row.subject_id, facts.get("timeline_event_id"))
+        if built is not None and "plan_change" in facts:
+            built[1]["plan_change"] = facts["plan_change"]
+        return built
     if row.subject_type == "invoice":
         return payloads.invoice_payload(row.subject_id)
     if row.subject_type == "customer":

@@ -22,7 +22,7 @@ from portal.actions import Principal, action, record
 from portal.customers.models import MANAGER_ROLES, Membership
 from portal.plans.models import StorageOwner
 from provisioning import cli, services
-from provisioning.managed.initialization import why_not_initializable
+from provisioning.managed.initialization import block_size_or_refuse, why_not_initializable
 from provisioning.managed.operations import filespace_user_add
 from provisioning.managed.rules import (
     OperationRefused,
@@ -33,6 +33,7 @@ from provisioning.managed.rules import (
 )
 from provisioning.managed_models import FilespaceInit, FilespaceUser
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.rules import DEFAULT_BLOCK_SIZE_KIB
 
 
 def _membership(*, filespace: Filespace, actor) -> Membership:
@@ -106,8 +107,12 @@ def filespace_user_reset_password(*, filespace_user: FilespaceUser, actor) -> st
 
 @action("filespace.self_init_request", audit_refusals=True)
 @transaction.atomic
-def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
+def filespace_self_init_request(
+    *, filespace: Filespace, actor, block_size: int | str = DEFAULT_BLOCK_SIZE_KIB
+) -> str:
     """An owner or admin will run init-s3 on their own bucket: returns the root password, once.
+
+    The block size chosen here is recorded on the filespace; the kit's init-s3 command uses it.
 
     Only for customer-owned storage (LucidLink-owned storage has no keys a customer could pass).
     The portal keeps the encrypted copy so it can still create the members' filespace users,
@@ -119,6 +124,7 @@ def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
     membership = _membership(filespace=filespace, actor=actor)
     if membership.role not in MANAGER_ROLES:
         raise OperationRefused("Only owners and admins can initialize a filespace.")
+    block_size = block_size_or_refuse(block_size)
     if filespace.storage_owner != StorageOwner.CUSTOMER:
         raise OperationRefused(
             "This filespace uses storage LucidLink owns, so only the portal can initialize it."
@@ -148,9 +154,12 @@ def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
         )  # fmt: skip
     if not filespace.root_password:
         filespace.root_password = generate_password()
+    filespace.block_size_kib = block_size
     filespace.polls = 0
     filespace.next_poll_at = now
-    filespace.save(update_fields=["root_password", "polls", "next_poll_at", "updated_at"])
+    filespace.save(
+        update_fields=["root_password", "block_size_kib", "polls", "next_poll_at", "updated_at"]
+    )
     services.event_record(
         filespace=filespace,
         kind=ProvisioningEvent.Kind.STATUS,
@@ -162,5 +171,6 @@ def filespace_self_init_request(*, filespace: Filespace, actor) -> str:
         action="filespace.self_init_requested",
         customer=filespace.customer,
         target=filespace,
+        after={"block_size_kib": block_size},
     )
     return filespace.root_password

@@ -7,11 +7,12 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.actions import Principal, action, record
+from portal.actions import Code, Principal, action, record
 from portal.plans.models import StorageOwner
 from provisioning import cli, emails, lucidlink, services
 from provisioning.managed.rules import (
@@ -22,7 +23,7 @@ from provisioning.managed.rules import (
 )
 from provisioning.managed_models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
-from provisioning.rules import PUBLIC_S3_ENDPOINTS
+from provisioning.rules import DEFAULT_BLOCK_SIZE_KIB, PUBLIC_S3_ENDPOINTS, validate_block_size
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +53,21 @@ def why_not_initializable(*, filespace: Filespace) -> str:
 
 @action("filespace.initialize", audit_refusals=True)
 @transaction.atomic
-def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceInit:
+def filespace_initialize_request(
+    *, filespace: Filespace, actor, block_size: int | str = DEFAULT_BLOCK_SIZE_KIB
+) -> FilespaceInit:
     """Ask a worker to run `lucid init-s3` for a provisioned filespace, once.
 
     The root password is generated and stored (encrypted) here, before the CLI ever runs, so an
     init that succeeds but crashes before recording it still left a password the portal holds.
-    A failed init may be requested again; it reuses the same password.
+    A failed init may be requested again; it reuses the same password. The block size chosen
+    here is recorded on the filespace and passed to init-s3.
     """
     from provisioning import managed_tasks
 
     by = require_may_manage(actor, filespace)
     actor = by.audit_user
+    block_size = block_size_or_refuse(block_size)
     filespace = (
         Filespace.objects.select_for_update().select_related("customer").get(pk=filespace.pk)
     )
@@ -87,16 +92,30 @@ def filespace_initialize_request(*, filespace: Filespace, actor) -> FilespaceIni
         init.refresh_from_db()
     if not filespace.root_password:
         filespace.root_password = generate_password()
-        filespace.save(update_fields=["root_password", "updated_at"])
+    filespace.block_size_kib = block_size
+    filespace.save(update_fields=["root_password", "block_size_kib", "updated_at"])
     services.event_record(
         filespace=filespace,
         kind=Kind.STATUS,
         message="Initialization requested: the portal will run lucid init-s3.",
         actor=actor,
     )
-    record(by=by, action="filespace.init_requested", target=filespace)
+    record(
+        by=by,
+        action="filespace.init_requested",
+        target=filespace,
+        after={"block_size_kib": block_size},
+    )
     managed_tasks.initialize_filespace.delay_on_commit(init.pk)
     return init
+
+
+def block_size_or_refuse(value) -> int:
+    """The block size as an int; a value outside the offered sizes is refused (code invalid)."""
+    try:
+        return validate_block_size(value)
+    except ValidationError as exc:
+        raise OperationRefused(" ".join(exc.messages), code=Code.INVALID) from None
 
 
 def filespace_init_claim(*, init_id: int) -> FilespaceInit | None:
@@ -151,6 +170,7 @@ def _init_arguments(filespace: Filespace) -> dict:
         "region": filespace.region,
         "provider": filespace.provider,
         "bucket": filespace.bucket,
+        "block_size": filespace.block_size_kib or DEFAULT_BLOCK_SIZE_KIB,
     }
 
 

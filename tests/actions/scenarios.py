@@ -1027,7 +1027,9 @@ NOT_IN_MATRIX: dict[str, str] = {
         "vary; tests/staff/test_termination*.py"
     ),
     "filespace.init_run": "the worker's CLI run of a requested init (system only): tests/managed",
-    "filespace.change_plan": "billing periods, system and staff tooling: tests/billing",
+    "filespace.change_plan": "needs a second plan per case: tests/billing/test_plan_change.py",
+    "filespace.plan_change_approve": "acts on a PlanChange: tests/billing/test_plan_change.py",
+    "filespace.plan_change_reject": "acts on a PlanChange: tests/billing/test_plan_change.py",
     "invoice.run": "the monthly system task: tests/billing/test_invoices.py",
     "invoice.finalize": "invoices of a billed period: tests/billing/test_invoices.py",
     "invoice.adjust": "invoices of a billed period: tests/billing/test_invoices.py",

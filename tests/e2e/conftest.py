@@ -292,12 +292,19 @@ def worker(celery_worker_factory, sim):
 # -- Helpers shared by the journeys -------------------------------------------------------------
 
 
+def screenshots_dir() -> Path:
+    """$E2E_SCREENSHOTS when set (`make screenshots` points it at docs/screenshots), else
+    $ARTIFACTS/screenshots or var/screenshots, so a normal run never changes the work tree."""
+    chosen = os.environ.get("E2E_SCREENSHOTS")
+    return Path(chosen) if chosen else artifacts_dir() / "screenshots"
+
+
 @dataclass
 class Shots:
-    """Screenshots of the main pages, saved under $ARTIFACTS/screenshots or var/screenshots."""
+    """Screenshots of the main pages, saved under screenshots_dir()."""
 
     journey: str
-    directory: Path = field(default_factory=lambda: artifacts_dir() / "screenshots")
+    directory: Path = field(default_factory=screenshots_dir)
     taken: list[Path] = field(default_factory=list)
 
     def __call__(self, page, name: str, *, mask: tuple = ()) -> Path:

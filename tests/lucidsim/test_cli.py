@@ -94,6 +94,19 @@ def test_init_s3_checks_password_storage_and_block_size(lucid, provisioned):
     _fails(lucid(*INIT, "--password", ROOT_PW, "--block-size", "100"), "Block size must be one of")
 
 
+def test_a_block_size_that_is_not_a_number_is_a_usage_error_and_initializes_nothing(
+    lucid, provisioned
+):
+    _fails(
+        lucid(*INIT, "--password", ROOT_PW, "--block-size", "256k"),
+        "argument --block-size: invalid int value",
+        code=2,
+    )
+    _fails(lucid(*INIT, "--password", ROOT_PW, "--block-size", "2048"), "Block size must be one of")
+
+    _ok(lucid(*INIT, "--password", ROOT_PW, "--block-size", "512"))
+
+
 def test_init_s3_runs_only_once(lucid, provisioned):
     _ok(lucid(*INIT, "--password", ROOT_PW))
 

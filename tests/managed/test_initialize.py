@@ -230,7 +230,7 @@ def test_customer_storage_is_initialized_with_the_orders_keys_which_never_reach_
     argv = argv_log.read_text()
     assert "--https --endpoint s3.acme.test:9000 --access-key AKIA-ACME" in argv
     assert "--secret-key Bucket-secret-key-77" in argv
-    assert "--bucket-name acme-bucket --provider Other" in argv
+    assert "--bucket-name acme-bucket --block-size 256 --provider Other" in argv
     assert "Bucket-secret-key-77" not in caplog.text
     assert FilespaceInit.objects.get(pk=init.pk).state == FilespaceInit.State.DONE
 

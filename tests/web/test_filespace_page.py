@@ -138,7 +138,8 @@ def test_an_own_storage_filespace_gets_init_s3_with_everything_but_secrets(
     assert (
         f"lucid init-s3 --fs {filespace.qualified_name} --password {root} "
         "--https --endpoint s3.eu-west-1.amazonaws.com --access-key AKIAEXAMPLE "
-        f"--secret-key {secret} --region eu-west-1 --bucket-name acme-bucket --provider AWS"
+        f"--secret-key {secret} --region eu-west-1 --bucket-name acme-bucket "
+        "--block-size 256 --provider AWS"
     ) in page
     for response in (
         page,

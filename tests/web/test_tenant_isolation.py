@@ -140,6 +140,7 @@ COVERED = {
     "filespaces:script_sh": ("get", _fs),
     "filespaces:script_ps1": ("get", _fs),
     "filespaces:delete": ("post", _fs),
+    "filespaces:change_plan": ("post", _fs),
     "filespaces:own_user_create": ("post", _fs),
     "filespaces:self_initialize": ("post", _fs),
     "filespaces:check_status": ("post", _fs),
