@@ -425,7 +425,7 @@ def _init_state(filespace, world):
     return list(FilespaceInit.objects.filter(filespace=filespace).values_list("state", flat=True))
 
 
-def _billing_profile(customer):
+def _billing_profile(customer, world):
     from billing.tax.models import BillingProfile
 
     profile = BillingProfile.objects.filter(customer=customer)
