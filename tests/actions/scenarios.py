@@ -474,7 +474,7 @@ SCENARIOS: dict[str, Scenario] = {
         event="order.approved",
         make=_awaiting_order,
         snapshot=_order_state,
-        allowed=lambda role, state: (role in MSP or role == "system") and state == "active",
+        allowed=lambda role, state: role in MSP and state == "active",
         entry_points=(
             _service(),
             _staff("staff:order_approve"),
