@@ -183,6 +183,19 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "billing_flag.resolved": _plain("{who} resolved the billing flag {what}."),
     "billing_profile.updated": _plain("{who} changed the billing details of {what}."),
     "tax_rate.saved": _plain("{who} saved the tax rate {what}."),
+    "payment_method.saved": _plain("{who} saved a card for {what}."),
+    "payment.terms_granted": _plain("{who} let {what} pay by bank transfer (invoice terms)."),
+    "payment.terms_withdrawn": _plain("{who} asked {what} to pay by card again."),
+    "payment.requested": _plain("{who} charged the card for the invoice {what}."),
+    "payment.succeeded": _plain("{who} recorded the payment of the invoice {what}."),
+    "payment.action_needed": _plain("{who} asked the customer to confirm the payment of {what}."),
+    "payment.failed": _plain("{who} recorded that the payment of the invoice {what} failed."),
+    "payment.canceled": _plain("{who} replaced the payment of the invoice {what}."),
+    "payment.manual_recorded": _plain("{who} recorded a bank transfer for the invoice {what}."),
+    "payment.refund_requested": _plain("{who} asked for a refund against {what}."),
+    "payment.refunded": _plain("{who} refunded the card for {what}."),
+    "payment.refund_failed": _plain("{who} could not refund the card for {what}."),
+    "dunning.reminded": _plain("{who} sent a payment reminder for {what}."),
 }
 
 # Keys that mean nothing to a reader, and facts the sentences already state when first set.
