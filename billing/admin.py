@@ -12,6 +12,7 @@ from billing.models import (
     InvoiceSequence,
     MonthUsage,
     PlanChange,
+    RollupMark,
     UsageGap,
     UsageSample,
 )
@@ -138,6 +139,13 @@ class PlanChangeAdmin(ReadOnlyAdmin):
 
     list_display = ["filespace", "from_plan", "to_plan", "state", "requested_at", "effective_at"]
     list_filter = ["state"]
+
+
+@admin.register(RollupMark)
+class RollupMarkAdmin(ReadOnlyAdmin):
+    """How far the incremental daily rollup has read; it moves only with the rollup task."""
+
+    list_display = ["name", "sample_mark", "gap_mark", "updated_at"]
 
 
 @admin.register(InvoiceSequence)
