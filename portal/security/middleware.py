@@ -21,6 +21,10 @@ def _request_has_nul(request: HttpRequest) -> bool:
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
+        # Read (and keep) the raw body first: once request.POST has consumed the stream, a view
+        # that verifies a signature over request.body would get an exception instead. The
+        # portal takes no file uploads; a body past DATA_UPLOAD_MAX_MEMORY_SIZE is refused (400).
+        request.body  # noqa: B018
         sources.append(request.POST)
     for source in sources:
         for key, values in source.lists() if hasattr(source, "lists") else source.items():

@@ -153,6 +153,36 @@ def _more_rows(*, staff, customer, filespace) -> None:
     CustomerTermination.objects.create(
         customer=customer, reason="r", previous_status="active", requested_by=staff
     )
+    _billing_rows(staff=staff, customer=customer, filespace=filespace)
+
+
+def _billing_rows(*, staff, customer, filespace) -> None:
+    """A row of each payments, tax and plan-change model, so their pages and admin are reached."""
+    from datetime import date
+    from decimal import Decimal
+
+    from billing.models import Invoice, PlanChange, RollupMark
+    from billing.payments.models import Dunning, Payment, PaymentAccount, StripeEvent
+    from billing.tax.models import BillingProfile, TaxRate
+
+    invoice = Invoice.objects.filter(customer=customer).first()
+    PaymentAccount.objects.create(customer=customer, card_brand="visa", card_last4="4242")
+    Payment.objects.create(
+        customer=customer, invoice=invoice, kind=Payment.Kind.CHARGE, amount=Decimal("1.00"),
+        currency=invoice.currency, idempotency_key="fuzz-charge",
+    )  # fmt: skip
+    Dunning.objects.create(customer=customer, invoice=invoice)
+    StripeEvent.objects.create(event_id="evt_fuzz", type="payment_intent.succeeded")
+    BillingProfile.objects.create(
+        customer=customer, legal_name="Fuzz Ltd", address_line1="1 Road", city="Berlin",
+        country="DE",
+    )  # fmt: skip
+    TaxRate.objects.create(country="DE", percent=Decimal("19"), valid_from=date(2026, 1, 1))
+    PlanChange.objects.create(
+        filespace=filespace, from_plan=filespace.plan, to_plan=filespace.plan,
+        state=PlanChange.State.choices[0][0], requested_by=staff,
+    )  # fmt: skip
+    RollupMark.objects.create(name="daily")
 
 
 def _first_ids() -> dict[str, str]:
@@ -181,7 +211,10 @@ REAL_OBJECTS = {
     "customers:member_": {"pk": "customers.membership"},
     "staff:customer": {"pk": "customers.customer"},
     "staff:plan_": {"pk": "plans.plan"},
-    "staff:termination_": {"pk": "staff.customertermination"},
+    "staff:termination_": {"pk": "customers.customertermination"},
+    "staff:plan_change_": {"pk": "billing.planchange"},
+    "payments:payment": {"pk": "payments.payment"},
+    "payments:invoice_pay": {"pk": "billing.invoice"},
     "apikeys:msp_delivery_replay": {"pk": "webhooks.delivery"},
     "apikeys:customer_webhook_delete": {"pk": "webhooks.subscription"},
     "apikeys:msp_webhook_delete": {"pk": "webhooks.subscription"},
