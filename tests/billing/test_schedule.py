@@ -19,6 +19,9 @@ def test_every_billing_job_is_scheduled_under_a_registered_task_name():
         "billing.tasks.prune_usage_samples",
         "billing.tasks.check_upstream_billing",
         "billing.tasks.run_invoices",
+        "billing.payments.tasks.reconcile_payments",
+        "billing.payments.tasks.run_dunning",
     }
+    app.loader.import_default_modules()  # what a worker does at start: every app's tasks
     assert all(name in app.tasks for name in scheduled)
     assert scheduled["billing.tasks.collect_usage"] == float(settings.USAGE_SAMPLE_INTERVAL_SECONDS)
