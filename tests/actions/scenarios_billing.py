@@ -16,6 +16,7 @@ from tests.actions.kit import (
     MSP,
     NO_CUSTOMER,
     PAYERS,
+    EntryPoint,
     Scenario,
     admin,
     api,
@@ -95,6 +96,12 @@ def _filespace_and_plan(world, *, needs_approval: bool):
 
 def _filespace_with_target(world):
     filespace, target = _filespace_and_plan(world, needs_approval=False)
+    filespace.target_plan = target
+    return filespace
+
+
+def _filespace_with_approval_target(world):
+    filespace, target = _filespace_and_plan(world, needs_approval=True)
     filespace.target_plan = target
     return filespace
 
@@ -385,6 +392,25 @@ BILLING_SCENARIOS: dict[str, Scenario] = {
             web("filespaces:change_plan", BILLING_USERS),
             staff("staff:filespace_change_plan"),
             api("api:filespace-plan-change"),
+        ),
+    ),
+    # Onto a plan that asks for approval, a customer's move waits for staff (MSP staff and the
+    # system move it at once: the scenario above). Customer-side principals only.
+    "filespace.change_plan:approval": Scenario(
+        action="filespace.change_plan",
+        audit="filespace.plan_change_requested",
+        event="filespace.plan_change_requested",
+        make=_filespace_with_approval_target,
+        snapshot=_filespace_plan,
+        allowed=CHANGE_PLAN,
+        call=lambda world, filespace, by: fn("filespace.change_plan")(
+            filespace=filespace, plan=filespace.target_plan, by=by
+        ),
+        body=lambda filespace: {"plan": filespace.target_plan.pk},
+        entry_points=(
+            service((*BILLING_USERS, "customer_key")),
+            web("filespaces:change_plan", BILLING_USERS),
+            EntryPoint("api", "api:filespace-plan-change", ("customer_key",)),
         ),
     ),
     "filespace.plan_change_approve": Scenario(
