@@ -255,6 +255,12 @@ def _waiting_payment(world):
     return Payment.objects.get(invoice=invoice)
 
 
+def _pending_charge(world):
+    """The first charge of a finalized invoice, sent to Stripe and not answered yet."""
+    invoice = _finalized_invoice(world)
+    return _payment(invoice, state="pending")
+
+
 def _payment_state(payment, world):
     return _payments(payment.invoice, world)
 
@@ -485,6 +491,23 @@ BILLING_SCENARIOS: dict[str, Scenario] = {
         allowed=MSP_OR_SYSTEM,
         call=lambda world, payment, by: fn("payment.settle")(
             payment_id=payment.pk, by=by, status="succeeded", payment_intent_id="pi_matrix"
+        ),
+        entry_points=(service(),),
+    ),
+    "payment.settle:declined": Scenario(
+        action="payment.settle",
+        audit="payment.action_needed",
+        event="invoice.payment_failed",
+        make=_pending_charge,
+        snapshot=_payment_state,
+        allowed=MSP_OR_SYSTEM,
+        call=lambda world, payment, by: fn("payment.settle")(
+            payment_id=payment.pk,
+            by=by,
+            status="declined",
+            payment_intent_id="pi_matrix",
+            error_code="card_declined",
+            error_message="Your card was declined.",
         ),
         entry_points=(service(),),
     ),
