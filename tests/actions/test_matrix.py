@@ -2,8 +2,9 @@
 
 Generated from tests/actions/scenarios.py (which test_registry.py keeps complete): the call is
 allowed or refused as docs/staff.md ("Who may do what") says; an allowed call writes exactly one
-audit entry and an outbox row when an event is due; a refused call changes nothing and emits
-nothing.
+audit entry (or, when its last step is another action, exactly that action's entry after its
+own: see Scenario.audit) and an outbox row when an event is due; a refused call changes nothing
+and emits nothing.
 """
 
 import secrets
