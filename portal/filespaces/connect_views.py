@@ -16,7 +16,8 @@ from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.filespaces import once
 from portal.filespaces.managed_forms import BlockSizeForm
-from provisioning import cli, managed
+from provisioning import cli
+from provisioning.managed import services as managed
 
 REFUSALS = (managed.OperationRefused, cli.CliError)
 

@@ -18,8 +18,9 @@ from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.filespaces import managed_forms as forms
 from portal.filespaces import once
-from provisioning import cli, managed
-from provisioning.managed_models import FilespaceInit
+from provisioning import cli
+from provisioning.managed import services as managed
+from provisioning.managed.models import FilespaceInit
 
 DENIED = "Only owners and admins can change filespace users, snapshots and schedules."
 # Errors from the services that mean "nothing was changed, here is why".

@@ -12,7 +12,7 @@ from portal.customers.models import BILLING_ROLES, MANAGER_ROLES
 from portal.filespaces import kit as kits
 from portal.filespaces.guide import guide_for
 from portal.filespaces.progress import progress_for
-from provisioning import managed
+from provisioning.managed import services as managed
 from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 from provisioning.services import filespace_delete
 
