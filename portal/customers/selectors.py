@@ -5,10 +5,8 @@ session, if the user still belongs to it); the other selectors take that custome
 return another customer's rows.
 """
 
-from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from portal.customers.models import Customer, Invitation, Membership
 from portal.observability import context
@@ -88,59 +86,6 @@ def plan_get(*, slug: str) -> Plan:
 def plan_get_any(*, pk: int) -> Plan:
     """A plan by id, active or not (an order in progress keeps its plan)."""
     return _get_or_404(Plan.objects.all(), pk)
-
-
-def filespaces_for(*, customer: Customer) -> QuerySet:
-    from provisioning.models import Filespace
-
-    return (
-        Filespace.objects.filter(customer=customer)
-        .select_related("plan", "order", "managed_init")
-        .exclude(state=Filespace.State.DELETED)
-        .order_by("-requested_at", "-id")
-    )
-
-
-def filespaces_listed_for(*, customer: Customer) -> QuerySet:
-    """As filespaces_for, for lists: the secrets no list shows stay encrypted in the database
-    (decrypting the root password and the order's keys of every row cost more than rating it)."""
-    return filespaces_for(customer=customer).defer(
-        "root_password", "order__access_key", "order__secret_key"
-    )
-
-
-def filespace_get(*, customer: Customer, pk: int):
-    return _get_or_404(filespaces_for(customer=customer), pk)
-
-
-def usage_to_date_for(*, customer: Customer, filespaces: list | None = None) -> dict:
-    """This month's usage and cost to date per filespace id, from billing; {} when it cannot.
-
-    ``filespaces`` limits the work to the ones a page shows.
-
-    Only filespaces with measured usage are in the answer, so the page can say "not yet
-    collected" for the rest. The billing selector costs a fixed number of queries.
-    """
-    from billing import rating
-    from billing import selectors as billing
-    from billing.services import BillingError
-
-    now = timezone.now()
-    month_start, month_end = rating.month_of(now)
-    try:
-        page = billing.usage_page_for(
-            customer=customer,
-            month_start=month_start,
-            month_end=month_end,
-            now=now,
-            charts_wanted=False,
-            filespaces=filespaces,
-        )
-    except (BillingError, EmptyResultSet):
-        # EmptyResultSet: billing's rating_inputs cannot yet take a customer with no billable
-        # filespace this month (reported to billing); the dashboard then shows no usage.
-        return {}
-    return {row.filespace.pk: row for row in page.rows if row.quantity_to_date or row.cost_to_date}
 
 
 def orders_for(*, customer: Customer) -> QuerySet:

@@ -20,6 +20,7 @@ from portal.orders import drafts
 from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
 from portal.orders.services import name_taken
 from provisioning import rules
+from provisioning import selectors as provisioning_selectors
 
 PAGE_SIZE = 50
 
@@ -218,7 +219,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @customer_required()
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = selectors.order_get(customer=request.customer, pk=pk)
-    filespace = selectors.filespaces_for(customer=request.customer).filter(order=order).first()
+    filespace = (
+        provisioning_selectors.filespaces_for(customer=request.customer).filter(order=order).first()
+    )
     if filespace is not None:
         if request.htmx:
             # The page polls while the order waits for approval; move on once it has a filespace.

@@ -43,8 +43,6 @@ UPWARD = {
     ("portal.customers.lifecycle", "provisioning"): (
         "carrying out a termination deletes the customer's filespaces"
     ),
-    ("portal.customers.selectors", "provisioning"): "filespaces_for: move to provisioning",
-    ("portal.customers.selectors", "billing"): "usage_to_date_for: move to billing",
     ("portal.orders.services", "provisioning"): (
         "placing or approving an order writes the filespace row in the same transaction"
     ),
