@@ -1,8 +1,10 @@
-"""Reads scoped to the customer. Every customer-owned object a view shows comes through here.
+"""Reads of the customer's own rows (memberships, invitations), scoped to the customer.
 
 `current_membership(request)` decides which customer a request acts for (the one chosen in the
 session, if the user still belongs to it); the other selectors take that customer and never
-return another customer's rows.
+return another customer's rows. The customer's filespaces, orders, plans and usage are read
+through the selectors of the apps that own them (provisioning, portal.orders, portal.plans,
+billing), which take the customer the same way.
 """
 
 from django.db.models import QuerySet
@@ -10,7 +12,6 @@ from django.http import Http404, HttpRequest
 
 from portal.customers.models import Customer, Invitation, Membership
 from portal.observability import context
-from portal.plans.models import Plan
 
 SESSION_KEY = "current_customer_id"
 _CACHE_ATTR = "_current_membership"
@@ -70,37 +71,6 @@ def invitations_open_for(*, customer: Customer) -> QuerySet[Invitation]:
 
 def invitation_get(*, customer: Customer, pk: int) -> Invitation:
     return _get_or_404(invitations_open_for(customer=customer), pk)
-
-
-def plans_available() -> QuerySet[Plan]:
-    return Plan.objects.filter(is_active=True)
-
-
-def plan_get(*, slug: str) -> Plan:
-    plan = plans_available().filter(slug=slug).first()
-    if plan is None:
-        raise Http404("No such plan")
-    return plan
-
-
-def plan_get_any(*, pk: int) -> Plan:
-    """A plan by id, active or not (an order in progress keeps its plan)."""
-    return _get_or_404(Plan.objects.all(), pk)
-
-
-def orders_for(*, customer: Customer) -> QuerySet:
-    from portal.orders.models import Order
-
-    return Order.objects.filter(customer=customer).select_related("plan")
-
-
-def orders_without_filespace_for(*, customer: Customer) -> QuerySet:
-    """Orders not (yet) backed by a filespace: awaiting approval, rejected, cancelled."""
-    return orders_for(customer=customer).filter(filespace__isnull=True)
-
-
-def order_get(*, customer: Customer, pk: int):
-    return _get_or_404(orders_for(customer=customer), pk)
 
 
 def _get_or_404(queryset: QuerySet, pk):

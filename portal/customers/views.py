@@ -14,6 +14,7 @@ from portal.customers import selectors, services
 from portal.customers.decorators import customer_required
 from portal.customers.forms import InvitationForm, OnboardingForm, RoleForm, SwitchCustomerForm
 from portal.customers.models import BILLING_ROLES, MANAGER_ROLES, Invitation, Role
+from portal.orders import selectors as order_selectors
 from provisioning import selectors as provisioning_selectors
 
 PAGE_SIZE = 50
@@ -37,7 +38,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": [(fs, usage.get(fs.pk)) for fs in filespaces],
         "page": page,
-        "open_orders": selectors.orders_without_filespace_for(customer=customer),
+        "open_orders": order_selectors.orders_without_filespace_for(customer=customer),
         "show_costs": show_costs,
     }
     return render(request, "dashboard/index.html", context)
