@@ -2,6 +2,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from portal.actions import Principal
+
+# Registers the read-only admin of the managed operations' records (provisioning/managed).
+from provisioning.managed import admin as managed_admin  # noqa: F401
 from provisioning.models import Filespace, OrphanFilespace, ProvisioningEvent
 from provisioning.services import filespace_retry
 
@@ -77,10 +80,6 @@ class ProvisioningEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-# Managed CLI operation records (docs/managed-operations.md).
-from provisioning import managed_admin  # noqa: E402, F401
 
 
 @admin.register(OrphanFilespace)

@@ -95,7 +95,7 @@ def tell_support_on_commit(*, filespace_id: int, what: str, reason: str) -> None
 
     Pages that say "our support team has been told" rely on this having been queued.
     """
-    from provisioning import managed_tasks
+    from provisioning.managed import tasks as managed_tasks
 
     managed_tasks.send_support_email.delay_on_commit(filespace_id, what, reason)
 

@@ -5,6 +5,21 @@ from django.utils import timezone
 
 from portal.fields import EncryptedTextField
 
+# The app's other records live beside the code that owns them; Django finds a model only when
+# the app's models module imports it (their app_label is provisioning).
+from provisioning.managed.models import FilespaceInit, FilespaceUser, SnapshotSchedule
+from provisioning.orphan_models import OrphanFilespace
+
+__all__ = [
+    "AppendOnlyError",
+    "Filespace",
+    "FilespaceInit",
+    "FilespaceUser",
+    "OrphanFilespace",
+    "ProvisioningEvent",
+    "SnapshotSchedule",
+]
+
 
 class Filespace(models.Model):
     """One LucidLink filespace the portal created (or is creating) for a customer.
@@ -175,8 +190,3 @@ class ProvisioningEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Provisioning events are append-only.")
-
-
-# Records of managed CLI operations (docs/managed-operations.md), kept in their own module.
-from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule  # noqa: E402, F401
-from provisioning.orphan_models import OrphanFilespace  # noqa: E402, F401

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from portal.customers.models import Customer
 from provisioning.models import Filespace, ProvisioningEvent
@@ -24,15 +25,26 @@ def stuck_filter(*, now: datetime) -> Q:
 
 
 def filespaces_for(*, customer: Customer, include_deleted: bool = False) -> QuerySet[Filespace]:
-    filespaces = Filespace.objects.filter(customer=customer).select_related("plan", "order")
+    """The customer's filespaces, newest first; deleted ones only when asked (the API's polls)."""
+    filespaces = Filespace.objects.filter(customer=customer).select_related(
+        "plan", "order", "managed_init"
+    )
     if not include_deleted:
         filespaces = filespaces.exclude(state=Filespace.State.DELETED)
-    return filespaces
+    return filespaces.order_by("-requested_at", "-id")
 
 
-def filespace_get_for(*, customer: Customer, pk: int) -> Filespace | None:
-    """The customer's filespace with this id, or None (never another customer's)."""
-    return filespaces_for(customer=customer, include_deleted=True).filter(pk=pk).first()
+def filespaces_listed_for(*, customer: Customer) -> QuerySet[Filespace]:
+    """As filespaces_for, for lists: the secrets no list shows stay encrypted in the database
+    (decrypting the root password and the order's keys of every row cost more than rating it)."""
+    return filespaces_for(customer=customer).defer(
+        "root_password", "order__access_key", "order__secret_key"
+    )
+
+
+def filespace_get(*, customer: Customer, pk: int) -> Filespace:
+    """The customer's (not deleted) filespace with this id; 404 for any other customer's."""
+    return get_object_or_404(filespaces_for(customer=customer), pk=pk)
 
 
 def filespace_timeline(*, filespace: Filespace) -> QuerySet[ProvisioningEvent]:

@@ -11,6 +11,10 @@ import logging
 from celery import shared_task
 
 from provisioning import emails, lucidlink, services
+
+# The managed operations' tasks: importing them here is how a worker's autodiscovery, which
+# imports each app's `tasks` module, registers them.
+from provisioning.managed import tasks as managed_tasks  # noqa: F401
 from provisioning.models import Filespace
 from provisioning.services import pause
 from provisioning.services.lease import lease_kept
@@ -150,10 +154,6 @@ def delete_orphan(self, orphan_id: int) -> None:
     except (lucidlink.Unavailable, lucidlink.Conflict) as exc:
         delay = services.retry_delay(self.request.retries + 1, getattr(exc, "retry_after", None))
         raise self.retry(exc=exc, countdown=delay) from None
-
-
-# Managed CLI operations live in their own module; importing it registers their tasks.
-from provisioning import managed_tasks  # noqa: E402, F401
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -262,7 +262,8 @@ def refund_request(*, credit_note: Invoice, by) -> Payment | None:
 @action("payment.manual_record", audit_refusals=True)
 def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Payment:
     """MSP: record a bank transfer that paid a finalized invoice (audited, with its reference)."""
-    from billing.services.invoices import _money
+    # Local: billing.services.invoices imports this module (finalizing opens the charge).
+    from billing.services.invoices import amount_parse
 
     by = Principal.of(by)
     guards.require_msp(by, what="record payments")
@@ -270,7 +271,7 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
     if not reference:
         raise Refused("Enter the bank transfer's reference.", code=Code.INVALID)
     try:
-        value = _money(amount, invoice.currency, "The amount")
+        value = amount_parse(amount, invoice.currency, "The amount")
     except Exception as exc:
         raise Refused(" ".join(getattr(exc, "messages", [str(exc)])), code=Code.INVALID) from None
     if value <= 0:

@@ -538,7 +538,9 @@ def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None
     return invoice
 
 
-def _money(value, currency: str, what: str) -> Decimal:
+def amount_parse(value, currency: str, what: str) -> Decimal:
+    """A money amount typed by staff: a finite number with no more decimals than the currency
+    has (BillingError naming `what` otherwise). Used by adjustments, credits and payments."""
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
@@ -565,7 +567,7 @@ def invoice_add_adjustment(
         raise BillingError("A finalized invoice never changes; issue a credit note instead.")
     if not reason.strip() or not description.strip():
         raise BillingError("An adjustment needs a description and a reason.", code=Code.INVALID)
-    value = _money(amount, invoice.currency, "The amount")
+    value = amount_parse(amount, invoice.currency, "The amount")
     if value == 0:
         raise BillingError("An adjustment of zero changes nothing.", code=Code.INVALID)
     position = 1000 + invoice.lines.filter(kind=InvoiceLine.Kind.ADJUSTMENT).count()
@@ -606,7 +608,7 @@ def invoice_credit(
         raise BillingError("Only a finalized invoice can be credited; edit a draft instead.")
     if not reason.strip():
         raise BillingError("A credit note needs a reason.", code=Code.INVALID)
-    value = _money(amount, original.currency, "The amount")
+    value = amount_parse(amount, original.currency, "The amount")
     if value <= 0:
         raise BillingError("The credit must be more than zero.", code=Code.INVALID)
     left = tax.creditable_net(original=original)

@@ -10,10 +10,10 @@ from billing.selectors import invoices_for
 from portal.apikeys.models import ApiKey
 from portal.audit import selectors as audit_selectors
 from portal.audit.models import AuditEntry
-from portal.customers import selectors as customer_selectors
 from portal.customers.models import Customer
 from portal.orders import selectors as order_selectors
 from portal.orders.models import Order
+from portal.plans import selectors as plan_selectors
 from portal.plans.models import Plan
 from provisioning import selectors as provisioning_selectors
 from provisioning.models import Filespace
@@ -23,7 +23,7 @@ def plans_visible(*, key: ApiKey) -> QuerySet[Plan]:
     """Customers see the plans on offer; the MSP also sees withdrawn ones."""
     if key.is_msp:
         return Plan.objects.all()
-    return customer_selectors.plans_available()
+    return plan_selectors.plans_available()
 
 
 def customers_visible(*, key: ApiKey) -> QuerySet[Customer]:

@@ -3,11 +3,12 @@
 LucidLink has no suspend call, so suspension lives in the portal only (docs/staff.md): no new
 orders, customer management locked, a banner on every page, filespaces and billing untouched.
 Termination suspends at once, waits for a second staff member's approval and then for
-TERMINATION_GRACE_DAYS before `carry_out_terminations` schedules each filespace's deletion.
+TERMINATION_GRACE_DAYS before `carry_out_terminations` schedules each filespace's deletion
+(the `customer.termination_carry_out` action, in provisioning.services.termination: it owns
+the filespaces and calls the two steps here that change the customer and its termination).
 Every change writes an audit entry in the same transaction.
 """
 
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,8 +19,6 @@ from django.utils import timezone
 from portal.actions import Code, Principal, Refused, action, guards, record
 from portal.actions.outbox import outbox_add
 from portal.customers.models import Customer, CustomerTermination
-
-logger = logging.getLogger(__name__)
 
 Status = Customer.Status
 
@@ -280,39 +279,34 @@ def terminations_due(*, now: datetime | None = None) -> list[int]:
     )
 
 
-@action("customer.termination_carry_out")
-def termination_carry_out(*, termination_id: int, now: datetime | None = None) -> bool:
-    """Schedule the deletion of every filespace of an approved, due termination.
-
-    True once every filespace is deleting or deleted and the termination is marked carried
-    out. Safe to run twice at once: `filespace_delete` moves each row with a conditional
-    UPDATE and refuses one already deleting, and the final state change is conditional too. A
-    filespace being created right now is left for the next run (the beat runs hourly).
-    """
-    from portal.orders.models import Order
-    from portal.orders.services import order_reject
-    from provisioning.models import Filespace
-    from provisioning.services import filespace_delete
-
-    now = now or timezone.now()
-    due = CustomerTermination.State.APPROVED
-    termination = (
+def termination_due_get(*, termination_id: int, now: datetime) -> CustomerTermination | None:
+    """The approved termination with this id if its grace period has passed, else None."""
+    return (
         CustomerTermination.objects.select_related("customer")
-        .filter(pk=termination_id, state=due, approved_by__isnull=False, delete_after__lte=now)
+        .filter(
+            pk=termination_id,
+            state=CustomerTermination.State.APPROVED,
+            approved_by__isnull=False,
+            delete_after__lte=now,
+        )
         .first()
     )
-    if termination is None:
-        return False
+
+
+def customer_mark_terminated(*, termination: CustomerTermination, by: Principal) -> bool:
+    """Move the terminated customer to `terminated` (once; audited). A step of the
+    `customer.termination_carry_out` action (provisioning.services.termination), which also
+    deletes the customer's filespaces; record() refuses to run outside an action."""
     customer = termination.customer
-    system = Principal.system()
     with transaction.atomic():
-        if _set_status(
+        moved = _set_status(
             customer=customer,
             from_statuses=[Status.ACTIVE, Status.SUSPENDED],
             to_status=Status.TERMINATED,
-        ):
+        )
+        if moved:
             record(
-                by=system,
+                by=by,
                 action="customer.terminated",
                 customer=customer,
                 target=customer,
@@ -320,36 +314,25 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
                 after={"status": Status.TERMINATED},
                 note=f"Termination {termination.pk} approved; grace period over.",
             )
-    for order in Order.objects.filter(customer=customer, state=Order.State.AWAITING_APPROVAL):
-        try:
-            order_reject(order=order, by=system, reason="The account was terminated.")
-        except ValidationError:
-            continue
-    remaining = 0
-    live = Filespace.objects.filter(customer=customer).exclude(
-        state__in=[Filespace.State.DELETING, Filespace.State.DELETED]
-    )
-    for filespace in live:
-        try:
-            filespace_delete(
-                filespace=filespace,
-                by=system,
-                note=f"Customer terminated (termination {termination.pk}).",
-            )
-        except ValidationError as exc:
-            remaining += 1
-            logger.info("Termination %s: filespace %s waits: %s", termination.pk, filespace.pk, exc)
-    if remaining:
-        return False
+    return moved
+
+
+def termination_mark_carried_out(
+    *, termination: CustomerTermination, by: Principal, now: datetime
+) -> bool:
+    """Mark an approved termination carried out once nothing of the customer is left to
+    delete (conditional, so a second run changes nothing; audited). The last step of
+    `customer.termination_carry_out` (provisioning.services.termination)."""
+    due = CustomerTermination.State.APPROVED
     with transaction.atomic():
         done = CustomerTermination.objects.filter(pk=termination.pk, state=due).update(
             state=CustomerTermination.State.CARRIED_OUT, carried_out_at=now, updated_at=now
         )
         if done == 1:
             record(
-                by=system,
+                by=by,
                 action="customer.termination_carried_out",
-                customer=customer,
+                customer=termination.customer,
                 target=termination,
                 before={"termination": due},
                 after={"termination": CustomerTermination.State.CARRIED_OUT},

@@ -1,18 +1,17 @@
-"""Reads scoped to the customer. Every customer-owned object a view shows comes through here.
+"""Reads of the customer's own rows (memberships, invitations), scoped to the customer.
 
 `current_membership(request)` decides which customer a request acts for (the one chosen in the
 session, if the user still belongs to it); the other selectors take that customer and never
-return another customer's rows.
+return another customer's rows. The customer's filespaces, orders, plans and usage are read
+through the selectors of the apps that own them (provisioning, portal.orders, portal.plans,
+billing), which take the customer the same way.
 """
 
-from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from portal.customers.models import Customer, Invitation, Membership
 from portal.observability import context
-from portal.plans.models import Plan
 
 SESSION_KEY = "current_customer_id"
 _CACHE_ATTR = "_current_membership"
@@ -72,90 +71,6 @@ def invitations_open_for(*, customer: Customer) -> QuerySet[Invitation]:
 
 def invitation_get(*, customer: Customer, pk: int) -> Invitation:
     return _get_or_404(invitations_open_for(customer=customer), pk)
-
-
-def plans_available() -> QuerySet[Plan]:
-    return Plan.objects.filter(is_active=True)
-
-
-def plan_get(*, slug: str) -> Plan:
-    plan = plans_available().filter(slug=slug).first()
-    if plan is None:
-        raise Http404("No such plan")
-    return plan
-
-
-def plan_get_any(*, pk: int) -> Plan:
-    """A plan by id, active or not (an order in progress keeps its plan)."""
-    return _get_or_404(Plan.objects.all(), pk)
-
-
-def filespaces_for(*, customer: Customer) -> QuerySet:
-    from provisioning.models import Filespace
-
-    return (
-        Filespace.objects.filter(customer=customer)
-        .select_related("plan", "order", "managed_init")
-        .exclude(state=Filespace.State.DELETED)
-        .order_by("-requested_at", "-id")
-    )
-
-
-def filespaces_listed_for(*, customer: Customer) -> QuerySet:
-    """As filespaces_for, for lists: the secrets no list shows stay encrypted in the database
-    (decrypting the root password and the order's keys of every row cost more than rating it)."""
-    return filespaces_for(customer=customer).defer(
-        "root_password", "order__access_key", "order__secret_key"
-    )
-
-
-def filespace_get(*, customer: Customer, pk: int):
-    return _get_or_404(filespaces_for(customer=customer), pk)
-
-
-def usage_to_date_for(*, customer: Customer, filespaces: list | None = None) -> dict:
-    """This month's usage and cost to date per filespace id, from billing; {} when it cannot.
-
-    ``filespaces`` limits the work to the ones a page shows.
-
-    Only filespaces with measured usage are in the answer, so the page can say "not yet
-    collected" for the rest. The billing selector costs a fixed number of queries.
-    """
-    from billing import rating
-    from billing import selectors as billing
-    from billing.services import BillingError
-
-    now = timezone.now()
-    month_start, month_end = rating.month_of(now)
-    try:
-        page = billing.usage_page_for(
-            customer=customer,
-            month_start=month_start,
-            month_end=month_end,
-            now=now,
-            charts_wanted=False,
-            filespaces=filespaces,
-        )
-    except (BillingError, EmptyResultSet):
-        # EmptyResultSet: billing's rating_inputs cannot yet take a customer with no billable
-        # filespace this month (reported to billing); the dashboard then shows no usage.
-        return {}
-    return {row.filespace.pk: row for row in page.rows if row.quantity_to_date or row.cost_to_date}
-
-
-def orders_for(*, customer: Customer) -> QuerySet:
-    from portal.orders.models import Order
-
-    return Order.objects.filter(customer=customer).select_related("plan")
-
-
-def orders_without_filespace_for(*, customer: Customer) -> QuerySet:
-    """Orders not (yet) backed by a filespace: awaiting approval, rejected, cancelled."""
-    return orders_for(customer=customer).filter(filespace__isnull=True)
-
-
-def order_get(*, customer: Customer, pk: int):
-    return _get_or_404(orders_for(customer=customer), pk)
 
 
 def _get_or_404(queryset: QuerySet, pk):

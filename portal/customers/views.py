@@ -8,11 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from billing import selectors as billing_selectors
 from portal.actions import Principal
 from portal.customers import selectors, services
 from portal.customers.decorators import customer_required
 from portal.customers.forms import InvitationForm, OnboardingForm, RoleForm, SwitchCustomerForm
 from portal.customers.models import BILLING_ROLES, MANAGER_ROLES, Invitation, Role
+from portal.orders import selectors as order_selectors
+from provisioning import selectors as provisioning_selectors
 
 PAGE_SIZE = 50
 MANAGERS_ONLY = "Only owners and admins of your organisation can do that."
@@ -26,16 +29,16 @@ def _errors(exc: ValidationError) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     customer = request.customer
     show_costs = request.membership.role in BILLING_ROLES
-    page = Paginator(selectors.filespaces_listed_for(customer=customer), PAGE_SIZE)
+    page = Paginator(provisioning_selectors.filespaces_listed_for(customer=customer), PAGE_SIZE)
     page = page.get_page(request.GET.get("page"))
     filespaces = list(page.object_list)
     usage = {}
     if show_costs and filespaces:
-        usage = selectors.usage_to_date_for(customer=customer, filespaces=filespaces)
+        usage = billing_selectors.usage_to_date_for(customer=customer, filespaces=filespaces)
     context = {
         "rows": [(fs, usage.get(fs.pk)) for fs in filespaces],
         "page": page,
-        "open_orders": selectors.orders_without_filespace_for(customer=customer),
+        "open_orders": order_selectors.orders_without_filespace_for(customer=customer),
         "show_costs": show_costs,
     }
     return render(request, "dashboard/index.html", context)

@@ -12,11 +12,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.filespaces import once
 from portal.filespaces.managed_forms import BlockSizeForm
-from provisioning import cli, managed
+from provisioning import cli
+from provisioning import selectors as provisioning_selectors
+from provisioning.managed import services as managed
 
 REFUSALS = (managed.OperationRefused, cli.CliError)
 
@@ -32,7 +33,7 @@ def _to_guide(pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def own_user_create(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     try:
         user, password = managed.filespace_own_user_create(
             filespace=filespace, actor=request.user, name=request.POST.get("name", "")
@@ -67,7 +68,7 @@ def user_reset_password(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def self_initialize(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     form = BlockSizeForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(form.errors["block_size"]))
@@ -87,7 +88,7 @@ def self_initialize(request: HttpRequest, pk: int) -> HttpResponse:
 @customer_required()
 def check_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask LucidLink now whether the filespace is initialized (after running init-s3)."""
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if filespace.state == "provisioned":
         managed.filespace_refresh_status(filespace=filespace)
         filespace.refresh_from_db()
@@ -100,7 +101,7 @@ def check_status(request: HttpRequest, pk: int) -> HttpResponse:
 @customer_required()
 def secret(request: HttpRequest, pk: int) -> HttpResponse:
     """The one-time password, on the GET after the POST; a reload shows that it was shown."""
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     shown = once.take(request, filespace_id=pk)
     context = {"filespace": filespace, "shown": shown}
     response = render(request, "filespaces/secret.html", context)

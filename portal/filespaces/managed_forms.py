@@ -2,7 +2,7 @@
 
 from django import forms
 
-from provisioning import managed
+from provisioning.managed import services as managed
 from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 
 

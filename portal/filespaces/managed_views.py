@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.actions import Principal
-from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.filespaces import managed_forms as forms
 from portal.filespaces import once
-from provisioning import cli, managed
-from provisioning.managed_models import FilespaceInit
+from provisioning import cli
+from provisioning import selectors as provisioning_selectors
+from provisioning.managed import services as managed
+from provisioning.managed.models import FilespaceInit
 
 DENIED = "Only owners and admins can change filespace users, snapshots and schedules."
 # Errors from the services that mean "nothing was changed, here is why".
@@ -77,13 +78,13 @@ def _failed(request, filespace, exc, **bound) -> HttpResponse:
 @require_GET
 @customer_required()
 def manage(request: HttpRequest, pk: int) -> HttpResponse:
-    return _page(request, selectors.filespace_get(customer=request.customer, pk=pk))
+    return _page(request, provisioning_selectors.filespace_get(customer=request.customer, pk=pk))
 
 
 @require_POST
 @customer_required()
 def initialize(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
     form = forms.BlockSizeForm(request.POST)
@@ -107,7 +108,7 @@ def initialize(request: HttpRequest, pk: int) -> HttpResponse:
 @customer_required()
 def user_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Create a filespace user; its password is shown once, on the page this redirects to."""
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
     form = forms.UserCreateForm(request.POST)
@@ -145,7 +146,7 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def snapshot_create(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
     form = forms.SnapshotCreateForm(request.POST)
@@ -166,7 +167,7 @@ def snapshot_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def snapshot_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
     form = forms.SnapshotDeleteForm(request.POST)
@@ -186,7 +187,7 @@ def snapshot_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @customer_required()
 def schedule_create(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if not _can_change(request):
         return _denied(request)
     form = forms.ScheduleCreateForm(request.POST)

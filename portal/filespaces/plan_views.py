@@ -15,11 +15,11 @@ from django.views.decorators.http import require_http_methods
 from billing import services as billing
 from billing.models import PlanChange
 from portal.actions import Principal
-from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES
 from portal.filespaces.plan_forms import PlanChangeForm
 from portal.plans.models import Plan
+from provisioning import selectors as provisioning_selectors
 
 DENIED = "Only owners, admins and billing members can change a filespace's plan."
 
@@ -52,7 +52,7 @@ def plan_change_context(filespace, data) -> dict:
 @require_http_methods(["GET", "POST"])
 @customer_required(BILLING_ROLES, denied=DENIED)
 def change_plan(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if request.method == "GET":
         context = plan_change_context(filespace, request.GET)
         status = 400 if request.GET and not context["form"].is_valid() else 200

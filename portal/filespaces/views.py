@@ -6,13 +6,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.actions import Principal
-from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES, MANAGER_ROLES
 from portal.filespaces import kit as kits
 from portal.filespaces.guide import guide_for
 from portal.filespaces.progress import progress_for
-from provisioning import managed
+from provisioning import selectors as provisioning_selectors
+from provisioning.managed import services as managed
 from provisioning.rules import BLOCK_SIZES_KIB, DEFAULT_BLOCK_SIZE_KIB
 from provisioning.services import filespace_delete
 
@@ -52,7 +52,7 @@ def _context(request: HttpRequest, filespace) -> dict:
 @require_GET
 @customer_required()
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     return render(request, "filespaces/detail.html", _context(request, filespace))
 
 
@@ -60,14 +60,14 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @customer_required()
 def progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The timeline and guide partial the detail page polls with htmx while work is under way."""
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     return render(request, "filespaces/_progress.html", _context(request, filespace))
 
 
 @require_GET
 @customer_required()
 def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if filespace.state not in READY_STATES:
         raise Http404("The connection kit is available once the filespace is ready.")
     own_user = managed.own_filespace_user(filespace=filespace, user=request.user)
@@ -93,7 +93,7 @@ def script(request: HttpRequest, pk: int, shell: str) -> HttpResponse:
 @customer_required(MANAGER_ROLES, denied="Only owners and admins of your organisation can delete.")
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete after the person types the filespace's name, so one stray click cannot."""
-    filespace = selectors.filespace_get(customer=request.customer, pk=pk)
+    filespace = provisioning_selectors.filespace_get(customer=request.customer, pk=pk)
     if request.POST.get("confirm", "").strip() != filespace.remote_name:
         messages.error(request, f"Type {filespace.remote_name} to confirm the deletion.")
         return redirect("filespaces:detail", pk=pk)

@@ -13,13 +13,14 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.payments import selectors as payment_selectors
 from portal import fields
 from portal.actions import Code, Principal, Refused
-from portal.customers import selectors
 from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
-from portal.orders import drafts
+from portal.orders import drafts, selectors
 from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
 from portal.orders.services import name_taken
+from portal.plans import selectors as plan_selectors
 from provisioning import rules
+from provisioning import selectors as provisioning_selectors
 
 PAGE_SIZE = 50
 
@@ -59,7 +60,7 @@ def _refuse_inactive(request: HttpRequest) -> HttpResponse | None:
 
 @customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
 def new(request: HttpRequest, plan: str) -> HttpResponse:
-    plan = selectors.plan_get(slug=plan)
+    plan = plan_selectors.plan_get(slug=plan)
     if refused := _refuse_inactive(request):
         return refused
     if not payment_selectors.may_order(customer=request.customer):
@@ -112,7 +113,7 @@ def check_name(request: HttpRequest) -> HttpResponse:
 @customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
 def regions(request: HttpRequest) -> HttpResponse:
     """htmx: the region field for the chosen provider (only valid combinations)."""
-    plan = selectors.plan_get(slug=request.GET.get("plan", "")[:50])
+    plan = plan_selectors.plan_get(slug=request.GET.get("plan", "")[:50])
     provider = request.GET.get("provider", "")
     data = {"provider": provider, "region": ""}
     form = OrderForm(data, plan=plan, customer=request.customer)
@@ -129,7 +130,7 @@ def review(request: HttpRequest, key: str) -> HttpResponse:
         return redirect("plans:list")
     if draft.get("order_id"):
         return redirect("orders:detail", pk=draft["order_id"])
-    plan = selectors.plan_get_any(pk=draft["plan_id"])
+    plan = plan_selectors.plan_get_any(pk=draft["plan_id"])
     context = {
         "draft": draft,
         "plan": plan,
@@ -160,7 +161,7 @@ def place(request: HttpRequest) -> HttpResponse:
         return redirect("orders:detail", pk=draft["order_id"])
     if refused := _refuse_inactive(request):
         return refused
-    plan = selectors.plan_get_any(pk=draft["plan_id"])
+    plan = plan_selectors.plan_get_any(pk=draft["plan_id"])
     secrets = {k: fields.decrypt(draft[k]) for k in ("access_key", "secret_key") if draft.get(k)}
     try:
         order = order_place(
@@ -218,7 +219,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @customer_required()
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = selectors.order_get(customer=request.customer, pk=pk)
-    filespace = selectors.filespaces_for(customer=request.customer).filter(order=order).first()
+    filespace = (
+        provisioning_selectors.filespaces_for(customer=request.customer).filter(order=order).first()
+    )
     if filespace is not None:
         if request.htmx:
             # The page polls while the order waits for approval; move on once it has a filespace.

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from portal.customers import lifecycle
+from provisioning import services as provisioning
 
 logger = logging.getLogger(__name__)
 
@@ -13,13 +14,13 @@ logger = logging.getLogger(__name__)
 def carry_out_terminations() -> dict:
     """Schedule filespace deletion for every approved termination whose grace period passed.
 
-    Idempotent (see `lifecycle.termination_carry_out`): a doubled or redelivered run only finds
-    rows already deleting and leaves them alone.
+    Idempotent (see `provisioning.services.termination_carry_out`): a doubled or redelivered
+    run only finds rows already deleting and leaves them alone.
     """
     done = 0
     waiting = 0
     for termination_id in lifecycle.terminations_due():
-        if lifecycle.termination_carry_out(termination_id=termination_id):
+        if provisioning.termination_carry_out(termination_id=termination_id):
             done += 1
         else:
             waiting += 1

@@ -161,7 +161,7 @@ def webhook_emit(
 # --- Relay: outbox rows (written by actions) to events and deliveries --------------------------
 
 
-def _payload_for(row: OutboxEvent):
+def payload_for(row: OutboxEvent):
     """The event's data: the API's representation of its subject, plus the facts the action
     recorded when it happened (which timeline event, when the suspension happened)."""
     facts = row.facts or {}
@@ -212,7 +212,7 @@ def _relay_one(outbox_id: int) -> int:
         )
         if row is None:
             return 0
-        built = _payload_for(row)
+        built = payload_for(row)
         if built is not None:  # the subject is gone (a customer removed): nothing to say
             _customer, data = built
             webhook_emit(

@@ -23,6 +23,7 @@ from portal.customers.models import MANAGER_ROLES, Membership
 from portal.plans.models import StorageOwner
 from provisioning import cli, services
 from provisioning.managed.initialization import block_size_or_refuse, why_not_initializable
+from provisioning.managed.models import FilespaceInit, FilespaceUser
 from provisioning.managed.operations import filespace_user_add
 from provisioning.managed.rules import (
     OperationRefused,
@@ -31,7 +32,6 @@ from provisioning.managed.rules import (
     require_changeable,
     runner_for,
 )
-from provisioning.managed_models import FilespaceInit, FilespaceUser
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.rules import DEFAULT_BLOCK_SIZE_KIB
 

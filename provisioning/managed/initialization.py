@@ -15,13 +15,13 @@ from django.utils import timezone
 from portal.actions import Code, Principal, action, record
 from portal.plans.models import StorageOwner
 from provisioning import cli, emails, lucidlink, services
+from provisioning.managed.models import FilespaceInit
 from provisioning.managed.rules import (
     OperationRefused,
     generate_password,
     require_may_manage,
     runner_for,
 )
-from provisioning.managed_models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.rules import DEFAULT_BLOCK_SIZE_KIB, PUBLIC_S3_ENDPOINTS, validate_block_size
 
@@ -63,7 +63,7 @@ def filespace_initialize_request(
     A failed init may be requested again; it reuses the same password. The block size chosen
     here is recorded on the filespace and passed to init-s3.
     """
-    from provisioning import managed_tasks
+    from provisioning.managed import tasks as managed_tasks
 
     by = require_may_manage(actor, filespace)
     actor = by.audit_user

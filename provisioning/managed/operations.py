@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from portal.actions import action, record
 from provisioning import cli
+from provisioning.managed.models import FilespaceUser, SnapshotSchedule
 from provisioning.managed.rules import (
     audit_failure,
     generate_password,
@@ -21,7 +22,6 @@ from provisioning.managed.rules import (
     validate_snapshot_name,
     validate_user_name,
 )
-from provisioning.managed_models import FilespaceUser, SnapshotSchedule
 from provisioning.models import Filespace
 
 logger = logging.getLogger(__name__)

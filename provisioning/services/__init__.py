@@ -51,6 +51,7 @@ from provisioning.services.status import (
     filespaces_claim_due_polls,
     filespaces_poll_due,
 )
+from provisioning.services.termination import termination_carry_out
 
 __all__ = [
     "PAUSE_AFTER_CREATE_ENV",
@@ -83,4 +84,5 @@ __all__ = [
     "reason_not_ours",
     "reason_unreachable",
     "retry_delay",
+    "termination_carry_out",
 ]

@@ -317,7 +317,7 @@ def _cli_calls(obj, world):
 
 def _filespace_user(member_role: str | None):
     def make(world):
-        from provisioning.managed_models import FilespaceUser
+        from provisioning.managed.models import FilespaceUser
 
         filespace = _managed_filespace(world)
         member = world.people[member_role] if member_role else None
@@ -329,7 +329,7 @@ def _filespace_user(member_role: str | None):
 
 
 def _filespace_users(obj, world):
-    from provisioning.managed_models import FilespaceUser
+    from provisioning.managed.models import FilespaceUser
 
     return list(FilespaceUser.objects.values_list("name", "password_set_at")), _cli_calls(
         obj, world
@@ -337,7 +337,7 @@ def _filespace_users(obj, world):
 
 
 def _schedule(world):
-    from provisioning.managed_models import SnapshotSchedule
+    from provisioning.managed.models import SnapshotSchedule
 
     filespace = _managed_filespace(world)
     return SnapshotSchedule.objects.create(
@@ -347,7 +347,7 @@ def _schedule(world):
 
 
 def _schedules(obj, world):
-    from provisioning.managed_models import SnapshotSchedule
+    from provisioning.managed.models import SnapshotSchedule
 
     return list(SnapshotSchedule.objects.values_list("name", flat=True)), _cli_calls(obj, world)
 
@@ -369,7 +369,7 @@ def _customer_storage_filespace(world):
 
 
 def _init_state(filespace, world):
-    from provisioning.managed_models import FilespaceInit
+    from provisioning.managed.models import FilespaceInit
 
     return list(FilespaceInit.objects.filter(filespace=filespace).values_list("state", flat=True))
 

@@ -14,25 +14,25 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "billing.md"
 BLOCK = re.compile(r"```rating-example\n(.*?)```", re.DOTALL)
 
 
-def _examples() -> list[dict]:
+def doc_examples() -> list[dict]:
     return [yaml.safe_load(block) for block in BLOCK.findall(DOC.read_text())]
 
 
-def _at(text: str) -> datetime:
+def utc_at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _samples(usage: list) -> list[rating.Sample]:
+def samples_of(usage: list) -> list[rating.Sample]:
     samples = []
     for start, end, used in usage:
-        cursor = _at(start).timestamp()
-        while cursor < _at(end).timestamp():
+        cursor = utc_at(start).timestamp()
+        while cursor < utc_at(end).timestamp():
             samples.append(rating.Sample(datetime.fromtimestamp(cursor, tz=UTC), int(used)))
             cursor += 3600
     return samples
 
 
-def _terms(spec: dict) -> rating.PlanTerms:
+def terms_of(spec: dict) -> rating.PlanTerms:
     return rating.PlanTerms(
         currency=spec["currency"],
         unit=spec["unit"],
@@ -48,18 +48,18 @@ def _terms(spec: dict) -> rating.PlanTerms:
 
 
 def test_the_document_has_worked_examples():
-    assert len(_examples()) >= 12
+    assert len(doc_examples()) >= 12
 
 
-@pytest.mark.parametrize("example", _examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
+@pytest.mark.parametrize("example", doc_examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
 def test_each_worked_example_rates_as_written(example):
     year, month = (int(part) for part in example["month"].split("-"))
     month_start, month_end = rating.month_bounds(year, month)
     window = example.get("window")
-    start, end = (_at(window[0]), _at(window[1])) if window else (month_start, month_end)
+    start, end = (utc_at(window[0]), utc_at(window[1])) if window else (month_start, month_end)
     line = rating.rate_usage(
-        terms=_terms(example["terms"]),
-        samples=_samples(example["usage"]),
+        terms=terms_of(example["terms"]),
+        samples=samples_of(example["usage"]),
         window_start=start,
         window_end=end,
         month_start=month_start,
@@ -81,7 +81,7 @@ def test_each_worked_example_rates_as_written(example):
         assert true_up == Decimal(expect["true_up"])
 
 
-@pytest.mark.parametrize("example", _examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
+@pytest.mark.parametrize("example", doc_examples(), ids=lambda e: f"{e['month']}-{e['expect']}")
 def test_each_worked_example_rates_the_same_from_its_month_summary(example):
     """Where the month summary covers the example's window, it gives the same line to the digit."""
     from billing import summary
@@ -89,8 +89,8 @@ def test_each_worked_example_rates_the_same_from_its_month_summary(example):
     year, month = (int(part) for part in example["month"].split("-"))
     month_start, month_end = rating.month_bounds(year, month)
     window = example.get("window")
-    start, end = (_at(window[0]), _at(window[1])) if window else (month_start, month_end)
-    samples = rating.series_of(_samples(example["usage"]))
+    start, end = (utc_at(window[0]), utc_at(window[1])) if window else (month_start, month_end)
+    samples = rating.series_of(samples_of(example["usage"]))
     month_summary = summary.summarize(samples, 3600)
     bounds = (int(start.timestamp()), int(end.timestamp()))
     if not summary.covers(month_summary, *bounds, None):
@@ -100,7 +100,7 @@ def test_each_worked_example_rates_the_same_from_its_month_summary(example):
         return
     rated = {
         name: rating.rate_usage(
-            terms=_terms(example["terms"]),
+            terms=terms_of(example["terms"]),
             samples=source,
             window_start=start,
             window_end=end,

@@ -9,7 +9,7 @@ from django.db import connection
 from billing import rating
 from billing.models import UsageSample
 from billing.services import integrals
-from tests.billing.test_docs_examples import _at, _examples, _samples, _terms
+from tests.billing.test_docs_examples import doc_examples, samples_of, terms_of, utc_at
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_the_database_integral_equals_rating_slot_by_slot(live_filespace):
 
 SQL_EXAMPLES = [
     example
-    for example in _examples()
+    for example in doc_examples()
     if example["terms"].get("rule", "time_weighted") in integrals.SQL_RULES
 ]
 
@@ -126,10 +126,10 @@ def test_each_worked_example_rates_as_written_through_the_database(example, live
     year, month = (int(part) for part in example["month"].split("-"))
     month_start, month_end = rating.month_bounds(year, month)
     window = example.get("window")
-    start, end = (_at(window[0]), _at(window[1])) if window else (month_start, month_end)
-    terms = _terms(example["terms"])
+    start, end = (utc_at(window[0]), utc_at(window[1])) if window else (month_start, month_end)
+    terms = terms_of(example["terms"])
     filespace = live_filespace()
-    _store(filespace, rating.series_of(_samples(example["usage"])))
+    _store(filespace, rating.series_of(samples_of(example["usage"])))
     key = integrals.Window(filespace.pk, int(start.timestamp()), int(end.timestamp()))
     figures = integrals.window_integrals(
         windows=[key], month_start=month_start, month_end=month_end, slot_seconds=3600
@@ -153,7 +153,7 @@ def test_each_worked_example_rates_as_written_through_the_database(example, live
         assert line.gap_slots == expect["gap_slots"]
     reference = rating.rate_usage(
         terms=terms,
-        samples=_samples(example["usage"]),
+        samples=samples_of(example["usage"]),
         window_start=start,
         window_end=end,
         month_start=month_start,

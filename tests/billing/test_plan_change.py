@@ -11,7 +11,7 @@ from billing.models import FilespacePlanPeriod, PlanChange
 from portal.actions import Principal, Refused
 from portal.actions.models import OutboxEvent
 from portal.audit.models import AuditEntry
-from portal.webhooks.services import _payload_for
+from portal.webhooks.services import payload_for
 from tests.billing.conftest import at, write_samples
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_an_owner_moves_a_filespace_and_the_month_splits_there(world):
     ]
     assert AuditEntry.objects.filter(action="filespace.plan_changed").count() == 1
     (event,) = OutboxEvent.objects.filter(event_type="filespace.plan_changed")
-    _customer, data = _payload_for(event)
+    _customer, data = payload_for(event)
     assert data["plan_change"]["to_plan"] == dear.slug
     assert data["filespace"]["plan"] == dear.pk
     services.invoice_run(year=2026, month=4)

@@ -3,7 +3,7 @@
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 
-from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule
+from provisioning.managed.models import FilespaceInit, FilespaceUser, SnapshotSchedule
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from portal.audit.models import AuditEntry
 from portal.filespaces import kit as kits
 from portal.filespaces.managed_forms import BlockSizeForm
-from provisioning import cli, managed, managed_tasks
-from provisioning.managed_models import FilespaceInit
+from provisioning import cli
+from provisioning.managed import services as managed
+from provisioning.managed import tasks as managed_tasks
+from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace
 from provisioning.rules import BLOCK_SIZES_KIB
 from tests.managed.conftest import remote_get

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEntry
-from provisioning import cli, managed
-from provisioning.managed_models import FilespaceInit, FilespaceUser
+from provisioning import cli
+from provisioning.managed import services as managed
+from provisioning.managed.models import FilespaceInit, FilespaceUser
 from provisioning.models import Filespace
 from tests.managed.conftest import ROOT_PASSWORD
 

@@ -3,8 +3,10 @@
 import pytest
 
 from portal.audit.models import AuditEntry
-from provisioning import cli, managed, managed_tasks
-from provisioning.managed_models import FilespaceInit
+from provisioning import cli
+from provisioning.managed import services as managed
+from provisioning.managed import tasks as managed_tasks
+from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
 from tests.fixtures.worker import wait_until
 from tests.managed.conftest import remote_get

@@ -8,8 +8,10 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core import mail
 from django.urls import reverse
 
-from provisioning import cli, managed, managed_tasks
-from provisioning.managed_models import FilespaceInit
+from provisioning import cli
+from provisioning.managed import services as managed
+from provisioning.managed import tasks as managed_tasks
+from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace
 
 pytestmark = pytest.mark.django_db

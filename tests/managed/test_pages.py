@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEntry
 from provisioning import cli
-from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule
+from provisioning.managed.models import FilespaceInit, FilespaceUser, SnapshotSchedule
 from provisioning.models import Filespace
 from tests.managed.conftest import ROOT_PASSWORD, remote_get
 
@@ -312,7 +312,7 @@ def test_a_customer_that_is_not_active_cannot_change(sim, active, owner_on, stat
 def test_the_filespace_page_offers_init_to_managers_and_starts_it(
     provisioned, owner_on, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from provisioning import managed_tasks
+    from provisioning.managed import tasks as managed_tasks
 
     sent = []
     monkeypatch.setattr(managed_tasks.initialize_filespace, "delay", sent.append)

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from lucidsim import cliops
 from portal.filespaces import managed_forms
-from provisioning import cli, managed
+from provisioning import cli
+from provisioning.managed import services as managed
 from tests.managed.conftest import ROOT_PASSWORD
 from tests.reach import Reach
 

@@ -22,7 +22,7 @@ import yaml
 
 from provisioning import lucidlink
 from provisioning.models import Filespace
-from tests.fixtures.worker import PROJECT_ROOT, _test_database_url, wait_until
+from tests.fixtures.worker import PROJECT_ROOT, wait_until, worker_database_url
 from tests.provisioning.test_real_worker import msp_domain_forget_for, worker_env
 
 pytestmark = pytest.mark.worker
@@ -94,7 +94,7 @@ def portal_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         {
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": worker_database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
             "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
             "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from portal.webhooks import services as webhooks
 from portal.webhooks.models import Delivery, Event, Subscription
-from provisioning import managed
-from provisioning.managed_models import FilespaceInit
+from provisioning.managed import services as managed
+from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace
 from provisioning.services import filespace_claim_for_create, filespace_claim_for_delete
 

@@ -134,7 +134,7 @@ def world(
 def _more_rows(*, staff, customer, filespace) -> None:
     from portal.customers.models import CustomerTermination, Invitation
     from portal.webhooks.models import Delivery, Event, Subscription
-    from provisioning.managed_models import FilespaceUser, SnapshotSchedule
+    from provisioning.managed.models import FilespaceUser, SnapshotSchedule
 
     subscription = Subscription.objects.create(
         customer=customer, url="https://hooks.example.com/x", event_types=[], created_by=staff

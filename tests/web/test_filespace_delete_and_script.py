@@ -58,7 +58,7 @@ def test_a_wrong_name_deletes_nothing_and_the_right_one_starts_the_deletion(
 def test_no_script_links_as_root_when_the_portal_holds_root_and_the_person_has_no_user(
     owner_client, owner, filespace_factory
 ):
-    from provisioning.managed_models import FilespaceUser
+    from provisioning.managed.models import FilespaceUser
 
     filespace = filespace_factory(
         customer=owner.customer, state="active", remote_id="fs-1", root_password="held-1"

@@ -6,7 +6,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from provisioning.managed_models import FilespaceInit, FilespaceUser
+from provisioning.managed.models import FilespaceInit, FilespaceUser
 
 pytestmark = pytest.mark.django_db
 

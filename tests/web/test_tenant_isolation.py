@@ -100,14 +100,14 @@ def _payment(b, filespace_factory):
 
 
 def _fs_user(b, filespace_factory):
-    from provisioning.managed_models import FilespaceUser
+    from provisioning.managed.models import FilespaceUser
 
     filespace = filespace_factory(customer=b.customer, state="active")
     return [FilespaceUser.objects.create(filespace=filespace, name="b-user").pk]
 
 
 def _fs_schedule(b, filespace_factory):
-    from provisioning.managed_models import SnapshotSchedule
+    from provisioning.managed.models import SnapshotSchedule
 
     filespace = filespace_factory(customer=b.customer, state="active")
     return [

@@ -1,6 +1,7 @@
 """Records of the operations the portal runs on a customer's filespace through the `lucid` CLI.
 
-Imported by provisioning/models.py so they belong to the provisioning app. A row is written
+Imported by provisioning/models.py, so Django loads them with the provisioning app (their
+app_label is provisioning: the tables and migrations are that app's). A row is written
 only after the CLI said the thing exists at LucidLink, and removed only after the CLI said it
 is gone, so the portal never shows a user or schedule that LucidLink does not have.
 Passwords are never kept here: a filespace user's password is shown once and forgotten.

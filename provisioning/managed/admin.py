@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from provisioning.managed_models import FilespaceInit, FilespaceUser, SnapshotSchedule
+from provisioning.managed.models import FilespaceInit, FilespaceUser, SnapshotSchedule
 
 
 class _ReadOnly(admin.ModelAdmin):

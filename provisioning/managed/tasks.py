@@ -1,15 +1,26 @@
-"""Tasks for managed filespace operations (docs/managed-operations.md). Ids in, rows are truth."""
+"""Tasks for managed filespace operations (docs/managed-operations.md). Ids in, rows are truth.
+
+Each task keeps the name it had in provisioning/managed_tasks.py (`name=`): the beat schedule,
+the queue routes (portal/queues.py) and messages already queued name them.
+"""
 
 import logging
 
 from celery import shared_task
 
-from provisioning import managed
+from provisioning import emails
+from provisioning.managed import services as managed
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@shared_task(
+    name="provisioning.managed_tasks.initialize_filespace",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
 def initialize_filespace(self, init_id: int) -> None:
     """Run `lucid init-s3` for one requested initialization; a duplicate delivery is a no-op.
 
@@ -26,7 +37,11 @@ def initialize_filespace(self, init_id: int) -> None:
         raise self.retry(countdown=delay + 0.5)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="provisioning.managed_tasks.reconcile_initializations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def reconcile_initializations() -> dict:
     """Periodic: re-send init tasks whose message may have been lost (safe to over-send)."""
     pending = managed.filespace_inits_needing_a_push()
@@ -37,9 +52,11 @@ def reconcile_initializations() -> dict:
     return {"inits": len(pending)}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name="provisioning.managed_tasks.send_support_email",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def send_support_email(filespace_id: int, what: str, reason: str) -> None:
     """Mail SUPPORT_EMAIL about a failed managed operation (queued after the failure commits)."""
-    from provisioning import emails
-
     emails.send_support(filespace_id=filespace_id, what=what, reason=reason)
