@@ -9,6 +9,8 @@ the idempotency key makes asking again harmless.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,6 +29,9 @@ from portal.customers.models import BILLING_ROLES
 logger = logging.getLogger(__name__)
 
 CARD_PAGE = "/billing/payment-method/"
+# Test-only hook: seconds to sleep after Stripe answered a charge and before the answer is
+# recorded, so the fault suite can SIGKILL a worker inside that window (tests/chaos).
+PAUSE_AFTER_CHARGE_ENV = "PAYMENTS_TEST_PAUSE_AFTER_CHARGE"
 
 
 def payment_method_require(*, customer) -> None:
@@ -387,6 +392,7 @@ def payment_charge(*, payment_id: int) -> Payment | None:
     except stripe_client.Unavailable:
         Payment.objects.filter(pk=payment.pk).update(lease_until=None)
         raise
+    _pause_for_tests()
     return payment_settle(
         payment_id=payment.pk,
         by=Principal.system(),
@@ -396,6 +402,13 @@ def payment_charge(*, payment_id: int) -> Payment | None:
         error_code=intent.error_code,
         error_message=intent.error_message,
     )
+
+
+def _pause_for_tests() -> None:
+    pause = os.environ.get(PAUSE_AFTER_CHARGE_ENV)
+    if pause:
+        logger.warning("Pausing %ss after the charge (%s).", pause, PAUSE_AFTER_CHARGE_ENV)
+        time.sleep(float(pause))
 
 
 @action("payment.settle")
@@ -616,10 +629,13 @@ def payment_refresh(*, payment: Payment) -> Payment | None:
     )
 
 
-def payments_to_reconcile(*, now=None, older_than_seconds: int = 300):
+def payments_to_reconcile(*, now=None, older_than_seconds: int | None = None):
     """Charges whose answer or webhook never came: pending past their lease (or never claimed),
-    and 3-D Secure waits the customer may have finished in the browser."""
+    and 3-D Secure waits the customer may have finished in the browser. Both untouched for
+    `older_than_seconds` (default: the PAYMENT_RECONCILE_GRACE setting)."""
     now = now or timezone.now()
+    if older_than_seconds is None:
+        older_than_seconds = settings.PAYMENT_RECONCILE_GRACE
     cutoff = now - timedelta(seconds=older_than_seconds)
     pending = Payment.objects.filter(state=Payment.State.PENDING, updated_at__lt=cutoff).filter(
         _lease_free(now)
