@@ -286,6 +286,18 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
             raise Refused("Only a finalized invoice can be paid.", code=Code.INVALID_STATE)
         if Payment.objects.filter(invoice=invoice, state=Payment.State.SUCCEEDED).exists():
             raise Refused("This invoice is already paid.", code=Code.INVALID_STATE)
+        # A pending charge may be at Stripe already (a worker holds it, or died holding it and
+        # the reconciler will resend it) and still succeed: a transfer recorded beside it would
+        # have the customer pay twice. Its answer comes within minutes; then it is paid or
+        # waiting for the customer, which a transfer may replace.
+        if Payment.objects.filter(
+            invoice=invoice, kind=Payment.Kind.CHARGE, state=Payment.State.PENDING
+        ).exists():
+            raise Refused(
+                "A card charge of this invoice is on its way; record the transfer once it has "
+                "failed or is waiting for the customer.",
+                code=Code.INVALID_STATE,
+            )
         now = timezone.now()
         # A card charge still waiting for the customer is replaced by the transfer.
         Payment.objects.filter(invoice=invoice, state=Payment.State.ACTION_NEEDED).update(

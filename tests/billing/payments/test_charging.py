@@ -238,6 +238,31 @@ def test_staff_record_a_bank_transfer_with_its_reference_and_customers_cannot(
         )
 
 
+def test_a_bank_transfer_cannot_be_recorded_while_a_card_charge_is_on_its_way(
+    customer_factory, user_factory, draft_invoice, finalize, save_card, localstripe
+):
+    """Recording a transfer beside a pending charge would let the customer pay twice: the charge
+    may already be at Stripe (a worker holds it, or died holding it) and still succeed."""
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer, "30.00"))  # the charge is pending, not sent
+    staff = Principal.for_user(user_factory(is_staff=True, mfa=True))
+
+    with pytest.raises(Refused, match="on its way") as refused:
+        services.payment_manual_record(
+            invoice=invoice, by=staff, amount="30.00", reference="BANK-123"
+        )
+    assert refused.value.code == "conflict"
+
+    tasks.charge_payment.run(Payment.objects.get(invoice=invoice).pk)
+    assert list(Payment.objects.filter(invoice=invoice).values_list("kind", "state")) == [
+        ("charge", "succeeded")
+    ]
+    assert len(localstripe.payment_intents()) == 1
+    with pytest.raises(Refused, match="already paid"):
+        services.payment_manual_record(invoice=invoice, by=staff, amount="30.00", reference="x")
+
+
 @pytest.mark.parametrize(
     ("amount", "currency", "minor"),
     [("12.345", "EUR", 1235), ("12.344", "EUR", 1234), ("500", "JPY", 500), ("0.005", "USD", 1)],
