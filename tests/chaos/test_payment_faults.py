@@ -51,6 +51,10 @@ def stripe_env(localstripe, **extra: str) -> dict[str, str]:
         "PAYMENT_RECONCILE_INTERVAL": "1",
         "PAYMENT_RECONCILE_GRACE": "1",
         "EMAIL_URL": "console://",
+        # No LucidLink in these scenarios: beat's provisioning jobs must not reach a simulator
+        # someone runs on the default port (nothing listens on port 9).
+        "LUCIDLINK_API_URL": "http://127.0.0.1:9/api/v1",
+        "LUCIDLINK_TOKEN_URL": "http://127.0.0.1:9/oauth2/token",
     }
     env.update(extra)
     return env
