@@ -211,11 +211,58 @@ def payment_retry(*, invoice: Invoice, by) -> Payment:
         account = PaymentAccount.objects.filter(customer_id=invoice.customer_id).first()
         if account is None or not account.has_card:
             raise Refused("Save a card first.", code=Code.PAYMENT_METHOD_REQUIRED)
-        payments.filter(state=Payment.State.ACTION_NEEDED).update(
-            state=Payment.State.CANCELED, updated_at=timezone.now()
-        )
+        _replace_waiting_charges(invoice=invoice, now=timezone.now())
         attempt = (payments.order_by("-attempt").values_list("attempt", flat=True).first() or 0) + 1
         return _open_charge(invoice=invoice, attempt=attempt, by=by)
+
+
+def _replace_waiting_charges(*, invoice: Invoice, now) -> None:
+    """Mark the invoice's charges waiting for the customer as replaced, and cancel their
+    PaymentIntents at Stripe after the commit.
+
+    A replaced charge's PaymentIntent would otherwise stay open at Stripe: a customer finishing
+    3-D Secure for it later (a tab left open, an old reminder's link) would pay the invoice a
+    second time, and the portal ignores a replaced payment's success. Called with the invoice
+    locked.
+    """
+    from billing.payments import tasks
+
+    waiting = list(
+        Payment.objects.filter(
+            invoice=invoice, kind=Payment.Kind.CHARGE, state=Payment.State.ACTION_NEEDED
+        ).values_list("pk", "stripe_payment_intent_id")
+    )
+    Payment.objects.filter(pk__in=[pk for pk, _ in waiting]).update(
+        state=Payment.State.CANCELED, updated_at=now
+    )
+    for pk, intent_id in waiting:
+        if intent_id:
+            tasks.cancel_payment_intent.delay_on_commit(pk)
+
+
+def payment_intent_release(*, payment_id: int) -> str:
+    """Cancel at Stripe the PaymentIntent of a replaced charge. Raises Unavailable.
+
+    Returns Stripe's status for it, or "skipped" (no such replaced payment, or no intent). A
+    PaymentIntent Stripe will not cancel has already ended: canceled (a second delivery), or
+    succeeded just before, which is logged as an error for staff to refund.
+    """
+    payment = Payment.objects.filter(pk=payment_id, state=Payment.State.CANCELED).first()
+    if payment is None or not payment.stripe_payment_intent_id:
+        return "skipped"
+    try:
+        return stripe_client.payment_intent_cancel(payment.stripe_payment_intent_id).status
+    except stripe_client.Rejected:
+        intent = stripe_client.payment_intent_get(payment.stripe_payment_intent_id)
+        if intent.status == "succeeded":
+            logger.error(
+                "Replaced payment %s of invoice %s succeeded at Stripe (%s) before it could be "
+                "canceled: refund it.",
+                payment.pk,
+                payment.invoice_id,
+                intent.id,
+            )
+        return intent.status
 
 
 @action("payment.refund_request")
@@ -300,9 +347,7 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
             )
         now = timezone.now()
         # A card charge still waiting for the customer is replaced by the transfer.
-        Payment.objects.filter(invoice=invoice, state=Payment.State.ACTION_NEEDED).update(
-            state=Payment.State.CANCELED, updated_at=now
-        )
+        _replace_waiting_charges(invoice=invoice, now=now)
         payment = Payment.objects.create(
             customer_id=invoice.customer_id,
             invoice=invoice,
