@@ -101,13 +101,18 @@ def dunning_advance(*, dunning_id: int, by=None, now=None) -> str:
                 after={"reminder": due, "of": len(days)},
             )
             transaction.on_commit(lambda: send_reminder(dunning_id=dunning.pk, number=due))
-        account = PaymentAccount.objects.filter(customer_id=dunning.customer_id).first()
-        waiting = Payment.objects.filter(invoice_id=dunning.invoice_id, state=Payment.State.PENDING)
-        if account is not None and account.has_card and not waiting.exists():
-            try:
-                payment_retry(invoice=dunning.invoice, by=by)
-            except Refused as exc:
-                logger.info("No retry of invoice %s: %s", dunning.invoice_id, exc.message_text)
+            # The card retry belongs to the reminder: in the same transaction, so a crash cannot
+            # leave a reminder counted whose retry never happened (the next run would not
+            # retry it). A refused retry rolls back only its own savepoint.
+            account = PaymentAccount.objects.filter(customer_id=dunning.customer_id).first()
+            waiting = Payment.objects.filter(
+                invoice_id=dunning.invoice_id, state=Payment.State.PENDING
+            )
+            if account is not None and account.has_card and not waiting.exists():
+                try:
+                    payment_retry(invoice=dunning.invoice, by=by)
+                except Refused as exc:
+                    logger.info("No retry of invoice %s: %s", dunning.invoice_id, exc.message_text)
         return "reminded"
     suspend_at = dunning.started_at + timedelta(days=settings.DUNNING_SUSPEND_AFTER_DAYS)
     if dunning.reminders_sent >= len(days) and dunning.suspended_at is None and now >= suspend_at:

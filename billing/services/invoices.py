@@ -38,6 +38,7 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
 from billing.services.usage import usage_samples_mark
 from billing.tax import services as tax
 from portal.actions import Principal, action, guards, record
+from portal.actions.errors import Code
 from portal.actions.outbox import outbox_add
 
 logger = logging.getLogger(__name__)
@@ -541,11 +542,11 @@ def _money(value, currency: str, what: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise BillingError(f"{what} must be a number.") from None
+        raise BillingError(f"{what} must be a number.", code=Code.INVALID) from None
     if not amount.is_finite():
-        raise BillingError(f"{what} must be a number.")
+        raise BillingError(f"{what} must be a number.", code=Code.INVALID)
     if amount != rating.round_money(amount, currency):
-        raise BillingError(f"{what} has more decimals than {currency} allows.")
+        raise BillingError(f"{what} has more decimals than {currency} allows.", code=Code.INVALID)
     return amount
 
 
@@ -563,10 +564,10 @@ def invoice_add_adjustment(
     if not invoice.is_editable:
         raise BillingError("A finalized invoice never changes; issue a credit note instead.")
     if not reason.strip() or not description.strip():
-        raise BillingError("An adjustment needs a description and a reason.")
+        raise BillingError("An adjustment needs a description and a reason.", code=Code.INVALID)
     value = _money(amount, invoice.currency, "The amount")
     if value == 0:
-        raise BillingError("An adjustment of zero changes nothing.")
+        raise BillingError("An adjustment of zero changes nothing.", code=Code.INVALID)
     position = 1000 + invoice.lines.filter(kind=InvoiceLine.Kind.ADJUSTMENT).count()
     line = InvoiceLine.objects.create(
         invoice=invoice,
@@ -604,15 +605,16 @@ def invoice_credit(
     if original.kind != Invoice.Kind.INVOICE or original.status != Invoice.Status.FINALIZED:
         raise BillingError("Only a finalized invoice can be credited; edit a draft instead.")
     if not reason.strip():
-        raise BillingError("A credit note needs a reason.")
+        raise BillingError("A credit note needs a reason.", code=Code.INVALID)
     value = _money(amount, original.currency, "The amount")
     if value <= 0:
-        raise BillingError("The credit must be more than zero.")
+        raise BillingError("The credit must be more than zero.", code=Code.INVALID)
     left = tax.creditable_net(original=original)
     if value > left:
         raise BillingError(
             "Credits would exceed the invoice: "
-            f"{rating.format_money(left, original.currency)} before tax is left to credit."
+            f"{rating.format_money(left, original.currency)} before tax is left to credit.",
+            code=Code.INVALID,
         )
     note = Invoice.objects.create(
         customer_id=original.customer_id,

@@ -20,16 +20,20 @@ from billing.models import FilespacePlanPeriod, InvoiceLine, UsageSample
 from billing.services import integrals
 from billing.services.summaries import month_summaries
 from billing.summary import SeriesSummary, WindowFigures, covers
+from portal.actions.errors import Code, Refused
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class BillingError(Exception):
-    """A billing action that cannot be done as asked; ``message`` is safe to show."""
+class BillingError(Refused):
+    """A billing action that cannot be done as asked; ``message`` is safe to show.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    A Refused, so every entry point answers it as it answers any action's refusal (the API with
+    a stable code); the default code is the object's state, `Code.INVALID` marks bad input.
+    """
+
+    def __init__(self, message: str, *, code: str = Code.INVALID_STATE) -> None:
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ SYSTEM_CALLERS: dict[str, tuple[str, ...]] = {
     "billing.payments.tasks.charge_payment / reconcile_payments": ("payment.settle",),
     "billing.payments.tasks.refund_payment": ("payment.refund_settle",),
     "billing.payments.tasks.run_dunning": ("dunning.advance",),
+    "manage.py seed_demo (demo data: the customer, its test card at localstripe)": (
+        "customer.create",
+        "payment_method.save",
+    ),
 }
 
 # Named URLs that never change state (GET pages, downloads, partials, form steps that only

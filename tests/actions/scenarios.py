@@ -10,80 +10,29 @@ declared in portal/actions/entry_points.py calls an action whose scenario does n
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-# Customer states and the roles a principal can hold. Actions on rows that belong to no
-# customer (plans, orphans, MSP keys) run in the single pseudo-state NO_CUSTOMER.
-STATES = ("active", "suspended", "terminating", "terminated")
-NO_CUSTOMER = ("none",)
-CUSTOMER_USERS = ("owner", "admin", "member")
-MSP_USERS = ("staff", "staff_nomfa")
-KEYS = ("customer_key", "msp_key")
-USERS = (*CUSTOMER_USERS, *MSP_USERS)
-ROLES = (*USERS, *KEYS, "system")
-MSP = {"staff", "msp_key"}  # staff_nomfa is MSP-side but refused: no second factor
-MANAGERS = {"owner", "admin", "customer_key"}
-MEMBERS = {"owner", "admin", "member"}
-
-ROOT_PASSWORD = "Root-password-for-tests-1"
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """How one entry point offers an action: who can reach it, and how to call it."""
-
-    kind: str  # service | web | staff | api | admin
-    name: str  # the URL name, the admin action ("<app>.<model>:<action>"), or "service"
-    roles: tuple[str, ...]
-
-
-@dataclass
-class Scenario:
-    action: str
-    audit: str  # the audit action written on success
-    event: str | Callable[[str], str | None] | None  # the webhook event due, or (state) -> it
-    make: Callable  # (world) -> obj
-    snapshot: Callable  # (obj, world) -> comparable state of what the action changes
-    allowed: Callable[[str, str], bool]  # (role, state) -> allowed?
-    call: Callable | None = None  # (world, obj, principal) -> None; default: <target>=obj, by=
-    service_kwargs: dict = field(default_factory=dict)
-    body: Callable = lambda obj: {}  # (obj) -> form or JSON body for web, staff and API calls
-    url_args: Callable = lambda obj: [obj.pk]  # (obj) -> the URL's arguments
-    entry_points: tuple[EntryPoint, ...] = ()
-    states: tuple[str, ...] = STATES
-
-
-def _service(roles=ROLES) -> EntryPoint:
-    return EntryPoint("service", "service", tuple(roles))
-
-
-def _web(name: str) -> EntryPoint:
-    return EntryPoint("web", name, CUSTOMER_USERS)
-
-
-def _staff(name: str) -> EntryPoint:
-    # A customer owner is included: the console must refuse them at its door.
-    return EntryPoint("staff", name, (*MSP_USERS, "owner"))
-
-
-def _api(name: str) -> EntryPoint:
-    return EntryPoint("api", name, KEYS)
-
-
-def _admin(name: str) -> EntryPoint:
-    return EntryPoint("admin", name, MSP_USERS)
-
-
-def _no_args(obj) -> list:
-    return []
-
-
-def _fn(name: str):
-    from portal.actions import ACTIONS
-
-    return ACTIONS[name].function
-
+from tests.actions.kit import (  # noqa: F401  (test_matrix and test_registry import them here)
+    CUSTOMER_USERS,
+    KEYS,
+    MANAGERS,
+    MEMBERS,
+    MSP,
+    MSP_USERS,
+    NO_CUSTOMER,
+    ROLES,
+    ROOT_PASSWORD,
+    STATES,
+    USERS,
+    EntryPoint,
+    Scenario,
+)
+from tests.actions.kit import admin as _admin
+from tests.actions.kit import api as _api
+from tests.actions.kit import fn as _fn
+from tests.actions.kit import no_args as _no_args
+from tests.actions.kit import service as _service
+from tests.actions.kit import staff as _staff
+from tests.actions.kit import web as _web
+from tests.actions.scenarios_billing import BILLING_SCENARIOS
 
 # --- Objects and snapshots -------------------------------------------------------------------
 
@@ -1011,6 +960,8 @@ SCENARIOS: dict[str, Scenario] = {
     ),
 }
 
+SCENARIOS |= BILLING_SCENARIOS
+
 # Registered actions the matrix does not drive, each with its reason and where its rules are
 # tested instead.
 NOT_IN_MATRIX: dict[str, str] = {
@@ -1027,26 +978,10 @@ NOT_IN_MATRIX: dict[str, str] = {
         "vary; tests/staff/test_termination*.py"
     ),
     "filespace.init_run": "the worker's CLI run of a requested init (system only): tests/managed",
-    "filespace.change_plan": "needs a second plan per case: tests/billing/test_plan_change.py",
-    "filespace.plan_change_approve": "acts on a PlanChange: tests/billing/test_plan_change.py",
-    "filespace.plan_change_reject": "acts on a PlanChange: tests/billing/test_plan_change.py",
-    "invoice.run": "the monthly system task: tests/billing/test_invoices.py",
-    "invoice.finalize": "invoices of a billed period: tests/billing/test_invoices.py",
-    "invoice.adjust": "invoices of a billed period: tests/billing/test_invoices.py",
-    "invoice.credit": "invoices of a billed period: tests/billing/test_invoices.py",
-    "payment_method.save": "needs a card confirmed at localstripe: tests/billing/payments",
-    "payment.terms_set": "no customer-state rule (billing terms outlive suspension): "
-    "tests/billing/payments/test_order_gate.py",
-    "payment.request": "system, inside invoice.finalize: tests/billing/payments/test_charging.py",
-    "payment.refund_request": "system, inside invoice.finalize of a credit note: "
-    "tests/billing/payments/test_charging.py",
-    "payment.retry": "needs a charge at localstripe: tests/billing/payments/test_charging.py",
-    "payment.settle": "system (task, webhook, reconciler): tests/billing/payments",
-    "payment.refund_settle": "system task: tests/billing/payments/test_charging.py",
-    "dunning.advance": "system (beat): tests/billing/payments/test_dunning.py",
-    "payment.manual_record": "MSP only, any customer state (a suspended customer may pay): "
-    "tests/billing/payments/test_charging.py",
-    "tax_rate.save": "no customer state: tests/billing/test_tax_pages.py",
+    "invoice.run": (
+        "the monthly system task over every customer (no customer, role or entry point to "
+        "vary: a task and a command, both the system): tests/billing/test_invoices.py"
+    ),
 }
 
 # Entry points (URL names and admin actions of portal/actions/entry_points.py) that call an
@@ -1062,6 +997,11 @@ ENTRY_POINTS_NOT_IN_MATRIX: dict[str, str] = {
     ),
     "plans.plan:activate": "the other half of plans.plan:deactivate (same action, same rule)",
     "staff:plan_new": "the same action and form as staff:plan_edit, for a new plan",
+    "payments:stripe_webhook": (
+        "Stripe's signed event: no person or key acts (it records Stripe's answer as the "
+        "system, driven by the service scenario); signature, replay and dedupe: "
+        "tests/billing/payments/test_stripe_webhooks.py"
+    ),
     "billing:details": (
         "the billing details page edits the signed-in customer's own profile (no object in its "
         "URL); roles, states and hostile input: tests/billing/test_tax_pages.py"

@@ -7,6 +7,7 @@ import time_machine
 
 from billing import services, tasks
 from billing.models import Invoice, InvoiceLine, InvoiceLockedError, InvoiceSequence
+from portal.actions.errors import Code, Refused
 from tests.billing.conftest import at, write_samples
 
 pytestmark = pytest.mark.django_db
@@ -407,3 +408,21 @@ def test_a_rerun_with_nothing_changed_costs_the_same_queries_for_any_number_of_c
     with django_assert_num_queries(len(one.captured_queries)):
         result = services.invoice_run(year=2026, month=6)
     assert result.unchanged == 4
+
+
+def test_invoice_refusals_are_action_refusals_with_a_stable_code(live_filespace):
+    (draft,) = make_drafts(live_filespace, 1)
+
+    with pytest.raises(Refused) as bad_amount:
+        services.invoice_add_adjustment(
+            invoice_id=draft.pk, description="x", amount="abc", reason="y"
+        )
+    invoice = services.invoice_finalize(invoice_id=draft.pk)
+    with pytest.raises(Refused) as finalized_twice:
+        services.invoice_finalize(invoice_id=invoice.pk)
+    with pytest.raises(Refused) as too_much_credit:
+        services.invoice_credit(invoice_id=invoice.pk, amount="20.01", reason="again")
+
+    assert (bad_amount.value.code, bad_amount.value.http_status) == (Code.INVALID, 400)
+    assert (finalized_twice.value.code, finalized_twice.value.http_status) == ("conflict", 409)
+    assert too_much_credit.value.code == Code.INVALID

@@ -142,3 +142,28 @@ def test_the_banner_says_the_suspension_is_for_non_payment_and_staff_see_the_que
     client.force_login(user_factory(is_staff=True, mfa=True))
     queue = client.get(reverse("payments:staff_payments") + "?show=failures").content.decode()
     assert "Suspended" in queue and declined.customer.name in queue
+
+
+def test_a_crash_while_opening_the_retry_leaves_the_reminder_due_again(
+    declined, time_machine, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The reminder and its card retry commit together: a reminder counted without its retry
+    would never be retried (the next run sees it as sent)."""
+    time_machine.move_to(START + timedelta(days=1), tick=False)
+    dunning_row = Dunning.objects.get(invoice=declined)
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(services, "_open_charge", crash)
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        dunning.dunning_advance(dunning_id=dunning_row.pk, by=Principal.system())
+    dunning_row.refresh_from_db()
+    assert dunning_row.reminders_sent == 0 and len(mail.outbox) == 0
+    assert not AuditEntry.objects.filter(action="dunning.reminded").exists()
+
+    monkeypatch.undo()
+    assert _run_on(time_machine, 1, django_capture_on_commit_callbacks) == {"reminded": 1}
+    dunning_row.refresh_from_db()
+    assert dunning_row.reminders_sent == 1 and len(mail.outbox) == 1
+    assert Payment.objects.filter(invoice=declined, kind="charge").count() == 2
