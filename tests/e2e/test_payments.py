@@ -135,7 +135,9 @@ def test_a_declined_card_is_chased_suspended_then_paid_and_resumed(
     sign_in(page, stripe_portal, user.email, PASSWORD)
     page.goto(f"{stripe_portal}/billing/payment-method/")
     _type_card(page, "4000000000000341")  # saves, then every charge is declined
-    expect(page.get_by_text("Card saved")).to_be_visible()
+    # The message names the card: a bare "Card saved" also matches the page's own "No card
+    # saved yet." (text match ignores case), and the journey then ran on before the save.
+    expect(page.get_by_text("Card saved: Visa ending 0341")).to_be_visible()
 
     invoice = _finalize(customer)
     _charge_pending()
@@ -158,7 +160,7 @@ def test_a_declined_card_is_chased_suspended_then_paid_and_resumed(
     page.get_by_role("link", name="Resolve").click()
     page.get_by_role("link", name="Update card").click()
     _type_card(page, "4242424242424242")
-    expect(page.get_by_text("Card saved")).to_be_visible()
+    expect(page.get_by_text("Card saved: Visa ending 4242")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=invoice.number)
     row.get_by_role("link", name="Resolve").click()
     page.get_by_role("button", name="Pay with Visa ending 4242").click()
