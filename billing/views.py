@@ -16,6 +16,7 @@ from billing.documents import pdf
 from billing.exports import invoice_csv_response, spreadsheet_safe
 from billing.forms import AdjustmentForm, CreditForm
 from billing.models import Invoice
+from billing.payments.selectors import payment_status
 from portal.actions import Principal, Refused
 from portal.customers.decorators import customer_required
 from portal.customers.models import BILLING_ROLES, Customer
@@ -150,10 +151,13 @@ def staff_customer(request: HttpRequest, customer_pk: int) -> HttpResponse:
 @staff_required
 def staff_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = selectors.staff_invoice_get(pk=pk)
+    finalized = invoice.kind == Invoice.Kind.INVOICE and invoice.status == Invoice.Status.FINALIZED
+    status = payment_status(invoice)[0] if finalized else None
     context = {
         "invoice": invoice,
         "lines": selectors.invoice_lines(invoice=invoice),
         "staff_view": True,
+        "status": status,
         "problems": services.invoice_verify(invoice=invoice)
         if invoice.kind == Invoice.Kind.INVOICE
         else [],

@@ -64,6 +64,7 @@ ROUTES: dict[str, str] = {
     # Charges wait behind an invoice run at worst; they follow finalization, not an order.
     "billing.payments.tasks.charge_payment": BILLING,
     "billing.payments.tasks.refund_payment": BILLING,
+    "billing.payments.tasks.cancel_payment_intent": BILLING,
     "billing.payments.tasks.reconcile_payments": BILLING,
     "billing.payments.tasks.run_dunning": BILLING,
     "portal.webhooks.tasks.deliver_webhook": WEBHOOKS,

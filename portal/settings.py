@@ -517,8 +517,12 @@ CELERY_BEAT_SCHEDULE["prune-idempotent-responses"] = {
     "schedule": crontab(hour=4, minute=40),
 }
 
-# Payments: find charges whose answer or webhook never came (docs/payments.md).
+# Payments: find charges whose answer or webhook never came (docs/payments.md). The lease
+# outlasts a Stripe call (its read timeout is 30 s); the reconciler resends a charge left pending
+# PAYMENT_RECONCILE_GRACE seconds after its last change, once its lease is free.
 PAYMENT_LEASE_SECONDS = env_int("PAYMENT_LEASE_SECONDS", 120, minimum=30)
+PAYMENT_RECONCILE_GRACE = env_int("PAYMENT_RECONCILE_GRACE", 300, minimum=1)
+PAYMENT_RECONCILE_INTERVAL = env_int("PAYMENT_RECONCILE_INTERVAL", 300, minimum=1)
 # Dunning: reminder e-mails (each also retries the card) this many days after a failed charge,
 # then suspension for non-payment DUNNING_SUSPEND_AFTER_DAYS after it; paying resumes.
 DUNNING_REMINDER_DAYS = sorted(
@@ -534,7 +538,7 @@ CELERY_BEAT_SCHEDULE["run-dunning"] = {
 }
 CELERY_BEAT_SCHEDULE["reconcile-payments"] = {
     "task": "billing.payments.tasks.reconcile_payments",
-    "schedule": 300.0,
+    "schedule": float(PAYMENT_RECONCILE_INTERVAL),
 }
 
 # Observability (docs/observability.md). /metrics answers a bearer METRICS_TOKEN or a caller

@@ -9,6 +9,8 @@ the idempotency key makes asking again harmless.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,6 +29,9 @@ from portal.customers.models import BILLING_ROLES
 logger = logging.getLogger(__name__)
 
 CARD_PAGE = "/billing/payment-method/"
+# Test-only hook: seconds to sleep after Stripe answered a charge and before the answer is
+# recorded, so the fault suite can SIGKILL a worker inside that window (tests/chaos).
+PAUSE_AFTER_CHARGE_ENV = "PAYMENTS_TEST_PAUSE_AFTER_CHARGE"
 
 
 def payment_method_require(*, customer) -> None:
@@ -206,11 +211,58 @@ def payment_retry(*, invoice: Invoice, by) -> Payment:
         account = PaymentAccount.objects.filter(customer_id=invoice.customer_id).first()
         if account is None or not account.has_card:
             raise Refused("Save a card first.", code=Code.PAYMENT_METHOD_REQUIRED)
-        payments.filter(state=Payment.State.ACTION_NEEDED).update(
-            state=Payment.State.CANCELED, updated_at=timezone.now()
-        )
+        _replace_waiting_charges(invoice=invoice, now=timezone.now())
         attempt = (payments.order_by("-attempt").values_list("attempt", flat=True).first() or 0) + 1
         return _open_charge(invoice=invoice, attempt=attempt, by=by)
+
+
+def _replace_waiting_charges(*, invoice: Invoice, now) -> None:
+    """Mark the invoice's charges waiting for the customer as replaced, and cancel their
+    PaymentIntents at Stripe after the commit.
+
+    A replaced charge's PaymentIntent would otherwise stay open at Stripe: a customer finishing
+    3-D Secure for it later (a tab left open, an old reminder's link) would pay the invoice a
+    second time, and the portal ignores a replaced payment's success. Called with the invoice
+    locked.
+    """
+    from billing.payments import tasks
+
+    waiting = list(
+        Payment.objects.filter(
+            invoice=invoice, kind=Payment.Kind.CHARGE, state=Payment.State.ACTION_NEEDED
+        ).values_list("pk", "stripe_payment_intent_id")
+    )
+    Payment.objects.filter(pk__in=[pk for pk, _ in waiting]).update(
+        state=Payment.State.CANCELED, updated_at=now
+    )
+    for pk, intent_id in waiting:
+        if intent_id:
+            tasks.cancel_payment_intent.delay_on_commit(pk)
+
+
+def payment_intent_release(*, payment_id: int) -> str:
+    """Cancel at Stripe the PaymentIntent of a replaced charge. Raises Unavailable.
+
+    Returns Stripe's status for it, or "skipped" (no such replaced payment, or no intent). A
+    PaymentIntent Stripe will not cancel has already ended: canceled (a second delivery), or
+    succeeded just before, which is logged as an error for staff to refund.
+    """
+    payment = Payment.objects.filter(pk=payment_id, state=Payment.State.CANCELED).first()
+    if payment is None or not payment.stripe_payment_intent_id:
+        return "skipped"
+    try:
+        return stripe_client.payment_intent_cancel(payment.stripe_payment_intent_id).status
+    except stripe_client.Rejected:
+        intent = stripe_client.payment_intent_get(payment.stripe_payment_intent_id)
+        if intent.status == "succeeded":
+            logger.error(
+                "Replaced payment %s of invoice %s succeeded at Stripe (%s) before it could be "
+                "canceled: refund it.",
+                payment.pk,
+                payment.invoice_id,
+                intent.id,
+            )
+        return intent.status
 
 
 @action("payment.refund_request")
@@ -282,11 +334,21 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
             raise Refused("Only a finalized invoice can be paid.", code=Code.INVALID_STATE)
         if Payment.objects.filter(invoice=invoice, state=Payment.State.SUCCEEDED).exists():
             raise Refused("This invoice is already paid.", code=Code.INVALID_STATE)
+        # A pending charge may be at Stripe already (a worker holds it, or died holding it and
+        # the reconciler will resend it) and still succeed: a transfer recorded beside it would
+        # have the customer pay twice. Its answer comes within minutes; then it is paid or
+        # waiting for the customer, which a transfer may replace.
+        if Payment.objects.filter(
+            invoice=invoice, kind=Payment.Kind.CHARGE, state=Payment.State.PENDING
+        ).exists():
+            raise Refused(
+                "A card charge of this invoice is on its way; record the transfer once it has "
+                "failed or is waiting for the customer.",
+                code=Code.INVALID_STATE,
+            )
         now = timezone.now()
         # A card charge still waiting for the customer is replaced by the transfer.
-        Payment.objects.filter(invoice=invoice, state=Payment.State.ACTION_NEEDED).update(
-            state=Payment.State.CANCELED, updated_at=now
-        )
+        _replace_waiting_charges(invoice=invoice, now=now)
         payment = Payment.objects.create(
             customer_id=invoice.customer_id,
             invoice=invoice,
@@ -388,6 +450,7 @@ def payment_charge(*, payment_id: int) -> Payment | None:
     except stripe_client.Unavailable:
         Payment.objects.filter(pk=payment.pk).update(lease_until=None)
         raise
+    _pause_for_tests()
     return payment_settle(
         payment_id=payment.pk,
         by=Principal.system(),
@@ -397,6 +460,13 @@ def payment_charge(*, payment_id: int) -> Payment | None:
         error_code=intent.error_code,
         error_message=intent.error_message,
     )
+
+
+def _pause_for_tests() -> None:
+    pause = os.environ.get(PAUSE_AFTER_CHARGE_ENV)
+    if pause:
+        logger.warning("Pausing %ss after the charge (%s).", pause, PAUSE_AFTER_CHARGE_ENV)
+        time.sleep(float(pause))
 
 
 @action("payment.settle")
@@ -617,10 +687,13 @@ def payment_refresh(*, payment: Payment) -> Payment | None:
     )
 
 
-def payments_to_reconcile(*, now=None, older_than_seconds: int = 300):
+def payments_to_reconcile(*, now=None, older_than_seconds: int | None = None):
     """Charges whose answer or webhook never came: pending past their lease (or never claimed),
-    and 3-D Secure waits the customer may have finished in the browser."""
+    and 3-D Secure waits the customer may have finished in the browser. Both untouched for
+    `older_than_seconds` (default: the PAYMENT_RECONCILE_GRACE setting)."""
     now = now or timezone.now()
+    if older_than_seconds is None:
+        older_than_seconds = settings.PAYMENT_RECONCILE_GRACE
     cutoff = now - timedelta(seconds=older_than_seconds)
     pending = Payment.objects.filter(state=Payment.State.PENDING, updated_at__lt=cutoff).filter(
         _lease_free(now)

@@ -236,6 +236,15 @@ def charge_off_session(
     return _payment_intent(answer)
 
 
+def payment_intent_cancel(payment_intent_id: str) -> PaymentIntent:
+    """Cancel a PaymentIntent that has not succeeded, so nobody can complete it any more.
+
+    Reference: https://docs.stripe.com/api/payment_intents/cancel (allowed while it requires a
+    payment method, confirmation, action or capture; any other status is a 400: `Rejected`).
+    """
+    return _payment_intent(_call(_client().v1.payment_intents.cancel, payment_intent_id))
+
+
 def payment_intent_get(payment_intent_id: str) -> PaymentIntent:
     return _payment_intent(_call(_client().v1.payment_intents.retrieve, payment_intent_id))
 

@@ -28,6 +28,16 @@ def charge_payment(self, payment_id: int) -> str:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)
+def cancel_payment_intent(self, payment_id: int) -> str:
+    """Cancel at Stripe the PaymentIntent of a charge that was replaced (a retry, a transfer);
+    canceling twice is harmless, Stripe refuses the second and the status is read instead."""
+    try:
+        return services.payment_intent_release(payment_id=payment_id)
+    except stripe_client.Unavailable as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from None
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8)
 def refund_payment(self, payment_id: int) -> str:
     """Send one pending refund (idempotency key per credit note)."""
     try:

@@ -15,12 +15,16 @@ What this adds to `localstripe` 1.15.10 as published:
   with the same key and the same secret key gets the first answer again instead of a second
   object. The portal's "never charge twice" relies on that behaviour of Stripe, so the fake must
   have it too or the tests would prove nothing about it;
-- `--webhook-url`/`--webhook-secret` register the portal's webhook endpoint at start-up.
+- `--webhook-url`/`--webhook-secret` register the portal's webhook endpoint at start-up;
+- `POST /_config/answer_delay` (`path`, `seconds`, `times`) makes the next `times` POSTs to
+  `path` act at once and answer `seconds` later, so the fault suite can kill a worker while its
+  call is in flight after Stripe acted on it (tests/chaos); flushing the store forgets it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import pickle
 import socket
@@ -50,6 +54,34 @@ def _use_state_file(path: str | None) -> None:
 
     resources.Store.try_load_from_disk = load
     resources.Store.dump_to_disk = dump
+
+
+def _answer_delay_middleware():
+    """Answer the next POSTs to a path late, after acting on them (a slow or lost answer)."""
+    delays: dict[str, list[float]] = {}  # path -> [seconds, POSTs left]
+
+    async def configure(request: web.Request) -> web.Response:
+        data = await request.post()
+        try:
+            path = str(data["path"])
+            seconds, times = float(data["seconds"]), int(data.get("times", 1))
+        except (KeyError, ValueError):
+            return web.json_response({"error": "path, seconds and times"}, status=400)
+        delays[path] = [seconds, times]
+        return web.json_response({"path": path, "seconds": seconds, "times": times})
+
+    @web.middleware
+    async def answer_delay(request: web.Request, handler):
+        if request.method == "DELETE" and request.path == "/_config/data":
+            delays.clear()
+        delay = delays.get(request.path) if request.method == "POST" else None
+        response = await handler(request)
+        if delay and delay[1] > 0:
+            delay[1] -= 1
+            await asyncio.sleep(delay[0])
+        return response
+
+    return configure, answer_delay
 
 
 def _idempotency_middleware():
@@ -98,6 +130,11 @@ def main(argv: list[str] | None = None) -> None:
 
     _use_state_file(args.state)
     resources.store.try_load_from_disk()
+    configure_delay, answer_delay = _answer_delay_middleware()
+    server.app.router.add_post("/_config/answer_delay", configure_delay)
+    # Outside the idempotency middleware: the answer is stored before the delay starts, as
+    # Stripe has recorded a request whose answer is still on its way back.
+    server.app.middlewares.append(answer_delay)
     server.app.middlewares.append(_idempotency_middleware())
     if args.webhook_url and args.webhook_secret:
         webhooks.register_webhook("portal", args.webhook_url, args.webhook_secret, None)
@@ -106,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
+    # Listening now: aiohttp runs on_startup (the announcement) before it starts serving the
+    # socket, and a client that connects in between would be refused instead of waiting.
+    sock.listen(128)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 
     async def announce(_app) -> None:

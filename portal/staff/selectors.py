@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from billing.payments.selectors import account_find
 from portal.audit.models import AuditEntry
 from portal.customers.models import Customer, CustomerTermination, Membership
 from portal.orders.models import Order
@@ -184,6 +185,8 @@ class CustomerPage:
     terminations: list
     timeline: list
     filespace_page: Page | None = None
+    # The saved card and invoice terms (None: the customer never started saving a card).
+    payment_account: object | None = None
 
 
 @dataclass
@@ -238,6 +241,7 @@ def customer_page(*, customer: Customer, filespace_page: str | None = None) -> C
         terminations=terminations,
         timeline=customer_timeline(customer=customer),
         filespace_page=shown,
+        payment_account=account_find(customer=customer),
     )
 
 

@@ -1,14 +1,18 @@
 """Payments in Chromium against localstripe: no order without a card, a card saved through
-localstripe's Stripe.js, an invoice charged; a declined card chased, suspended, paid, resumed."""
+localstripe's Stripe.js, an invoice charged and its PDF downloaded; a declined card chased,
+suspended, paid, resumed."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
 from django.core import mail
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from billing.payments import tasks
 from billing.payments.models import Payment
@@ -71,8 +75,14 @@ def _charge_pending() -> None:
         tasks.charge_payment.run(payment.pk)
 
 
+def _pdf_text(content: bytes) -> str:
+    assert content.startswith(b"%PDF-"), content[:20]
+    reader = PdfReader(io.BytesIO(content), strict=True)
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
 def test_a_new_customer_saves_a_card_before_ordering_and_an_invoice_is_charged(
-    stripe_portal, page, plan, member_factory, user_factory, shots
+    stripe_portal, localstripe, page, plan, member_factory, user_factory, shots
 ):
     customer, user = _owner(member_factory, user_factory, "Fabrikam", "owner@fabrikam.example")
     sign_in(page, stripe_portal, user.email, PASSWORD)
@@ -97,6 +107,24 @@ def test_a_new_customer_saves_a_card_before_ordering_and_an_invoice_is_charged(
     expect(page.get_by_text("Visa ending 4242")).to_be_visible()
     shots(page, "paid")
 
+    # The invoice's page, then its PDF: a real PDF whose total is the one the page shows and
+    # the one Stripe charged.
+    row.get_by_role("link", name=invoice.number).click()
+    total_row = page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name="Total", exact=True)
+    )
+    shown_total = total_row.get_by_role("cell").inner_text().strip()
+    assert shown_total == "EUR 25.00"
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{invoice.number}.pdf"
+    text = _pdf_text(Path(download.path()).read_bytes())
+    assert f"Invoice {invoice.number}" in text
+    assert f"Total {shown_total}" in text
+    (intent,) = localstripe.payment_intents()
+    assert (intent["amount"], intent["currency"], intent["status"]) == (2500, "eur", "succeeded")
+
 
 def test_a_declined_card_is_chased_suspended_then_paid_and_resumed(
     stripe_portal, page, member_factory, user_factory, settings, shots, time_machine
@@ -107,7 +135,9 @@ def test_a_declined_card_is_chased_suspended_then_paid_and_resumed(
     sign_in(page, stripe_portal, user.email, PASSWORD)
     page.goto(f"{stripe_portal}/billing/payment-method/")
     _type_card(page, "4000000000000341")  # saves, then every charge is declined
-    expect(page.get_by_text("Card saved")).to_be_visible()
+    # The message names the card: a bare "Card saved" also matches the page's own "No card
+    # saved yet." (text match ignores case), and the journey then ran on before the save.
+    expect(page.get_by_text("Card saved: Visa ending 0341")).to_be_visible()
 
     invoice = _finalize(customer)
     _charge_pending()
@@ -130,7 +160,7 @@ def test_a_declined_card_is_chased_suspended_then_paid_and_resumed(
     page.get_by_role("link", name="Resolve").click()
     page.get_by_role("link", name="Update card").click()
     _type_card(page, "4242424242424242")
-    expect(page.get_by_text("Card saved")).to_be_visible()
+    expect(page.get_by_text("Card saved: Visa ending 4242")).to_be_visible()
     row = page.get_by_role("row").filter(has_text=invoice.number)
     row.get_by_role("link", name="Resolve").click()
     page.get_by_role("button", name="Pay with Visa ending 4242").click()

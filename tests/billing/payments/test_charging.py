@@ -180,6 +180,61 @@ def test_a_new_card_then_pay_now_charges_a_second_attempt_and_replaces_the_first
         services.payment_retry(invoice=invoice, by=Principal.for_user(owner.user))
 
 
+def _authenticate_late(localstripe, payment: Payment) -> int:
+    """The customer finishes 3-D Secure for this payment in a tab left open (Stripe.js's call)."""
+    return localstripe._session.post(
+        f"{localstripe.url}/v1/payment_intents/{payment.stripe_payment_intent_id}"
+        "/_authenticate?success=true",
+        json={"key": "pk_test_portal", "client_secret": payment.client_secret},
+        timeout=10,
+    ).status_code
+
+
+@pytest.mark.parametrize("replaced_by", ["a retry with a new card", "a bank transfer"])
+def test_a_replaced_3d_secure_charge_is_canceled_at_stripe_so_it_cannot_pay_twice(
+    replaced_by, member_factory, user_factory, draft_invoice, finalize, save_card, localstripe,
+    django_capture_on_commit_callbacks, monkeypatch,
+):  # fmt: skip
+    owner = member_factory(role="owner")
+    save_card(owner.customer, SECURE_CARD)
+    invoice, _ = finalize(draft_invoice(owner.customer))
+    first = Payment.objects.get(invoice=invoice)
+    tasks.charge_payment.run(first.pk)
+    first.refresh_from_db()
+    assert first.state == Payment.State.ACTION_NEEDED
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.cancel_payment_intent, "delay", sent.append)
+    monkeypatch.setattr(tasks.charge_payment, "delay", lambda pk: None)
+    monkeypatch.setattr("portal.actions.outbox._enqueue_relay", lambda: None)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        if replaced_by == "a bank transfer":
+            staff = Principal.for_user(user_factory(is_staff=True, mfa=True))
+            services.payment_manual_record(
+                invoice=invoice, by=staff, amount="12.34", reference="BANK-1"
+            )
+        else:
+            save_card(owner.customer)
+            second = services.payment_retry(invoice=invoice, by=Principal.for_user(owner.user))
+        assert sent == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+    assert sent == [first.pk]
+    # What the task does; a second delivery changes nothing.
+    assert tasks.cancel_payment_intent.run(first.pk) == "canceled"
+    assert tasks.cancel_payment_intent.run(first.pk) == "canceled"
+    if replaced_by != "a bank transfer":
+        tasks.charge_payment.run(second.pk)
+
+    assert _authenticate_late(localstripe, first) == 400  # Stripe refuses: nothing more is paid
+    intents = {i["id"]: i["status"] for i in localstripe.payment_intents()}
+    assert intents[first.stripe_payment_intent_id] == "canceled"
+    paid_by_card = 0 if replaced_by == "a bank transfer" else 1
+    assert list(intents.values()).count("succeeded") == paid_by_card
+    first.refresh_from_db()
+    assert first.state == Payment.State.CANCELED
+
+
 def test_a_card_that_needs_3d_secure_waits_for_the_customer_with_a_client_secret(
     customer_factory, draft_invoice, finalize, save_card, localstripe
 ):
@@ -236,6 +291,31 @@ def test_staff_record_a_bank_transfer_with_its_reference_and_customers_cannot(
         services.payment_manual_record(
             invoice=invoice, by=Principal.for_user(staff), amount="30.00", reference="again"
         )
+
+
+def test_a_bank_transfer_cannot_be_recorded_while_a_card_charge_is_on_its_way(
+    customer_factory, user_factory, draft_invoice, finalize, save_card, localstripe
+):
+    """Recording a transfer beside a pending charge would let the customer pay twice: the charge
+    may already be at Stripe (a worker holds it, or died holding it) and still succeed."""
+    customer = customer_factory()
+    save_card(customer)
+    invoice, _ = finalize(draft_invoice(customer, "30.00"))  # the charge is pending, not sent
+    staff = Principal.for_user(user_factory(is_staff=True, mfa=True))
+
+    with pytest.raises(Refused, match="on its way") as refused:
+        services.payment_manual_record(
+            invoice=invoice, by=staff, amount="30.00", reference="BANK-123"
+        )
+    assert refused.value.code == "conflict"
+
+    tasks.charge_payment.run(Payment.objects.get(invoice=invoice).pk)
+    assert list(Payment.objects.filter(invoice=invoice).values_list("kind", "state")) == [
+        ("charge", "succeeded")
+    ]
+    assert len(localstripe.payment_intents()) == 1
+    with pytest.raises(Refused, match="already paid"):
+        services.payment_manual_record(invoice=invoice, by=staff, amount="30.00", reference="x")
 
 
 @pytest.mark.parametrize(

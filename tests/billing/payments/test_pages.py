@@ -99,6 +99,33 @@ def test_staff_see_failures_and_record_a_bank_transfer(
     assert Payment.objects.get(invoice=invoice, kind="charge").state == "canceled"
 
 
+def test_staff_record_a_transfer_from_the_invoice_of_a_customer_on_invoice_terms(
+    client, customer_factory, user_factory, draft_invoice, finalize
+):
+    """No card charge is ever opened for such an invoice, so no failure lists it: its own staff
+    page says it is unpaid and links to the transfer form."""
+    from billing.payments import services
+    from portal.actions import Principal
+
+    staff = user_factory(is_staff=True, mfa=True)
+    customer = customer_factory()
+    services.payment_terms_set(
+        customer=customer, by=Principal.for_user(staff), invoice_terms=True, reason="Contract"
+    )
+    invoice, _ = finalize(draft_invoice(customer, "40.00"))
+    client.force_login(staff)
+    url = reverse("billing:staff_invoice", args=[invoice.pk])
+    manual = reverse("payments:staff_manual_payment", args=[invoice.pk])
+
+    page = client.get(url).content.decode()
+    assert '<span class="badge badge-warn">Unpaid</span>' in page and f'href="{manual}"' in page
+
+    client.post(manual, {"amount": "40.00", "reference": "BANK-7"})
+    page = client.get(url).content.decode()
+    assert '<span class="badge badge-ok">Paid</span>' in page and f'href="{manual}"' not in page
+    assert Payment.objects.get(invoice=invoice).kind == "manual"
+
+
 def test_customers_cannot_open_the_staff_payment_pages(client, member_factory):
     owner = member_factory(role="owner")
     client.force_login(owner.user)
