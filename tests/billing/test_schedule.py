@@ -1,11 +1,15 @@
 """Beat runs every billing job, by names that resolve to real tasks."""
 
+import pytest
 from django.conf import settings
 
 import billing.tasks  # noqa: F401 - registers the tasks as a worker's autodiscovery would
 from portal.celery import app
 
 
+# A worker's start (import_default_modules) runs Celery's Django fixup, which checks the models
+# and touches the connection: alone, this test needs the database like any worker would.
+@pytest.mark.django_db
 def test_every_billing_job_is_scheduled_under_a_registered_task_name():
     scheduled = {
         entry["task"]: entry["schedule"]
