@@ -55,7 +55,9 @@ def test_staff_back_test_a_draft_price_against_last_months_usage_and_download_it
     shots(page, "plans")
     row.get_by_role("link", name="Back-test Teams Plus").click()
     expect(page.get_by_label(re.compile(r"^Plan:?$"))).to_have_value(str(plus.pk))
-    expect(page.get_by_label(re.compile(r"^Month:?$"))).to_have_value(month)
+    # The form starts at last month (tests/staff/test_backtest_page.py pins that); the journey
+    # names the month it wrote, since its clock may pass a month end before the page loads.
+    page.get_by_label(re.compile(r"^Month:?$")).fill(month)
     page.get_by_role("button", name="Run the back-test").click()
 
     results = page.get_by_role("region", name="Teams Plus")

@@ -19,8 +19,9 @@ URL = reverse("staff:plan_backtest")
 
 
 @pytest.fixture(autouse=True)
-def _july():
-    with time_machine.travel("2026-07-10T12:00:00Z", tick=False):
+def _july(request):
+    """The clock for the whole test, staff sign-in included; a test may name another instant."""
+    with time_machine.travel(getattr(request, "param", "2026-07-10T12:00:00Z"), tick=False):
         yield
 
 
@@ -151,3 +152,16 @@ def test_an_unbound_form_starts_at_last_month_and_the_linked_plan(staff_client, 
     form = response.context["form"]
     assert not form.is_bound
     assert form.initial == {"plan": str(plans[1].pk), "month": "2026-06"}
+
+
+@pytest.mark.parametrize(
+    ("_july", "last_month"),
+    [("2027-01-01T00:00:00Z", "2026-12"), ("2028-03-01T00:00:00Z", "2028-02")],
+    indirect=["_july"],
+)
+def test_last_month_is_read_from_the_clock_across_a_year_and_a_leap_february(
+    staff_client, plans, last_month
+):
+    response = staff_client.get(URL, {"plan": plans[1].pk})
+
+    assert response.context["form"].initial["month"] == last_month
