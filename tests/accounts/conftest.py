@@ -3,8 +3,9 @@ import os
 import pytest
 
 # Accounts tests count rate limits in the cache. With Redis they use their own database
-# number, so they neither see nor disturb other suites' keys.
-ACCOUNTS_REDIS_DB = 7
+# number, so they neither see nor disturb other suites' keys. Two test runs sharing one Redis
+# server must give each its own (ACCOUNTS_REDIS_DB, like E2E_REDIS_DB): each test flushes it.
+ACCOUNTS_REDIS_DB = int(os.environ.get("ACCOUNTS_REDIS_DB", "7"))
 
 
 @pytest.fixture(autouse=True)
