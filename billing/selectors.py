@@ -83,7 +83,7 @@ class FilespaceUsage:
     forecast: Decimal | None
     quantity_to_date: Decimal
     gap_slots: int
-    # Drawn by the template (billing_tags.usage_chart_svg), which keeps each drawing cached.
+    # Drawn by the template (billing_tags.usage_chart_drawings), which keeps each drawing cached.
     chart: charts.UsageChartData | None
     # The plan's minimum monthly charge is more than this plan's usage: the totals add a top-up.
     minimum_applies: bool = False
