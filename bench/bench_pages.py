@@ -219,6 +219,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--port", type=int, default=8917)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--at",
+        help="pin the clock of the seed and the server to this instant, ticking from there "
+        "(e.g. 2026-11-30T23:30:00Z: a whole month of samples on any day)",
+    )
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "")
@@ -240,6 +245,11 @@ def main() -> int:
         "VAR_DIR": str(ROOT / "var" / "bench"),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
     }
+    if args.at:
+        import time_machine
+
+        env["BENCH_NOW"] = args.at
+        time_machine.travel(args.at, tick=True).start()
     os.environ.update(env)
     server = None
     try:
@@ -271,7 +281,8 @@ def main() -> int:
         connections.close_all()
         server = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "-w", "2", "-b",
-             f"127.0.0.1:{args.port}", "--log-level", "warning"],
+             f"127.0.0.1:{args.port}", "--log-level", "warning",
+             *(["-c", str(ROOT / "bench/gunicorn_clock.py")] if args.at else [])],
             cwd=ROOT, env={**os.environ, **env},
         )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
@@ -320,7 +331,7 @@ def main() -> int:
         print(
             f"\ngunicorn 2 sync workers, DEBUG=false, wrk -t2 -c{args.connections} "
             f"-d{args.seconds}s per page, median of {args.rounds} catalog/page pairs, "
-            f"{os.cpu_count()} CPUs"
+            f"{os.cpu_count()} CPUs" + (f", clock pinned at {args.at}" if args.at else "")
         )
         return 0
     finally:

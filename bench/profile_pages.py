@@ -34,7 +34,12 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--only", help="profile only pages whose label contains this")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--at", help="pin the clock here, ticking (as bench_pages.py --at)")
     args = parser.parse_args()
+    if args.at:
+        import time_machine
+
+        time_machine.travel(args.at, tick=True).start()
 
     base_url = os.environ.get("DATABASE_URL", "")
     db_name = args.database or f"bench_pages_{uuid.uuid4().hex[:8]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -96,3 +97,39 @@ def usage_chart(
         right=str(WIDTH - RIGHT),
         empty=not averages,
     )
+
+
+# Part of every cache key of a drawn chart: change it when usage_chart or billing/_chart.html
+# draws differently, so no page serves a chart drawn the old way.
+DRAWING_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class UsageChartData:
+    """What one usage chart draws, as plain data: a page looks its drawing up by ``digest()``.
+
+    ``points`` are (day, Σ sampled bytes, samples, largest sample) per measured day, the same
+    integers the daily rollups and month summaries hold, so equal data gives an equal digest.
+    """
+
+    title: str
+    unit: str
+    unit_bytes: int
+    days: tuple[date, ...]
+    points: tuple[tuple[date, int, int, int], ...]
+
+    def digest(self) -> str:
+        text = repr((DRAWING_VERSION, self.title, self.unit, self.unit_bytes, self.days[:1],
+                     len(self.days), self.points))  # fmt: skip
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def chart(self) -> Chart:
+        unit_bytes = Decimal(self.unit_bytes)
+        return usage_chart(
+            title=self.title,
+            unit=self.unit,
+            days=list(self.days),
+            averages={day: Decimal(total) / count / unit_bytes
+                      for day, total, count, _ in self.points},
+            peaks={day: Decimal(largest) / unit_bytes for day, _, _, largest in self.points},
+        )  # fmt: skip

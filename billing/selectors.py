@@ -79,10 +79,12 @@ class FilespaceUsage:
     currency: str
     unit: str
     cost_to_date: Decimal
-    forecast: Decimal
+    # None when the page asked for the figures to date only (usage_page_for(forecast_wanted=False)).
+    forecast: Decimal | None
     quantity_to_date: Decimal
     gap_slots: int
-    chart: charts.Chart | None
+    # Drawn by the template (billing_tags.usage_chart_drawings), which keeps each drawing cached.
+    chart: charts.UsageChartData | None
     # The plan's minimum monthly charge is more than this plan's usage: the totals add a top-up.
     minimum_applies: bool = False
     # When the plan changed in the month: one entry per plan period, in order.
@@ -116,11 +118,14 @@ def usage_page_for(
     charts_wanted: bool = True,
     filespaces: list | None = None,
     page_number: str | None = None,
+    forecast_wanted: bool = True,
 ):
     """Each filespace's chart, cost to date and forecast for one month, in a few queries.
 
     Totals cover every filespace; the rows (and their charts) are one page of USAGE_PAGE_SIZE,
-    or every filespace when no chart is wanted.
+    or every filespace when no chart is wanted. Without ``forecast_wanted`` the month is rated
+    once, to date: the rows' forecast is None, and the totals and ``minimum_applies`` leave
+    the forecast out (the dashboard shows the figures to date only).
 
     The figures come from the month-to-date summaries (billing.summary), so a view reads a row
     per filespace whatever the hour of the month; filespaces without a covering summary are
@@ -145,7 +150,9 @@ def usage_page_for(
         as_of=as_of,
         inputs=inputs,
     )
-    if is_current:
+    if is_current and not forecast_wanted:
+        forecast = {}
+    elif is_current:
         forecast = rate_filespaces(
             filespaces=filespaces,
             month_start=month_start,
@@ -193,34 +200,33 @@ def usage_page_for(
     daily = (
         _daily_points(shown.object_list, inputs, month_start, month_end) if charts_wanted else {}
     )
-    month_days = [
+    month_days = tuple(
         month_start.date() + timedelta(days=offset)
         for offset in range((month_end - month_start).days)
-    ]
+    )
     rows = []
     for filespace in shown.object_list if charts_wanted else filespaces:
         unit = filespace.plan.billing_unit
-        unit_bytes = Decimal(rating.UNIT_BYTES.get(unit, 10**9))
         figures = per_fs[filespace.pk]
         chart = None
         if charts_wanted:
-            points = daily.get(filespace.pk, {})
-            chart = charts.usage_chart(
+            chart = charts.UsageChartData(
                 title=f"Stored data in {filespace.qualified_name}, {month_start:%B %Y}",
                 unit=unit,
+                unit_bytes=rating.UNIT_BYTES.get(unit, 10**9),
                 days=month_days,
-                averages={day: Decimal(total) / count / unit_bytes
-                          for day, (total, count, _) in points.items()},
-                peaks={day: Decimal(largest) / unit_bytes
-                       for day, (_, _, largest) in points.items()},
-            )  # fmt: skip
+                points=tuple(
+                    (day, int(total), int(count), int(largest))
+                    for day, (total, count, largest) in sorted(daily.get(filespace.pk, {}).items())
+                ),
+            )
         rows.append(
             FilespaceUsage(
                 filespace=filespace,
                 currency=filespace.plan.currency,
                 unit=unit,
                 cost_to_date=figures["cost"],
-                forecast=figures["forecast"],
+                forecast=figures["forecast"] if forecast_wanted or not is_current else None,
                 quantity_to_date=figures["quantity"],
                 gap_slots=figures["gaps"],
                 minimum_applies=filespace.plan_id in topped_up_plans,
@@ -248,6 +254,7 @@ def usage_to_date_for(*, customer: Customer, filespaces: list | None = None) -> 
             now=now,
             charts_wanted=False,
             filespaces=filespaces,
+            forecast_wanted=False,
         )
     except (BillingError, EmptyResultSet):
         # EmptyResultSet: rating_inputs cannot yet take a customer with no billable filespace

@@ -210,6 +210,8 @@ def customer_page(*, customer: Customer, filespace_page: str | None = None) -> C
     filespaces = (
         Filespace.objects.filter(customer=customer)
         .select_related("plan", "managed_init")
+        # The page never shows the root password, so it is never decrypted (as on the dashboard).
+        .defer("root_password")
         .annotate(
             usage_day=Subquery(latest_usage.values("day")[:1]),
             usage_bytes=Subquery(latest_usage.values("used_storage_last")[:1]),

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -420,3 +421,75 @@ def test_the_staff_overview_pages_its_documents_and_metered_customers_by_fifty(
     assert body.count("Page 2 of 2") == 2
     assert first.count("Customer 49") == 2 and "Customer 50" not in first
     assert "metered_page=2" in first
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_dashboard_rates_once_and_shows_the_usage_pages_figures_to_date(
+    client, billing_member, live_filespace, plan_factory
+):
+    from billing import rating, selectors
+    from billing.services.pricing import billable_filespaces
+
+    plan = plan_factory(
+        price_per_unit_month=Decimal("0.0213"), billing_unit="GiB",
+        minimum_monthly_charge=Decimal("500.00"),
+    )  # fmt: skip
+    filespaces = give_filespaces(live_filespace, billing_member.customer, 2)
+    for fs in filespaces:
+        fs.plan = plan
+        fs.save(update_fields=["plan"])
+    customer = billing_member.customer
+    now = rating.month_of(selectors.timezone.now())
+    full = selectors.usage_page_for(
+        customer=customer, month_start=now[0], month_end=now[1],
+        now=selectors.timezone.now(), charts_wanted=False,
+    )  # fmt: skip
+    shown = selectors.usage_to_date_for(
+        customer=customer,
+        filespaces=list(billable_filespaces(month_start=now[0], month_end=now[1])),
+    )
+    assert {pk: (row.cost_to_date, row.quantity_to_date) for pk, row in shown.items()} == {
+        row.filespace.pk: (row.cost_to_date, row.quantity_to_date) for row in full.rows
+    }
+    assert all(row.forecast is None for row in shown.values())
+    client.force_login(billing_member.user)
+    dashboard = client.get(reverse("dashboard")).content.decode()
+    for row in full.rows:
+        assert rating.format_money(row.cost_to_date, row.currency) in dashboard
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_chart_is_drawn_once_for_its_data_and_again_when_the_data_changes(
+    client, billing_member, live_filespace, monkeypatch
+):
+    from django.core.cache import cache
+
+    from billing import charts
+
+    cache.clear()
+    (fs,) = give_filespaces(live_filespace, billing_member.customer, 1)
+    rollup_june()
+    client.force_login(billing_member.user)
+    drawn = []
+    real = charts.usage_chart
+
+    def counting(**kwargs):
+        drawn.append(kwargs["title"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(charts, "usage_chart", counting)
+    first = client.get(reverse("billing:usage")).content.decode()
+    again = client.get(reverse("billing:usage")).content.decode()
+    assert len(drawn) == 1
+
+    def figure(body: str) -> str:
+        return body[body.index('<figure class="chart">') : body.index("</figure>")]
+
+    assert figure(first) == figure(again) and "<polyline" in figure(first)
+    with time_machine.travel("2026-06-17T12:00:00Z", tick=False):
+        write_samples(fs, "2026-06-16T12:00", "2026-06-17T12:00", 3 * TB)
+        services.usage_rollup_days(days=[date(2026, 6, 16), date(2026, 6, 17)])
+        later = client.get(reverse("billing:usage")).content.decode()
+    assert len(drawn) == 2
+    points = 'class="chart-average" points="'
+    assert later.split(points)[1].split('"')[0] != first.split(points)[1].split('"')[0]
