@@ -1,0 +1,34 @@
+"""A locked customer's refusal: the one code and message every customer-side write shows."""
+
+import pytest
+
+from portal.actions import Code, Refused
+from portal.customers.lifecycle import CustomerLocked, customer_ensure_manageable
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("status", ["suspended", "terminated"])
+def test_a_locked_customer_is_refused_with_its_lock_named(status, customer_factory, settings):
+    settings.SUPPORT_EMAIL = "help@msp.example"
+    customer = customer_factory()
+    type(customer).objects.filter(pk=customer.pk).update(status=status)
+    with pytest.raises(CustomerLocked) as refused:
+        customer_ensure_manageable(customer=customer)  # the instance still says active
+    assert isinstance(refused.value, Refused)
+    assert refused.value.code == Code.CUSTOMER_LOCKED
+    assert refused.value.messages == [
+        f"Your organisation's account is {status}, so its team, filespaces and filespace users "
+        "cannot be changed. Contact help@msp.example for help."
+    ]
+
+
+def test_a_customer_row_that_is_gone_counts_as_terminated(customer_factory):
+    customer = customer_factory()
+    type(customer).objects.filter(pk=customer.pk).delete()
+    with pytest.raises(CustomerLocked, match="account is terminated"):
+        customer_ensure_manageable(customer=customer)
+
+
+def test_an_active_customer_is_manageable(customer_factory):
+    customer_ensure_manageable(customer=customer_factory())
