@@ -1,6 +1,9 @@
 """A locked customer's refusal: the one code and message every customer-side write shows."""
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 
 from portal.actions import Code, Refused
 from portal.customers.lifecycle import CustomerLocked, customer_ensure_manageable
@@ -32,3 +35,17 @@ def test_a_customer_row_that_is_gone_counts_as_terminated(customer_factory):
 
 def test_an_active_customer_is_manageable(customer_factory):
     customer_ensure_manageable(customer=customer_factory())
+
+
+def test_a_suspension_is_told_to_the_customers_webhooks_with_its_moment(customer_factory):
+    from portal.actions import Principal
+    from portal.actions.models import OutboxEvent
+    from portal.customers.lifecycle import customer_suspend
+
+    customer = customer_factory()
+    with time_machine.travel(datetime(2026, 6, 10, 12, 0, tzinfo=UTC), tick=False):
+        customer_suspend(customer=customer, by=Principal.system(), reason="unpaid invoices")
+    event = OutboxEvent.objects.get(event_type="customer.suspended")
+    assert event.customer == customer
+    assert (event.subject_type, event.subject_id) == ("customer", customer.pk)
+    assert event.facts == {"suspended_at": "2026-06-10T12:00:00Z"}

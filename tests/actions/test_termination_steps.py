@@ -61,11 +61,12 @@ def test_only_this_approved_termination_past_its_grace_is_due(
 
 
 def test_carrying_out_records_the_status_change_and_the_moment_once(
-    customer_factory, staff, settings
+    customer_factory, staff, settings, monkeypatch
 ):
     settings.TERMINATION_GRACE_DAYS = 7
     alice, bob = staff
     customer = customer_factory()
+    bystander = _row(customer_factory(), staff)  # another customer's, due as well
     with time_machine.travel(REQUESTED, tick=False):
         termination = lifecycle.customer_termination_request(
             customer=customer, acting_user=alice, reason="contract ended"
@@ -81,6 +82,9 @@ def test_carrying_out_records_the_status_change_and_the_moment_once(
     assert (termination.state, termination.carried_out_at) == (State.CARRIED_OUT, NOW)
     assert termination.updated_at == NOW
 
+    bystander.refresh_from_db()
+    assert (bystander.state, bystander.carried_out_at) == (State.APPROVED, None)
+
     terminated = AuditEntry.objects.get(action="customer.terminated")
     assert (terminated.actor, terminated.actor_label) == (None, "system")
     assert terminated.customer == customer
@@ -89,13 +93,24 @@ def test_carrying_out_records_the_status_change_and_the_moment_once(
     assert terminated.after == {"status": "terminated"}
     assert terminated.note == f"Termination {termination.pk} approved; grace period over."
     carried = AuditEntry.objects.get(action="customer.termination_carried_out")
+    assert (carried.actor, carried.actor_label) == (None, "system")
     assert carried.customer == customer
+    assert (carried.target_type.model, carried.target_id) == (
+        "customertermination",
+        str(termination.pk),
+    )
     assert (carried.before, carried.after) == (
         {"termination": "approved"},
         {"termination": "carried_out"},
     )
 
     # A second run (the beat again, or a doubled task) finds nothing due and writes nothing.
+    assert termination_carry_out(termination_id=termination.pk, now=NOW) is False
+    # Nor does a run that read the termination before the first one committed: every step
+    # is a conditional UPDATE.
+    stale = CustomerTermination.objects.get(pk=termination.pk)
+    stale.state = State.APPROVED
+    monkeypatch.setattr(lifecycle, "termination_due_get", lambda **kwargs: stale)
     assert termination_carry_out(termination_id=termination.pk, now=NOW) is False
     assert AuditEntry.objects.filter(action="customer.terminated").count() == 1
     assert AuditEntry.objects.filter(action="customer.termination_carried_out").count() == 1
