@@ -49,3 +49,18 @@ def test_a_suspension_is_told_to_the_customers_webhooks_with_its_moment(customer
     assert event.customer == customer
     assert (event.subject_type, event.subject_id) == ("customer", customer.pk)
     assert event.facts == {"suspended_at": "2026-06-10T12:00:00Z"}
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_a_suspension_without_a_reason_is_refused_on_the_reason_field(reason, customer_factory):
+    from django.core.exceptions import ValidationError
+
+    from portal.actions import Principal
+    from portal.customers.lifecycle import customer_suspend
+
+    customer = customer_factory()
+    with pytest.raises(ValidationError) as refused:
+        customer_suspend(customer=customer, by=Principal.system(), reason=reason)
+    assert refused.value.message_dict == {"reason": ["Give a reason; it is kept in the audit log."]}
+    customer.refresh_from_db()
+    assert customer.status == "active"
