@@ -64,3 +64,14 @@ def test_a_suspension_without_a_reason_is_refused_on_the_reason_field(reason, cu
     assert refused.value.message_dict == {"reason": ["Give a reason; it is kept in the audit log."]}
     customer.refresh_from_db()
     assert customer.status == "active"
+
+
+def test_suspending_a_customer_moves_that_one_only_and_the_caller_sees_it(customer_factory):
+    from portal.actions import Principal
+    from portal.customers.lifecycle import customer_suspend
+
+    customer, other = customer_factory(), customer_factory()
+    suspended = customer_suspend(customer=customer, by=Principal.system(), reason="unpaid")
+    assert suspended.status == "suspended"  # the instance the page renders next
+    other.refresh_from_db()
+    assert other.status == "active"

@@ -114,3 +114,21 @@ def test_carrying_out_records_the_status_change_and_the_moment_once(
     assert termination_carry_out(termination_id=termination.pk, now=NOW) is False
     assert AuditEntry.objects.filter(action="customer.terminated").count() == 1
     assert AuditEntry.objects.filter(action="customer.termination_carried_out").count() == 1
+
+
+def test_a_termination_with_a_filespace_still_being_created_waits_for_the_next_run(
+    customer_factory, staff, filespace_factory
+):
+    customer = customer_factory(status="suspended")
+    termination = _row(customer, staff)
+    busy = filespace_factory(
+        customer=customer, state="creating", lease_until=NOW + timedelta(minutes=5)
+    )
+    with time_machine.travel(NOW, tick=False):
+        assert termination_carry_out(termination_id=termination.pk, now=NOW) is False
+    termination.refresh_from_db()
+    busy.refresh_from_db()
+    assert (termination.state, termination.carried_out_at) == (State.APPROVED, None)
+    assert busy.state == "creating"
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.TERMINATED
