@@ -127,3 +127,16 @@ def test_a_prefix_taken_between_the_check_and_the_insert_is_tried_five_times(
         "name": ["Could not reserve a name prefix; please try again."]
     }
     assert len(calls) == 5
+
+
+def test_an_invitation_whose_inviter_is_gone_names_no_one(settings, member_factory):
+    settings.MSP_NAME = "Northwind"
+    owner = member_factory(role="owner")
+    invitation = Invitation.objects.create(
+        customer=owner.customer, email="x@example.com", role="member",
+        token_hash=services.hash_token("t"), invited_by=None, expires_at="2099-01-01T00:00:00Z",
+    )  # fmt: skip
+    invitation.refresh_from_db()
+    services._send_invitation(invitation=invitation, token="t")
+    body = mail.outbox[0].body
+    assert f"You are invited to join {owner.customer.name} on Northwind as member." in body
