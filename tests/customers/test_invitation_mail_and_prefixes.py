@@ -42,7 +42,7 @@ def test_the_invitation_mail_goes_to_the_invitee_with_the_msp_the_organisation_a
     assert sent.to == ["new@example.com"]
     assert sent.subject == "[Northwind] You are invited to join Acme Ltd"
     assert services.invitation_url(token) in sent.body
-    assert owner.user.email in sent.body  # a customer-side inviter is named
+    assert f"{owner.user.email} invited you to join Acme Ltd on Northwind as member." in sent.body
     assert invitation.email == "new@example.com"
 
 
@@ -140,3 +140,20 @@ def test_an_invitation_whose_inviter_is_gone_names_no_one(settings, member_facto
     services._send_invitation(invitation=invitation, token="t")
     body = mail.outbox[0].body
     assert f"You are invited to join {owner.customer.name} on Northwind as member." in body
+
+
+def test_an_invitation_from_msp_staff_names_the_msp_never_the_staff_address(
+    settings, member_factory, user_factory, django_capture_on_commit_callbacks
+):
+    from portal.audit.display import msp_staff_label
+
+    settings.MSP_NAME = "Northwind"
+    customer = member_factory(role="owner").customer
+    staff = user_factory("ops@msp.example", is_staff=True, mfa=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(
+            customer=customer, email="new@example.com", role="member", invited_by=staff
+        )
+    body = mail.outbox[0].body
+    assert "ops@msp.example" not in body
+    assert f"{msp_staff_label()} invited you to join" in body

@@ -64,3 +64,17 @@ def test_an_inactive_customer_and_a_retired_plan_are_refused_in_words(
         ],
         "plan": ["This plan is no longer offered. Choose another plan."],
     }
+
+
+def test_an_own_storage_order_without_its_bucket_or_keys_is_told_what_to_enter(
+    customer_factory, plan_factory
+):
+    plan = plan_factory(storage_owner="customer")
+    with pytest.raises(ValidationError) as refused:
+        order_validate(
+            customer=customer_factory(), plan=plan, name="media", provider="IBM", region="us-east"
+        )
+    errors = refused.value.message_dict
+    assert errors["bucket"] == ["Enter the name of your bucket."]
+    assert errors["access_key"] == ["Enter the access key LucidLink will use for your bucket."]
+    assert errors["secret_key"] == ["Enter the secret key that goes with the access key."]
