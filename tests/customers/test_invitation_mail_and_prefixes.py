@@ -47,7 +47,9 @@ def test_the_invitation_mail_goes_to_the_invitee_with_the_msp_the_organisation_a
 
 
 @pytest.mark.parametrize(("length", "found"), [(100, True), (101, False)])
-def test_a_token_is_looked_up_only_up_to_a_hundred_characters(length, found, member_factory):
+def test_a_token_is_looked_up_only_up_to_a_hundred_characters(
+    length, found, member_factory, django_assert_max_num_queries
+):
     owner = member_factory(role="owner")
     token = "t" * length
     invitation = Invitation.objects.create(
@@ -55,7 +57,10 @@ def test_a_token_is_looked_up_only_up_to_a_hundred_characters(length, found, mem
         token_hash=services.hash_token(token), invited_by=owner.user,
         expires_at="2099-01-01T00:00:00Z",
     )  # fmt: skip
-    assert (services.invitation_find(token=token) == invitation) is found
+    with django_assert_max_num_queries(1):  # the accept page reads the customer too
+        looked_up = services.invitation_find(token=token)
+        assert (looked_up == invitation) is found
+        assert looked_up is None or looked_up.customer.name == owner.customer.name
     assert services.invitation_find(token="") is None
 
 
@@ -157,3 +162,30 @@ def test_an_invitation_from_msp_staff_names_the_msp_never_the_staff_address(
     body = mail.outbox[0].body
     assert "ops@msp.example" not in body
     assert f"{msp_staff_label()} invited you to join" in body
+
+
+def test_a_person_creates_up_to_the_cap_of_organisations_counting_only_their_own(
+    settings, user_factory
+):
+    from django.core.exceptions import ValidationError
+
+    settings.ORGANISATIONS_PER_USER = 2
+    person, someone_else = user_factory(), user_factory()
+    for n in range(3):  # another person's organisations and MSP-made ones do not count
+        services.customer_insert(
+            name=f"Other {n}", billing_email="a@a.test", country="GB", created_by=someone_else
+        )
+        services.customer_insert(
+            name=f"MSP {n}", billing_email="a@a.test", country="GB", created_by=None
+        )
+    for n in range(2):
+        services.customer_create(
+            user=person, name=f"Mine {n}", billing_email="a@a.test", country="GB"
+        )
+    with pytest.raises(ValidationError) as refused:
+        services.customer_create(
+            user=person, name="One more", billing_email="a@a.test", country="GB"
+        )
+    assert refused.value.message_dict == {
+        "name": ["You can create at most 2 organisations; contact support for more."]
+    }

@@ -78,3 +78,19 @@ def test_an_own_storage_order_without_its_bucket_or_keys_is_told_what_to_enter(
     assert errors["bucket"] == ["Enter the name of your bucket."]
     assert errors["access_key"] == ["Enter the access key LucidLink will use for your bucket."]
     assert errors["secret_key"] == ["Enter the secret key that goes with the access key."]
+
+
+def test_storage_fields_on_a_lucidlink_storage_plan_are_refused_each_on_its_field(
+    customer_factory, plan_factory
+):
+    plan = plan_factory(name="Teams")
+    with pytest.raises(ValidationError) as refused:
+        order_validate(
+            customer=customer_factory(), plan=plan, name="media", provider="IBM",
+            region="us-east", bucket="b", endpoint="https://s3.example", access_key="a",
+            secret_key="s",
+        )  # fmt: skip
+    errors = refused.value.message_dict
+    leave_empty = "The Teams plan uses storage LucidLink provides; leave this empty."
+    for field in ("bucket", "endpoint", "access_key", "secret_key"):
+        assert leave_empty in errors[field], field
