@@ -15,6 +15,7 @@ are judged by a person and written down in docs/testing.md.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import signal
@@ -54,6 +55,23 @@ def module_of(mutant: str) -> str:
     """`portal.webhooks.signing.x_verify__mutmut_3` -> `portal.webhooks.signing` (also for
     methods: `...authentication.xǁClassǁmethod__mutmut_1`)."""
     return mutant.rsplit(".", 1)[0]
+
+
+def not_mutated(module: str) -> list[str]:
+    """The functions mutmut 3 leaves alone in `module`: it mutates no decorated function (an
+    action's `@action`, `@transaction.atomic`, a task's `@shared_task`, a `@property`), only
+    plain functions and methods, `@staticmethod` and `@classmethod` ones included."""
+    tree = ast.parse((ROOT / module).read_text())
+    skipped = []
+    for node in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:
+        for child in node.body:
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            decorators = [ast.unparse(d) for d in child.decorator_list]
+            if decorators and decorators not in (["staticmethod"], ["classmethod"]):
+                owner = f"{node.name}." if isinstance(node, ast.ClassDef) else ""
+                skipped.append(f"{owner}{child.name}")
+    return skipped
 
 
 def mutmut_config(target: dict) -> str:
@@ -112,11 +130,13 @@ def run(name: str, target: dict, *, children: int, budget: float, only: list[str
                 print(f"   mutmut failed (exit {process.returncode}); its output: {log_path}")
                 return False
     print(f"   {time.monotonic() - started:.0f}s")
-    report(workspace, mutmut, env)
+    report(workspace, mutmut, env, target["modules"])
     return True
 
 
-def report(workspace: Path, mutmut: list[str], env: dict[str, str], *, diffs=False) -> None:
+def report(
+    workspace: Path, mutmut: list[str], env: dict[str, str], modules: list[str], *, diffs=False
+) -> None:
     listing = subprocess.run(
         [*mutmut, "results", "--all", "true"],
         cwd=workspace, env=env, capture_output=True, text=True, check=True,
@@ -137,6 +157,10 @@ def report(workspace: Path, mutmut: list[str], env: dict[str, str], *, diffs=Fal
         score = f"{100 * killed / checked:.0f}%" if checked else "n/a"
         detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         print(f"   {module}: {score} killed of {checked} checked ({detail})")
+    for module in modules:
+        skipped = not_mutated(module)
+        if skipped:
+            print(f"   not mutated (decorated) in {module}: {', '.join(skipped)}")
     for mutant, status in survivors:
         print(f"   {status}: {mutant}")
         if diffs:
@@ -173,7 +197,10 @@ def main() -> int:
             workspace = prepare(name, known[name])
             env = {k: v for k, v in os.environ.items() if k not in UNSET}
             print(f"== {name}")
-            report(workspace, [sys.executable, "-m", "mutmut"], env, diffs=args.diffs)
+            report(
+                workspace, [sys.executable, "-m", "mutmut"], env, known[name]["modules"],
+                diffs=args.diffs,
+            )  # fmt: skip
         else:
             ok = (
                 run(name, known[name], children=args.children, budget=args.budget, only=args.mutant)

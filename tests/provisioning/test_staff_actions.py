@@ -57,6 +57,30 @@ def test_retrying_a_filespace_that_is_not_in_error_is_refused(filespace_factory,
         services.filespace_retry(filespace=active, acting_user=staff)
 
 
+def test_a_retry_loses_to_a_change_made_between_its_check_and_its_update(filespace_factory, staff):
+    """The state check reads without a lock; the UPDATE's own `state=error` is what keeps a
+    retry from moving a row another worker moved meanwhile (here: a staff delete)."""
+    from django.db import connection
+
+    failed = filespace_factory(state=State.ERROR)
+    ran = []
+
+    def someone_else_first(execute, sql, params, many, context):
+        is_update = sql.lstrip().upper().startswith("UPDATE") and "provisioning_filespace" in sql
+        if is_update and not ran:
+            ran.append(sql)
+            Filespace.objects.filter(pk=failed.pk).update(state=State.DELETING)
+        return execute(sql, params, many, context)
+
+    with (
+        connection.execute_wrapper(someone_else_first),
+        pytest.raises(ValidationError, match="changed meanwhile"),
+    ):
+        services.filespace_retry(filespace=failed, acting_user=staff)
+    # (The other worker's write, simulated on our connection, rolls back with the refusal.)
+    assert ran, "the retry never wrote the row"
+
+
 def test_retrying_is_refused_when_a_new_order_took_the_name(
     filespace_factory, customer_factory, staff
 ):
