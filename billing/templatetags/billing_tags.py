@@ -1,3 +1,4 @@
+import logging
 from decimal import Decimal
 
 from django import template
@@ -12,6 +13,7 @@ from billing import rating
 CHART_CACHE_SECONDS = 24 * 3600
 
 register = template.Library()
+logger = logging.getLogger(__name__)
 
 
 @register.filter
@@ -63,7 +65,11 @@ def usage_chart_drawings(rows) -> list[tuple[object, SafeString]]:
         f"billing:chart:{row.filespace.pk}:{row.chart.digest()}" if row.chart else None
         for row in rows
     ]
-    found = cache.get_many([key for key in keys if key])
+    try:
+        found = cache.get_many([key for key in keys if key])
+    except Exception:  # the cache only saves drawing time: a page never fails for it
+        logger.warning("The chart cache could not be read; drawing the page's charts.")
+        found = {}
     drawn, missing = [], {}
     for row, key in zip(rows, keys, strict=True):
         html = "" if key is None else found.get(key)
@@ -73,5 +79,8 @@ def usage_chart_drawings(rows) -> list[tuple[object, SafeString]]:
         # The template escaped every value when the chart was drawn.
         drawn.append((row, mark_safe(html)))  # noqa: S308
     if missing:
-        cache.set_many(missing, CHART_CACHE_SECONDS)
+        try:
+            cache.set_many(missing, CHART_CACHE_SECONDS)
+        except Exception:
+            logger.warning("The chart cache could not be written.")
     return drawn

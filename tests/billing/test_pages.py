@@ -493,3 +493,27 @@ def test_a_chart_is_drawn_once_for_its_data_and_again_when_the_data_changes(
     assert len(drawn) == 2
     points = 'class="chart-average" points="'
     assert later.split(points)[1].split('"')[0] != first.split(points)[1].split('"')[0]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_draws_its_charts_when_the_cache_cannot_answer(
+    client, billing_member, live_filespace, monkeypatch
+):
+    from billing.templatetags import billing_tags
+
+    class DownCache:
+        def get_many(self, keys):
+            raise ConnectionError("Redis is down")
+
+        def set_many(self, values, timeout):
+            raise ConnectionError("Redis is down")
+
+    give_filespaces(live_filespace, billing_member.customer, 1)
+    rollup_june()
+    monkeypatch.setattr(billing_tags, "cache", DownCache())
+    client.force_login(billing_member.user)
+
+    response = client.get(reverse("billing:usage"))
+
+    assert response.status_code == 200
+    assert "<polyline" in response.content.decode()
