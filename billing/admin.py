@@ -17,19 +17,7 @@ from billing.models import (
     UsageSample,
 )
 from portal.actions import Principal, Refused
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by services only: staff may look, never edit."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from portal.admin_base import ReadOnlyAdmin
 
 
 class InvoiceLineInline(admin.TabularInline):

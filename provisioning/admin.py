@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from portal.actions import Principal
+from portal.admin_base import ReadOnlyAdmin
 
 # Registers the read-only admin of the managed operations' records (provisioning/managed).
 from provisioning.managed import admin as managed_admin  # noqa: F401
@@ -67,34 +68,16 @@ class FilespaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProvisioningEvent)
-class ProvisioningEventAdmin(admin.ModelAdmin):
+class ProvisioningEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "filespace", "kind", "api_status", "message"]
     list_filter = ["kind"]
     search_fields = ["filespace__remote_name", "message"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(OrphanFilespace)
-class OrphanFilespaceAdmin(admin.ModelAdmin):
+class OrphanFilespaceAdmin(ReadOnlyAdmin):
     """Read-only: staff adopt or delete orphans on the console's Orphans page (audited)."""
 
     list_display = ["remote_name", "reason", "state", "provider", "cost_so_far", "first_seen_at"]
     list_filter = ["state", "reason"]
     search_fields = ["remote_name", "remote_id"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

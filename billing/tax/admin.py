@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from billing.tax.models import BillingProfile, TaxRate
 from billing.tax.services import tax_rate_save
 from portal.actions import Principal, Refused
+from portal.admin_base import ReadOnlyAdmin
 
 
 @admin.register(TaxRate)
@@ -37,17 +38,8 @@ class TaxRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(BillingProfile)
-class BillingProfileAdmin(admin.ModelAdmin):
+class BillingProfileAdmin(ReadOnlyAdmin):
     """Read-only: customers edit their details on /billing/details/ (billing_profile.update)."""
 
     list_display = ["customer", "legal_name", "country", "tax_number", "updated_at"]
     search_fields = ["customer__name", "legal_name", "tax_number"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

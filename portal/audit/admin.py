@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from portal.admin_base import ReadOnlyAdmin
 from portal.audit.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The log is append-only: staff read it here; nothing can be added, changed or deleted."""
 
     list_display = ["created_at", "actor_label", "action", "customer_label", "target_label"]
@@ -18,12 +19,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     fields = readonly_fields
     raw_id_fields = ["actor", "customer"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from portal.admin_base import ReadOnlyAdmin
 from portal.customers.models import CustomerTermination
 
 
 @admin.register(CustomerTermination)
-class CustomerTerminationAdmin(admin.ModelAdmin):
+class CustomerTerminationAdmin(ReadOnlyAdmin):
     """Read-only: requests, approvals and cancellations happen in the staff console, where the
     two-person rule and the audit log apply."""
 
@@ -13,12 +14,3 @@ class CustomerTerminationAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["customer__name", "reason"]
     list_select_related = ["customer", "requested_by", "approved_by"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
