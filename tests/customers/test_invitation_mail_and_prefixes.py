@@ -88,6 +88,15 @@ def test_an_organisation_name_is_one_line_and_the_country_is_read_as_a_code(user
     assert customer.name_prefix == "acmeltd"
 
 
+def test_a_new_organisation_keeps_its_billing_email_and_its_creator(user_factory):
+    creator = user_factory()
+    customer = services.customer_insert(
+        name="Acme", billing_email="accounts@acme.test", country="GB", created_by=creator
+    )
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.billing_email, stored.created_by) == ("accounts@acme.test", creator)
+
+
 @pytest.mark.parametrize(
     ("name", "country", "errors"),
     [

@@ -245,13 +245,14 @@ def test_invitations_are_capped_per_hour(member_factory):
             role="member",
             invited_by=owner.user,
         )
-    with pytest.raises(ValidationError, match="invitations an hour"):
+    with pytest.raises(ValidationError, match="invitations an hour") as refused:
         services.invitation_create(
             customer=owner.customer,
             email="one-more@example.com",
             role="member",
             invited_by=owner.user,
         )
+    assert list(refused.value.message_dict) == ["email"]  # shown at the form's email field
     assert not Invitation.objects.filter(email="one-more@example.com").exists()
 
 

@@ -49,10 +49,11 @@ def test_invitations_are_capped_per_person_across_organisations(member_factory, 
             role="member",
             invited_by=first.user,
         )
-    with pytest.raises(ValidationError, match="at most 3 invitations an hour"):
+    with pytest.raises(ValidationError, match="at most 3 invitations an hour") as refused:
         services.invitation_create(
             customer=second.customer, email="p9@example.com", role="member", invited_by=first.user
         )
+    assert list(refused.value.message_dict) == ["email"]  # shown at the form's email field
     assert Invitation.objects.count() == 3
 
 
