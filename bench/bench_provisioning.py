@@ -150,9 +150,9 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         from portal import queues
         from portal.customers.models import Customer
-        from portal.orders.services import order_place
         from portal.plans.models import Plan
         from provisioning.models import Filespace
+        from provisioning.services.ordering import order_place
 
         plan = Plan.objects.create(
             name="Teams", slug="teams", storage_owner="lucidlink", subscription_type="teams",

@@ -216,10 +216,10 @@ def main() -> int:
 
         from billing.models import Invoice
         from portal.customers.models import Customer
-        from portal.orders.services import order_place
         from portal.plans.models import Plan
         from portal.webhooks.models import Delivery
         from provisioning.models import Filespace
+        from provisioning.services.ordering import order_place
 
         call_command("migrate", verbosity=0)
         started = time.monotonic()

@@ -26,6 +26,7 @@ from portal.customers import lifecycle
 from portal.orders import services as order_services
 from portal.plans.models import Plan
 from provisioning import services as provisioning_services
+from provisioning.services import ordering
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Sub-resource lists page like the top-level ones; spectacular only adds these to `list` itself.
@@ -262,7 +263,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
             )
             if stored is not None:
                 return self._replay(stored, fingerprint)
-        order = order_services.order_place(
+        order = ordering.order_place(
             customer=customer,
             plan=plan,
             by=self.principal(),
@@ -305,9 +306,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet)
         form = serializers.ReasonSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            order = order_services.order_approve(
-                order=order, by=self.principal(), **form.validated_data
-            )
+            order = ordering.order_approve(order=order, by=self.principal(), **form.validated_data)
         except DjangoValidationError as exc:
             raise _conflict_on_state(exc) from None
         return Response(serializers.OrderSerializer(self.visible().get(pk=order.pk)).data)

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from portal.actions import Principal
 from portal.orders.models import Order
-from portal.orders.services import order_approve
+from provisioning.services.ordering import order_approve
 
 
 @admin.register(Order)

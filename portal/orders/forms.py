@@ -167,7 +167,7 @@ class OrderForm(forms.Form):
 
     def clean(self) -> dict:
         """The service's own checks (contract, plan, availability), shown on the fields."""
-        from portal.orders.services import order_validate
+        from provisioning.services.ordering import order_validate
 
         data = super().clean()
         values = {

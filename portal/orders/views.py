@@ -17,10 +17,10 @@ from portal.customers.decorators import customer_required
 from portal.customers.models import MANAGER_ROLES
 from portal.orders import drafts, selectors
 from portal.orders.forms import OrderForm, PlaceForm, estimate_for, regions_for
-from portal.orders.services import name_taken
 from portal.plans import selectors as plan_selectors
 from provisioning import rules
 from provisioning import selectors as provisioning_selectors
+from provisioning.services.ordering import name_taken
 
 PAGE_SIZE = 50
 
@@ -146,7 +146,7 @@ def review(request: HttpRequest, key: str) -> HttpResponse:
 @require_POST
 @customer_required(MANAGER_ROLES, denied=ORDER_DENIED)
 def place(request: HttpRequest) -> HttpResponse:
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     form = PlaceForm(request.POST)
     draft = key = None

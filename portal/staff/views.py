@@ -23,6 +23,7 @@ from portal.staff import selectors
 from portal.staff.decorators import staff_required
 from portal.staff.forms import CustomerFilterForm, OptionalReasonForm, PlanForm, ReasonForm
 from provisioning import services as provisioning
+from provisioning.services import ordering
 
 PAGE_SIZE = 50
 
@@ -219,7 +220,7 @@ def order_approve(request: HttpRequest, pk: int) -> HttpResponse:
     if reason is not None:
         _run(
             request,
-            lambda: orders.order_approve(
+            lambda: ordering.order_approve(
                 order=order, by=Principal.from_request(request), reason=reason
             ),
             f"Order {order.remote_name} approved; provisioning has started.",

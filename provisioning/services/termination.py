@@ -14,12 +14,8 @@ from django.utils import timezone
 
 from portal.actions import Principal, action
 from portal.customers import lifecycle
-
-# A module import, not `from ... import order_reject`: portal.orders.services imports
-# provisioning.services (an order writes its filespace row), so whichever of the two loads
-# first finds the other still loading; the function is looked up when the action runs.
-from portal.orders import services as order_services
 from portal.orders.models import Order
+from portal.orders.services import order_reject
 from provisioning.models import Filespace
 from provisioning.services.staff import filespace_delete
 
@@ -45,9 +41,7 @@ def termination_carry_out(*, termination_id: int, now: datetime | None = None) -
     lifecycle.customer_mark_terminated(termination=termination, by=system)
     for order in Order.objects.filter(customer=customer, state=Order.State.AWAITING_APPROVAL):
         try:
-            order_services.order_reject(
-                order=order, by=system, reason="The account was terminated."
-            )
+            order_reject(order=order, by=system, reason="The account was terminated.")
         except ValidationError:
             continue
     remaining = 0

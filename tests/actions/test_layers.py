@@ -40,13 +40,6 @@ UPWARD = {
     ("portal.actions.registry", "portal.customers"): "a refusal is audited against its customer",
     ("portal.actions.registry", "portal.audit"): "record() writes the audit table",
     ("portal.actions.recording", "portal.audit"): "record() writes the audit table",
-    ("portal.orders.services", "provisioning"): (
-        "placing or approving an order writes the filespace row in the same transaction, and "
-        "the name check reads live filespaces and the contract's rules (provisioning.rules)"
-    ),
-    ("portal.orders.services", "billing"): (
-        "order.place asks billing.payments for a saved card or invoice terms"
-    ),
 }
 
 

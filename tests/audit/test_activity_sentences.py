@@ -11,7 +11,7 @@ from portal.audit.models import AuditEntry
 from portal.audit.presenters import SENTENCES, tell
 from portal.audit.services import audit_record
 from portal.customers import services as customers
-from portal.orders.services import order_place
+from provisioning.services.ordering import order_place
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.apikeys.services import apikey_create
-from portal.orders import services as orders
+from provisioning.services import ordering
 from tests.e2e.conftest import sign_in, sign_in_with_totp
 
 FACTORY_PASSWORD = "correct-horse-battery-9"
@@ -54,7 +54,7 @@ def busy_customer(plan, plan_factory, customer_factory, member_factory, user_fac
     filespace_factory(customer=customer, plan=plan, name="broken", state="error")
     review = plan_factory(name="Enterprise with a review by our team", slug="enterprise-review",
                           requires_approval=True)  # fmt: skip
-    orders.order_place(
+    ordering.order_place(
         customer=customer, plan=review, name="colour-grading-masters", provider="IBM",
         region="us-east", idempotency_key="layout-review", placed_by=owner.user,
     )  # fmt: skip

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.customers.models import Customer
-from portal.orders import services as orders
 from provisioning.models import Filespace
+from provisioning.services import ordering
 from tests.e2e.conftest import sign_in_with_totp
 from tests.fixtures.worker import wait_until
 
@@ -29,13 +29,13 @@ def test_staff_with_totp_approve_retry_and_suspend_and_the_customer_sees_the_ban
                            user=user_factory("tom@tailspin.example"))  # fmt: skip
     review_plan = plan_factory(name="Enterprise Review", slug="enterprise-review",
                                requires_approval=True)  # fmt: skip
-    orders.order_place(
+    ordering.order_place(
         customer=customer, plan=review_plan, name="archive", provider="IBM", region="us-east",
         idempotency_key="e2e-archive", placed_by=owner.user,
     )  # fmt: skip
     # LucidLink refuses the first create, so the real worker marks that filespace failed.
     sim.add_fault(operation="createFilespace", status=422, times=1)
-    orders.order_place(
+    ordering.order_place(
         customer=customer, plan=plan, name="renders", provider="IBM", region="us-east",
         idempotency_key="e2e-renders", placed_by=owner.user,
     )  # fmt: skip

@@ -4,6 +4,7 @@ import pytest
 
 from portal.audit.models import AuditEntry
 from portal.orders import services
+from provisioning.services import ordering
 from tests.orders.test_order_place import place
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("decide", "action", "state"),
     [
-        (lambda order, staff: services.order_approve(order=order, by=staff, reason="ok"),
+        (lambda order, staff: ordering.order_approve(order=order, by=staff, reason="ok"),
          "order.approved", "provisioning"),
         (lambda order, staff: services.order_reject(order=order, by=staff, reason="no budget"),
          "order.rejected", "rejected"),

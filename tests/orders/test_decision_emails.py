@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from portal.orders import services, tasks
 from provisioning import tasks as provisioning_tasks
+from provisioning.services import ordering
 from tests.orders.test_order_place import place
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ def test_approval_mails_the_person_who_ordered_and_billing(
         mock.patch.object(provisioning_tasks.create_filespace, "delay"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        services.order_approve(order=order, acting_user=staff)
+        ordering.order_approve(order=order, acting_user=staff)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]

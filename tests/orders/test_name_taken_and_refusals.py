@@ -1,4 +1,4 @@
-"""Which rows hold a filespace name, and the order refusals' words (portal.orders.services).
+"""Which rows hold a filespace name, and the order refusals' words (provisioning/services/ordering.py).
 
 Found by `make mutate TARGETS=actions`: `name_taken` could ignore the name, the deleted or
 never-created filespaces, or orders without a filespace, and the suite stayed green.
@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from portal.orders.models import Order
-from portal.orders.services import name_taken, order_validate
 from provisioning.models import Filespace
+from provisioning.services.ordering import name_taken, order_validate
 
 pytestmark = pytest.mark.django_db
 State = Filespace.State

@@ -15,6 +15,7 @@ from portal.orders.models import Order
 from portal.plans.models import StorageOwner, SubscriptionType
 from provisioning import rules, tasks
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.services import ordering
 from tests.reach import Reach
 
 
@@ -58,7 +59,7 @@ def place(customer, plan, **overrides):
         "idempotency_key": "key-1",
     }
     fields.update(overrides)
-    return services.order_place(**fields)
+    return ordering.order_place(**fields)
 
 
 def errors_of(excinfo) -> dict:
@@ -304,7 +305,7 @@ def test_approving_an_order_starts_provisioning(
         mock.patch.object(tasks.create_filespace, "delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        approved = services.order_approve(order=order, acting_user=staff)
+        approved = ordering.order_approve(order=order, acting_user=staff)
 
     filespace = Filespace.objects.get(order=order)
     assert approved.state == Order.State.PROVISIONING
@@ -318,7 +319,7 @@ def test_an_order_cannot_be_decided_twice(customer, plan_factory, staff):
     services.order_reject(order=order, acting_user=staff, reason="Region not offered to you.")
 
     with pytest.raises(ValidationError, match="already rejected"):
-        services.order_approve(order=order, acting_user=staff)
+        ordering.order_approve(order=order, acting_user=staff)
     order.refresh_from_db()
     assert order.decision_reason == "Region not offered to you."
     assert not Filespace.objects.exists()

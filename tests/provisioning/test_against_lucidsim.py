@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from portal.orders import services as orders
 from portal.orders.models import Order
 from provisioning import lucidlink, tasks
 from provisioning.domain import msp_domain_forget
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.services import ordering
 from tests.fixtures.worker import wait_until
 from tests.provisioning.conftest import RetryCalled
 
@@ -48,7 +48,7 @@ def order(customer_factory, plan_factory, monkeypatch):
     plan = plan_factory()
 
     def place(name="media", region="us-east") -> Filespace:
-        placed = orders.order_place(
+        placed = ordering.order_place(
             customer=customer,
             plan=plan,
             name=name,

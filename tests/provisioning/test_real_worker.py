@@ -16,11 +16,11 @@ from unittest import mock
 import pytest
 from celery import Celery
 
-from portal.orders import services as orders
 from portal.queues import PROVISIONING, queue_name
 from provisioning import lucidlink, tasks
 from provisioning.domain import msp_domain_forget
 from provisioning.models import Filespace, ProvisioningEvent
+from provisioning.services import ordering
 from tests.fixtures.worker import wait_until
 
 pytestmark = pytest.mark.worker
@@ -79,7 +79,7 @@ def place(customer_factory, plan_factory):
         with contextlib.ExitStack() as stack:
             if not send:
                 stack.enter_context(mock.patch.object(tasks.create_filespace, "delay"))
-            order = orders.order_place(
+            order = ordering.order_place(
                 customer=customer,
                 plan=plan,
                 name=name,

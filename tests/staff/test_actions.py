@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def awaiting_order(customer_factory, plan_factory):
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     plan = plan_factory(requires_approval=True)
     customer = customer_factory(name_prefix="acme")

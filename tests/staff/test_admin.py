@@ -90,7 +90,7 @@ def test_immutable_records_are_read_only_in_the_admin(rf, staff_factory, label):
 def test_the_approve_action_approves_and_audits(
     admin_client, customer_factory, plan_factory, monkeypatch
 ):
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     monkeypatch.setattr("provisioning.tasks.create_filespace.delay", lambda *a: None)
     order = order_place(

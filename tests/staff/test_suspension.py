@@ -16,7 +16,7 @@ from portal.customers.lifecycle import (
 )
 from portal.customers.models import Invitation, Membership
 from portal.orders.models import Order
-from portal.orders.services import order_place
+from provisioning.services.ordering import order_place
 
 pytestmark = pytest.mark.django_db
 

@@ -13,12 +13,12 @@ from django.utils import timezone
 from portal.audit.models import AuditEntry
 from portal.customers import lifecycle
 from portal.customers.models import CustomerTermination
-from portal.orders import services as orders
 from portal.orders.models import Order
 from portal.staff import tasks as staff_tasks
 from provisioning import lucidlink, tasks
 from provisioning.domain import msp_domain_forget
 from provisioning.models import Filespace
+from provisioning.services import ordering
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -44,7 +44,7 @@ def live_filespace(sim, customer_factory, plan_factory, monkeypatch):
     """A filespace created at lucidsim through the real create task."""
     monkeypatch.setattr(tasks.create_filespace, "delay", lambda *a, **k: None)
     customer = customer_factory(name_prefix="acme")
-    order = orders.order_place(
+    order = ordering.order_place(
         customer=customer,
         plan=plan_factory(),
         name="media",
@@ -202,7 +202,7 @@ def test_termination_rejects_orders_still_awaiting_approval(
 ):
     settings.TERMINATION_GRACE_DAYS = 0
     customer = customer_factory()
-    order = orders.order_place(
+    order = ordering.order_place(
         customer=customer,
         plan=plan_factory(requires_approval=True),
         name="later",

@@ -265,7 +265,7 @@ def test_team_page_queries_do_not_grow_with_members(
 def test_an_approved_order_shows_the_approval_on_the_timeline_and_the_waiting_page_moves_on(
     owner_client, owner, plan_factory, user_factory
 ):
-    from portal.orders.services import order_approve, order_place
+    from provisioning.services.ordering import order_approve, order_place
 
     plan = plan_factory(requires_approval=True)
     order = order_place(

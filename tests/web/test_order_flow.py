@@ -72,7 +72,7 @@ def test_a_double_submit_places_one_order(owner_client, ibm_plan):
 
 def test_the_same_key_from_a_second_tab_is_still_one_order(client, owner, ibm_plan):
     """Two sessions racing with one key (the service's idempotency, not the session, decides)."""
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     for _ in range(2):
         order_place(

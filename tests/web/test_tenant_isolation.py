@@ -281,7 +281,7 @@ def test_members_and_billing_cannot_order_invite_or_remove(
 def test_members_and_billing_cannot_delete_filespaces_or_withdraw_orders(
     client, member_factory, filespace_factory, plan_factory, role
 ):
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     member = member_factory(role=role)
     filespace = filespace_factory(customer=member.customer, state="active")

@@ -35,7 +35,7 @@ def _types() -> list[str]:
 def test_placing_an_order_emits_order_placed_after_commit(
     msp_sub, customer_factory, plan_factory, django_capture_on_commit_callbacks, no_webhook_enqueue
 ):
-    from portal.orders.services import order_place
+    from provisioning.services.ordering import order_place
 
     customer = customer_factory(name_prefix="acme")
     with django_capture_on_commit_callbacks(execute=True):
@@ -148,7 +148,7 @@ def test_suspending_a_customer_emits_customer_suspended_without_the_staff_reason
 def test_approving_an_order_emits_order_approved(
     msp_sub, customer_factory, plan_factory, staff, django_capture_on_commit_callbacks
 ):
-    from portal.orders.services import order_approve, order_place
+    from provisioning.services.ordering import order_approve, order_place
 
     gated = plan_factory(requires_approval=True)
     with django_capture_on_commit_callbacks(execute=True):
@@ -188,8 +188,8 @@ def test_a_failing_event_build_never_breaks_the_committed_caller(
     msp_sub, customer_factory, plan_factory, monkeypatch, django_capture_on_commit_callbacks
 ):
     from portal.orders.models import Order
-    from portal.orders.services import order_place
     from portal.webhooks import payloads
+    from provisioning.services.ordering import order_place
 
     def broken(order_id: int):
         raise RuntimeError("payload bug")

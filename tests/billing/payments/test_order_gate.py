@@ -9,7 +9,7 @@ from billing.payments import services
 from portal.actions import Code, Principal, Refused
 from portal.audit.models import AuditEntry
 from portal.orders.models import Order
-from portal.orders.services import order_place
+from provisioning.services.ordering import order_place
 
 pytestmark = pytest.mark.django_db
 
