@@ -1,4 +1,4 @@
-"""Which rows hold a filespace name, and the order refusals' words (provisioning/services/ordering.py).
+"""Which rows hold a filespace name, and the order refusals' words (services/ordering.py).
 
 Found by `make mutate TARGETS=actions`: `name_taken` could ignore the name, the deleted or
 never-created filespaces, or orders without a filespace, and the suite stayed green.
