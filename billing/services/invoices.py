@@ -458,6 +458,14 @@ def _refresh_total(invoice: Invoice, *, now: datetime) -> None:
     invoice.computed_at = now
 
 
+def invoice_by_id(*, invoice_id=None, **_) -> Invoice | None:
+    """The invoice an action call names (its refusal is audited against it and its customer)."""
+    try:
+        return Invoice.objects.select_related("customer").filter(pk=invoice_id).first()
+    except (TypeError, ValueError):
+        return None
+
+
 def invoice_verify(*, invoice: Invoice) -> list[str]:
     """Recompute an invoice's computed lines and list every difference (empty: identical)."""
     month_start = datetime.combine(invoice.period_start, datetime.min.time(), tzinfo=UTC)
@@ -479,7 +487,7 @@ def invoice_verify(*, invoice: Invoice) -> list[str]:
     return problems
 
 
-@action("invoice.finalize", audit_refusals=True)
+@action("invoice.finalize", audit_refusals=True, subject=invoice_by_id)
 @transaction.atomic
 def invoice_finalize(*, invoice_id: int, actor=None, now: datetime | None = None) -> Invoice:
     """MSP or the system: give a draft its number and freeze it.
@@ -552,7 +560,7 @@ def amount_parse(value, currency: str, what: str) -> Decimal:
     return amount
 
 
-@action("invoice.adjust", audit_refusals=True)
+@action("invoice.adjust", audit_refusals=True, subject=invoice_by_id)
 @transaction.atomic
 def invoice_add_adjustment(
     *, invoice_id: int, description: str, amount, reason: str, actor=None
@@ -592,7 +600,7 @@ def invoice_add_adjustment(
     return line
 
 
-@action("invoice.credit", audit_refusals=True)
+@action("invoice.credit", audit_refusals=True, subject=invoice_by_id)
 @transaction.atomic
 def invoice_credit(
     *, invoice_id: int, amount, reason: str, actor=None, now: datetime | None = None

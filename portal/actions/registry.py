@@ -26,6 +26,8 @@ class Action:
     name: str
     function: Callable
     audit_refusals: bool
+    # Finds the row a refused call was about when the action takes its id (`invoice_id=`).
+    subject: Callable[..., object] | None = None
     # Refusal codes worth an audit entry (an attempt to do what the rules forbid, not a typo).
     audited_codes: frozenset = frozenset(
         {Code.FORBIDDEN, Code.MFA_REQUIRED, Code.CUSTOMER_LOCKED, Code.CUSTOMER_INACTIVE}
@@ -36,8 +38,14 @@ ACTIONS: dict[str, Action] = {}
 _running: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("actions", default=())
 
 
-def action(name: str, *, audit_refusals: bool = False) -> Callable:
-    """Register `function` as the action `name` (a dotted "<noun>.<verb>")."""
+def action(
+    name: str, *, audit_refusals: bool = False, subject: Callable[..., object] | None = None
+) -> Callable:
+    """Register `function` as the action `name` (a dotted "<noun>.<verb>").
+
+    `subject(**kwargs)` returns the row a call is about, for actions that take an id instead
+    of the row: a refused attempt is then audited against it and its customer.
+    """
 
     def decorator(function: Callable) -> Callable:
         if name in ACTIONS:
@@ -60,7 +68,9 @@ def action(name: str, *, audit_refusals: bool = False) -> Callable:
                 _running.reset(token)
 
         wrapper.action_name = name
-        ACTIONS[name] = Action(name=name, function=wrapper, audit_refusals=audit_refusals)
+        ACTIONS[name] = Action(
+            name=name, function=wrapper, audit_refusals=audit_refusals, subject=subject
+        )
         return wrapper
 
     return decorator
@@ -84,10 +94,14 @@ def _audit_refusal(*, name: str, kwargs: dict, refusal: Refused) -> None:
         or kwargs.get("invited_by")
         or kwargs.get("acting_user")
     )
-    target = next(
-        (value for key, value in kwargs.items() if key not in ("by",) and hasattr(value, "pk")),
-        None,
-    )
+    subject = ACTIONS[name].subject
+    if subject is not None:
+        target = subject(**kwargs)
+    else:
+        target = next(
+            (value for key, value in kwargs.items() if key != "by" and hasattr(value, "pk")),
+            None,
+        )
     customer = _customer_of(target)
     with transaction.atomic():
         audit_write(
