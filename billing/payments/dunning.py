@@ -78,9 +78,7 @@ def dunning_advance(*, dunning_id: int, by=None, now=None) -> str:
     dunning = Dunning.objects.select_related("invoice", "customer").get(pk=dunning_id)
     if not dunning.is_open:
         return "nothing"
-    if Payment.objects.filter(
-        invoice_id=dunning.invoice_id, state=Payment.State.SUCCEEDED
-    ).exists():
+    if Payment.objects.filter(invoice_id=dunning.invoice_id).paying().exists():
         with transaction.atomic():
             dunning_close(invoice_id=dunning.invoice_id, by=by, now=now)
         return "closed"

@@ -52,6 +52,12 @@ class PaymentAccount(models.Model):
         )
 
 
+class PaymentQuerySet(models.QuerySet):
+    def paying(self) -> PaymentQuerySet:
+        """Succeeded charges and bank transfers: what pays an invoice (a refund pays nothing)."""
+        return self.filter(state=Payment.State.SUCCEEDED).exclude(kind=Payment.Kind.REFUND)
+
+
 class Payment(models.Model):
     """One attempt to collect (or give back) money for an invoice: a row per try."""
 
@@ -98,6 +104,8 @@ class Payment(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -56,10 +56,17 @@ def payment_status(invoice: Invoice) -> tuple[str, Payment | None]:
         return ("refunded" if refund.state == Payment.State.SUCCEEDED else "pending"), refund
     if invoice.total <= 0:
         return "nothing_due", None
-    paid = next((p for p in payments if p.state == Payment.State.SUCCEEDED), None)
+    paid = next(
+        (
+            p
+            for p in payments
+            if p.state == Payment.State.SUCCEEDED and p.kind != Payment.Kind.REFUND
+        ),
+        None,
+    )
     if paid is not None:
         return "paid", paid
-    open_payment = next((p for p in payments if p.is_open), None)
+    open_payment = next((p for p in payments if p.is_open and p.kind != Payment.Kind.REFUND), None)
     if open_payment is None:
         return "unpaid", None
     if open_payment.state == Payment.State.ACTION_NEEDED:

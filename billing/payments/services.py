@@ -202,7 +202,7 @@ def payment_retry(*, invoice: Invoice, by) -> Payment:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         payments = Payment.objects.filter(invoice=invoice, kind=Payment.Kind.CHARGE)
-        if Payment.objects.filter(invoice=invoice, state=Payment.State.SUCCEEDED).exists():
+        if Payment.objects.filter(invoice=invoice).paying().exists():
             raise Refused("This invoice is already paid.", code=Code.INVALID_STATE)
         if payments.filter(state=Payment.State.PENDING).exists():
             raise Refused(
@@ -245,7 +245,8 @@ def payment_intent_release(*, payment_id: int) -> str:
 
     Returns Stripe's status for it, or "skipped" (no such replaced payment, or no intent). A
     PaymentIntent Stripe will not cancel has already ended: canceled (a second delivery), or
-    succeeded just before, which is logged as an error for staff to refund.
+    succeeded just before (the customer finished 3-D Secure in a tab left open), which is
+    refunded in full (`replaced_charge_refund`).
     """
     payment = Payment.objects.filter(pk=payment_id, state=Payment.State.CANCELED).first()
     if payment is None or not payment.stripe_payment_intent_id:
@@ -255,14 +256,70 @@ def payment_intent_release(*, payment_id: int) -> str:
     except stripe_client.Rejected:
         intent = stripe_client.payment_intent_get(payment.stripe_payment_intent_id)
         if intent.status == "succeeded":
-            logger.error(
+            logger.warning(
                 "Replaced payment %s of invoice %s succeeded at Stripe (%s) before it could be "
-                "canceled: refund it.",
+                "canceled: refunding it.",
                 payment.pk,
                 payment.invoice_id,
                 intent.id,
             )
+            replaced_charge_refund(payment_id=payment.pk, by=Principal.system())
         return intent.status
+
+
+@action("payment.replaced_charge_refund")
+def replaced_charge_refund(*, payment_id: int, by) -> Payment | None:
+    """System: refund in full a replaced charge that succeeded at Stripe anyway.
+
+    A charge waiting for 3-D Secure is replaced (a retry, a bank transfer) and its PaymentIntent
+    canceled; a customer who finishes 3-D Secure just before the cancel arrives has paid twice.
+    The invoice keeps what replaced the charge (or is chased again if that fails), and this
+    charge's money goes back: a replaced charge is never kept. Once per charge: the refund
+    carries the charge's attempt number, unique per invoice.
+    """
+    from billing.payments import tasks
+
+    by = Principal.of(by)
+    guards.require_msp_or_system(by, what="refund payments")
+    with transaction.atomic():
+        charge = (
+            Payment.objects.select_for_update()
+            .select_related("customer", "invoice")
+            .filter(pk=payment_id, kind=Payment.Kind.CHARGE, state=Payment.State.CANCELED)
+            .exclude(stripe_payment_intent_id="")
+            .first()
+        )
+        if charge is None:
+            return None
+        refunds = Payment.objects.filter(
+            invoice_id=charge.invoice_id, kind=Payment.Kind.REFUND, attempt=charge.attempt
+        )
+        if refunds.exists():
+            return refunds.first()
+        now = timezone.now()
+        refund = Payment.objects.create(
+            customer_id=charge.customer_id,
+            invoice_id=charge.invoice_id,
+            kind=Payment.Kind.REFUND,
+            attempt=charge.attempt,
+            amount=charge.amount,
+            currency=charge.currency,
+            stripe_payment_intent_id=charge.stripe_payment_intent_id,
+            idempotency_key=f"portal-payment-{charge.pk}-replaced-refund",
+        )
+        Payment.objects.filter(pk=charge.pk).update(
+            failure_message="Paid at Stripe after it was replaced; refunded in full.",
+            updated_at=now,
+        )
+        record(
+            by=by,
+            action="payment.replaced_charge_refunded",
+            customer=charge.customer,
+            target=charge.invoice,
+            after={"payment": charge.pk, "refund": refund.pk, "amount": str(charge.amount)},
+        )
+        tasks.refund_payment.delay_on_commit(refund.pk)
+    return refund
 
 
 @action("payment.refund_request")
@@ -332,7 +389,7 @@ def payment_manual_record(*, invoice: Invoice, by, amount, reference: str) -> Pa
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.kind != Invoice.Kind.INVOICE or invoice.status != Invoice.Status.FINALIZED:
             raise Refused("Only a finalized invoice can be paid.", code=Code.INVALID_STATE)
-        if Payment.objects.filter(invoice=invoice, state=Payment.State.SUCCEEDED).exists():
+        if Payment.objects.filter(invoice=invoice).paying().exists():
             raise Refused("This invoice is already paid.", code=Code.INVALID_STATE)
         # A pending charge may be at Stripe already (a worker holds it, or died holding it and
         # the reconciler will resend it) and still succeed: a transfer recorded beside it would
@@ -649,7 +706,7 @@ def _apply_payment_intent(event_type: str, intent: dict) -> None:
         Payment.objects.filter(
             kind=Payment.Kind.CHARGE, stripe_payment_intent_id=str(intent.get("id") or "")
         )
-        .only("pk")
+        .only("pk", "state")
         .first()
     )
     if payment is None:
@@ -659,6 +716,10 @@ def _apply_payment_intent(event_type: str, intent: dict) -> None:
             Payment.objects.filter(pk=int(payment_pk)).first() if payment_pk.isdigit() else None
         )
     if payment is None:
+        return
+    if event_type == "payment_intent.succeeded" and payment.state == Payment.State.CANCELED:
+        # Paid after it was replaced (its cancel never reached Stripe, or came too late).
+        replaced_charge_refund(payment_id=payment.pk, by=Principal.system())
         return
     error = intent.get("last_payment_error") or {}
     payment_settle(

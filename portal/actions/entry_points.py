@@ -105,6 +105,7 @@ SYSTEM_CALLERS: dict[str, tuple[str, ...]] = {
     ),
     "billing.payments.tasks.charge_payment / reconcile_payments": ("payment.settle",),
     "billing.payments.tasks.refund_payment": ("payment.refund_settle",),
+    "billing.payments.tasks.cancel_payment_intent": ("payment.replaced_charge_refund",),
     "billing.payments.tasks.run_dunning": ("dunning.advance",),
     "manage.py seed_demo (demo data: the customer, its test card at localstripe)": (
         "customer.create",

@@ -195,6 +195,10 @@ SENTENCES: dict[str, Callable[[AuditEntry, str], str]] = {
     "payment.refund_requested": _plain("{who} asked for a refund against {what}."),
     "payment.refunded": _plain("{who} refunded the card for {what}."),
     "payment.refund_failed": _plain("{who} could not refund the card for {what}."),
+    "payment.replaced_charge_refunded": _plain(
+        "{who} refunded a replaced card charge of the invoice {what}: it was paid at Stripe "
+        "after it was replaced, so the invoice would have been paid twice."
+    ),
     "dunning.reminded": _plain("{who} sent a payment reminder for {what}."),
 }
 

@@ -261,6 +261,12 @@ def _pending_charge(world):
     return _payment(invoice, state="pending")
 
 
+def _replaced_paid_charge(world):
+    """A 3-D Secure charge replaced by a retry, whose PaymentIntent succeeded at Stripe anyway."""
+    invoice = _finalized_invoice(world)
+    return _payment(invoice, state="canceled", stripe_payment_intent_id="pi_replaced")
+
+
 def _payment_state(payment, world):
     return _payments(payment.invoice, world)
 
@@ -541,6 +547,18 @@ BILLING_SCENARIOS: dict[str, Scenario] = {
         allowed=MSP_OR_SYSTEM,
         call=lambda world, refund, by: fn("payment.refund_settle")(
             payment_id=refund.pk, by=by, refund_id="re_matrix", succeeded=True, message=""
+        ),
+        entry_points=(service(),),
+    ),
+    "payment.replaced_charge_refund": Scenario(
+        action="payment.replaced_charge_refund",
+        audit="payment.replaced_charge_refunded",
+        event=None,
+        make=_replaced_paid_charge,
+        snapshot=_payment_state,
+        allowed=MSP_OR_SYSTEM,
+        call=lambda world, charge, by: fn("payment.replaced_charge_refund")(
+            payment_id=charge.pk, by=by
         ),
         entry_points=(service(),),
     ),

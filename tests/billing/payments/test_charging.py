@@ -235,6 +235,62 @@ def test_a_replaced_3d_secure_charge_is_canceled_at_stripe_so_it_cannot_pay_twic
     assert first.state == Payment.State.CANCELED
 
 
+@pytest.mark.parametrize("replaced_by", ["a retry with a new card", "a bank transfer"])
+def test_a_replaced_charge_the_customer_paid_before_the_cancel_arrived_is_refunded_once(
+    replaced_by, member_factory, user_factory, draft_invoice, finalize, save_card, localstripe,
+    django_capture_on_commit_callbacks, monkeypatch,
+):  # fmt: skip
+    owner = member_factory(role="owner")
+    save_card(owner.customer, SECURE_CARD)
+    invoice, _ = finalize(draft_invoice(owner.customer, "12.34"))
+    first = Payment.objects.get(invoice=invoice)
+    tasks.charge_payment.run(first.pk)
+    first.refresh_from_db()
+    monkeypatch.setattr(tasks.cancel_payment_intent, "delay", lambda pk: None)
+    monkeypatch.setattr(tasks.charge_payment, "delay", lambda pk: None)
+    refunds_sent: list[int] = []
+    monkeypatch.setattr(tasks.refund_payment, "delay", refunds_sent.append)
+    monkeypatch.setattr("portal.actions.outbox._enqueue_relay", lambda: None)
+    if replaced_by == "a bank transfer":
+        staff = Principal.for_user(user_factory(is_staff=True, mfa=True))
+        services.payment_manual_record(
+            invoice=invoice, by=staff, amount="12.34", reference="BANK-1"
+        )
+    else:
+        save_card(owner.customer)
+        second = services.payment_retry(invoice=invoice, by=Principal.for_user(owner.user))
+        tasks.charge_payment.run(second.pk)
+    # The customer finishes 3-D Secure in the old tab before the cancel reaches Stripe.
+    assert _authenticate_late(localstripe, first) == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.cancel_payment_intent.run(first.pk) == "succeeded"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.cancel_payment_intent.run(first.pk) == "succeeded"  # a second delivery
+
+    refund = Payment.objects.get(invoice=invoice, kind=Payment.Kind.REFUND)
+    assert refunds_sent == [refund.pk]
+    assert (refund.amount, refund.stripe_payment_intent_id) == (
+        Decimal("12.34"),
+        first.stripe_payment_intent_id,
+    )
+    assert tasks.refund_payment.run(refund.pk) == "succeeded"
+    assert tasks.refund_payment.run(refund.pk) == "skipped"
+    at_stripe = localstripe.api("GET", "/v1/refunds", limit="100")["data"]
+    assert [(r["payment_intent"], r["amount"]) for r in at_stripe] == [
+        (first.stripe_payment_intent_id, 1234)
+    ]
+    entry = AuditEntry.objects.get(action="payment.replaced_charge_refunded")
+    assert entry.customer_id == owner.customer.pk
+    # The invoice stays paid by what replaced the charge, once.
+    paying = Payment.objects.filter(invoice=invoice).paying()
+    assert [p.kind for p in paying] == [
+        Payment.Kind.MANUAL if replaced_by == "a bank transfer" else Payment.Kind.CHARGE
+    ]
+    first.refresh_from_db()
+    assert first.state == Payment.State.CANCELED
+
+
 def test_a_card_that_needs_3d_secure_waits_for_the_customer_with_a_client_secret(
     customer_factory, draft_invoice, finalize, save_card, localstripe
 ):

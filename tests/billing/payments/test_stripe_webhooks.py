@@ -79,6 +79,28 @@ def test_a_second_event_about_a_settled_payment_records_nothing_new(client, wait
     assert AuditEntry.objects.filter(action="payment.succeeded").count() == 1
 
 
+def test_a_replaced_charge_that_succeeds_later_is_refunded_once(
+    client, waiting_payment, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Its cancel never reached Stripe (or came too late) and the customer paid it anyway."""
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.refund_payment, "delay", sent.append)
+    Payment.objects.filter(pk=waiting_payment.pk).update(state=Payment.State.CANCELED)
+    with django_capture_on_commit_callbacks(execute=True):
+        for event_id in ("evt_1", "evt_2"):
+            payload = _event(event_id, _succeeded(waiting_payment))
+            assert _post(client, payload, _signed(payload)).status_code == 200
+
+    refund = Payment.objects.get(kind=Payment.Kind.REFUND)
+    assert refund.invoice_id == waiting_payment.invoice_id
+    assert refund.amount == waiting_payment.amount
+    assert sent == [refund.pk]
+    waiting_payment.refresh_from_db()
+    assert waiting_payment.state == Payment.State.CANCELED
+    assert not Payment.objects.filter(invoice=waiting_payment.invoice).paying().exists()
+    assert AuditEntry.objects.filter(action="payment.replaced_charge_refunded").count() == 1
+
+
 @pytest.mark.parametrize(
     "signature",
     [
