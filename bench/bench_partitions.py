@@ -111,9 +111,11 @@ def group_by_may(results: dict, label: str) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, [MAY, JUNE])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        scanned = sorted({w for w in plan.split() if w.startswith("billing_usagesample")})
-        print(f"  GROUP BY of May reads: {', '.join(scanned)}")
+        plan = [row[0] for row in cursor.fetchall()]
+        scanned = sorted(
+            {line.split("->")[-1].split("(")[0].strip() for line in plan if " on " in line}
+        )
+        print(f"  GROUP BY of May reads: {'; '.join(scanned)}")
         results[f"{label} reads"] = scanned
         times = []
         for _ in range(4):  # the first warms the cache

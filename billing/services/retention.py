@@ -21,6 +21,16 @@ from billing.models import UsageGap, UsageSample
 
 logger = logging.getLogger(__name__)
 
+# Creating, detaching or dropping a partition takes an exclusive lock on the samples table for a
+# moment; behind a long reader (an invoice run) it would hold every collection insert back while
+# it waits. It gives up instead, and the next daily run tries again (partitions are made months
+# ahead, and a month kept a day longer is harmless).
+LOCK_TIMEOUT = "10s"
+
+
+def _lock_timeout(cursor) -> None:
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+
 
 @dataclass(frozen=True)
 class PruneResult:
@@ -63,6 +73,7 @@ def usage_partitions_ensure(*, now: datetime) -> list[str]:
     ]
     keep_from = retention_start(now=now)
     with connection.cursor() as cursor:
+        _lock_timeout(cursor)
         stranded = [m for m in partitions.months_in_default(cursor) if m >= keep_from]
         created = partitions.ensure(cursor, months=months + stranded)
     if stranded:
@@ -85,6 +96,7 @@ def usage_prune(*, now: datetime, batch_size: int = 10_000) -> PruneResult:
     dropped: list[str] = []
     if _partitioned():
         with transaction.atomic(), connection.cursor() as cursor:
+            _lock_timeout(cursor)
             dropped = partitions.drop_before(cursor, before=before)
     deleted = 0
     for model in (UsageSample, UsageGap):
