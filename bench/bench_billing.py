@@ -99,6 +99,9 @@ def seed(customers: int, per_customer: int, gap_rate: float) -> tuple[list, obje
         "get_request_count, get_data_size, put_request_count, put_data_size, "
         "list_request_count, delete_request_count"
     )
+    from billing import services
+
+    services.usage_partitions_ensure(now=start)  # June's partition (PostgreSQL), not DEFAULT
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY billing_usagesample ({columns}) FROM STDIN") as copy,

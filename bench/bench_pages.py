@@ -114,6 +114,7 @@ def seed(*, customers: int, per_customer: int, main_filespaces: int, now: dateti
                 yield (fs.pk, fs.customer_id, slot, slot, level, level, 3, hour, hour * 10**6,
                        hour, hour * 10**6, hour, 0)  # fmt: skip
 
+    services.usage_partitions_ensure(now=month_start)  # its partition (PostgreSQL), not DEFAULT
     copy_rows("billing_usagesample", columns, samples())
     services.usage_summaries_rebuild(filespace_ids=[fs.pk for fs in main], month_start=month_start)
     days = [(month_start + timedelta(days=d)).date() for d in range(now.day)]

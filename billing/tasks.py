@@ -47,8 +47,20 @@ def rollup_usage(days_back: int | None = None) -> int:
 
 
 @shared_task(acks_late=True)
-def prune_usage_samples() -> int:
-    return services.usage_prune(now=timezone.now())
+def prune_usage_samples() -> dict:
+    """Drop the months of raw samples and gaps past USAGE_RAW_RETENTION_DAYS; idempotent."""
+    result = services.usage_prune(now=timezone.now())
+    return {
+        "before": result.before.isoformat(),
+        "partitions_dropped": result.partitions_dropped,
+        "rows_deleted": result.rows_deleted,
+    }
+
+
+@shared_task(acks_late=True)
+def ensure_usage_partitions() -> list[str]:
+    """Create this month's and the next months' sample partitions (PostgreSQL); idempotent."""
+    return services.usage_partitions_ensure(now=timezone.now())
 
 
 @shared_task(acks_late=True)

@@ -59,6 +59,7 @@ ROUTES: dict[str, str] = {
     "billing.tasks.collect_usage": BILLING,
     "billing.tasks.rollup_usage": BILLING,
     "billing.tasks.prune_usage_samples": BILLING,
+    "billing.tasks.ensure_usage_partitions": BILLING,
     "billing.tasks.run_invoices": BILLING,
     "billing.tasks.check_upstream_billing": BILLING,
     # Charges wait behind an invoice run at worst; they follow finalization, not an order.

@@ -386,7 +386,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Usage and billing (docs/billing.md). One sample per filespace per slot of this many seconds.
 USAGE_SAMPLE_INTERVAL_SECONDS = env_int("USAGE_SAMPLE_INTERVAL_SECONDS", 3600, minimum=60)
 USAGE_SAMPLE_CONCURRENCY = env_int("USAGE_SAMPLE_CONCURRENCY", 8, minimum=1)
+# Raw samples and gaps are kept in whole UTC months: a month goes once its last slot is older
+# than this (on PostgreSQL its partition is dropped). Beat creates the partitions of this month
+# and the next USAGE_PARTITION_MONTHS_AHEAD months every day (docs/scaling.md).
 USAGE_RAW_RETENTION_DAYS = env_int("USAGE_RAW_RETENTION_DAYS", 400, minimum=35)
+USAGE_PARTITION_MONTHS_AHEAD = env_int("USAGE_PARTITION_MONTHS_AHEAD", 2, minimum=1)
 BILLING_DRIFT_PERCENT = env_int("BILLING_DRIFT_PERCENT", 5, minimum=0)
 # Customer termination (docs/staff.md): days between the second approval and the deletion of
 # the customer's filespaces at LucidLink.
@@ -418,6 +422,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "prune-usage-samples": {
         "task": "billing.tasks.prune_usage_samples",
         "schedule": crontab(hour=4, minute=10),
+    },
+    "ensure-usage-partitions": {
+        "task": "billing.tasks.ensure_usage_partitions",
+        "schedule": crontab(hour=0, minute=5),
     },
     "check-upstream-billing": {
         "task": "billing.tasks.check_upstream_billing",

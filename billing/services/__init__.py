@@ -19,13 +19,18 @@ from billing.services.plan_change import (
     plans_fitting,
     why_plan_does_not_fit,
 )
+from billing.services.retention import (
+    PruneResult,
+    retention_start,
+    usage_partitions_ensure,
+    usage_prune,
+)
 from billing.services.summaries import usage_summaries_append, usage_summaries_rebuild
 from billing.services.upstream import upstream_check
 from billing.services.usage import (
     LIVE_STATES,
     CollectResult,
     usage_collect,
-    usage_prune,
     usage_rollup_days,
     usage_rollup_new,
     usage_samples_mark,
@@ -36,6 +41,7 @@ __all__ = [
     "BillingError",
     "CollectResult",
     "PlanChangePreview",
+    "PruneResult",
     "billing_flag_resolve",
     "filespace_plan_change",
     "invoice_add_adjustment",
@@ -48,8 +54,10 @@ __all__ = [
     "plan_change_preview",
     "plan_change_reject",
     "plans_fitting",
+    "retention_start",
     "upstream_check",
     "usage_collect",
+    "usage_partitions_ensure",
     "usage_prune",
     "usage_rollup_days",
     "usage_rollup_new",

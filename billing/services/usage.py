@@ -1,4 +1,4 @@
-"""Collecting usage from LucidLink, rolling it up per day, pruning raw samples, plan history."""
+"""Collecting usage from LucidLink and rolling it up per day (retention: services/retention.py)."""
 
 from __future__ import annotations
 
@@ -431,17 +431,3 @@ def _rollup_days_in_python(days: list[date]) -> int:
         )
         written += len(objects)
     return written
-
-
-def usage_prune(*, now: datetime, batch_size: int = 10_000) -> int:
-    """Delete raw samples and gaps older than USAGE_RAW_RETENTION_DAYS; rollups stay."""
-    cutoff = now - timedelta(days=settings.USAGE_RAW_RETENTION_DAYS)
-    deleted = 0
-    for model in (UsageSample, UsageGap):
-        while True:
-            old = model.objects.filter(slot__lt=cutoff).values_list("pk", flat=True)
-            ids = list(old[:batch_size])
-            if not ids:
-                break
-            deleted += model.objects.filter(pk__in=ids).delete()[0]
-    return deleted

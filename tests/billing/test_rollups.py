@@ -101,9 +101,10 @@ def test_pruning_removes_old_raw_samples_and_keeps_rollups(live_filespace, setti
     write_samples(fs, "2026-03-01T00:00", "2026-03-01T03:00", 10**9)
     services.usage_rollup_days(days=[date(2026, 1, 1)])
 
-    deleted = services.usage_prune(now=at("2026-03-01T04:00"), batch_size=7)
+    # Retention is whole months: January goes once 40 days have passed since its last slot.
+    result = services.usage_prune(now=at("2026-03-13T04:00"), batch_size=7)
 
-    assert deleted == 24
+    assert result.rows_deleted == 24
     assert UsageSample.objects.count() == 3
     assert DailyUsage.objects.get().sample_count == 24
 

@@ -21,6 +21,7 @@ def test_every_billing_job_is_scheduled_under_a_registered_task_name():
         "billing.tasks.collect_usage",
         "billing.tasks.rollup_usage",
         "billing.tasks.prune_usage_samples",
+        "billing.tasks.ensure_usage_partitions",
         "billing.tasks.check_upstream_billing",
         "billing.tasks.run_invoices",
         "billing.payments.tasks.reconcile_payments",
