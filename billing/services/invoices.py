@@ -18,6 +18,7 @@ from billing import rating
 from billing.documents import emails as invoice_email
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, UsageSample
 from billing.payments import services as payments
+from billing.services.marks import usage_samples_mark
 from billing.services.pricing import (  # noqa: F401 - re-exported for older imports
     SPEC_FIELDS,
     BillingError,
@@ -35,7 +36,6 @@ from billing.services.pricing import (  # noqa: F401 - re-exported for older imp
     ready_at,
     sample_facts,
 )
-from billing.services.usage import usage_samples_mark
 from billing.tax import services as tax
 from portal.actions import Principal, action, guards, record
 from portal.actions.errors import Code
@@ -171,9 +171,9 @@ def _newest_samples(
     if not marks:
         return {}
     rows = (
-        UsageSample.objects.filter(pk__gt=min(marks), slot__gte=month_start, slot__lt=month_end)
+        UsageSample.objects.filter(id__gt=min(marks), slot__gte=month_start, slot__lt=month_end)
         .values("customer_id")
-        .annotate(newest=Max("pk"))
+        .annotate(newest=Max("id"))
         .values_list("customer_id", "newest")
         .order_by()
     )
@@ -295,7 +295,7 @@ def _store_chunk(rated, stored, stamp: _Stamp, result: RunResult) -> None:
         for invoice in Invoice.objects.select_for_update()
         .filter(pk__in=existing_ids)
         .order_by("pk")
-        .only("pk", "status", "customer_id", "currency")
+        .only("pk", "status", "customer_id", "currency", "kind", "period_start")
     }
     signatures: dict[int, list[tuple]] = defaultdict(list)
     extra_totals: dict[int, Decimal] = defaultdict(Decimal)
@@ -353,15 +353,17 @@ def _store_chunk(rated, stored, stamp: _Stamp, result: RunResult) -> None:
             invoice_id__in=replace_ids, kind__in=InvoiceLine.COMPUTED_KINDS
         ).delete()
     _insert_lines(lines)
+    Invoice.objects.bulk_update(stamped, ["inputs_digest", "samples_mark"], batch_size=1000)
+    # Tax follows the lines it is computed from (docs/billing.md, section 12), so only drafts
+    # whose lines changed get their tax line and total again: all of the chunk's at once.
+    created = [invoice for invoice, _ in fresh]
+    totals = tax.invoices_tax_apply(invoices=created + refreshed)
+    for invoice in created + refreshed:
+        invoice.total, invoice.computed_at = totals[invoice.pk], stamp.now
+    Invoice.objects.bulk_update(created, ["total"], batch_size=1000)
     Invoice.objects.bulk_update(
         refreshed, ["total", "computed_at", "inputs_digest", "samples_mark"], batch_size=1000
     )
-    Invoice.objects.bulk_update(stamped, ["inputs_digest", "samples_mark"], batch_size=1000)
-    # Tax follows the lines it is computed from (docs/billing.md, section 12), so only drafts
-    # whose lines changed get their tax line and total again.
-    for invoice in [invoice for invoice, _ in fresh] + refreshed:
-        tax.invoice_tax_apply(invoice=invoice)
-        _refresh_total(invoice, now=stamp.now)
 
 
 def _lines_of(invoice: Invoice, specs: list[LineSpec]) -> list[tuple[int, int, LineSpec]]:

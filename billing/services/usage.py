@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from billing import rating
 from billing.db import EpochSeconds
 from billing.models import DailyUsage, RollupMark, UsageGap, UsageSample
+from billing.services.marks import samples_written, usage_marks, usage_samples_mark  # noqa: F401
 from billing.services.summaries import usage_summaries_append
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
             continue
         reason = problems.get(row[0]) or sample or "LucidLink returned no stats for this filespace"
         gaps.append((row, reason))
-    UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
+    with samples_written():
+        UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
     usage_summaries_append(slot=slot, filespace_ids=[sample.filespace_id for sample in samples])
     by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for row, reason in gaps:
@@ -159,6 +161,11 @@ def _sample_of(remote, row, *, slot: datetime, now: datetime) -> UsageSample | s
 
 
 def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: datetime, reason: str):
+    with samples_written():
+        _insert_gaps(rows, slot, now, reason)
+
+
+def _insert_gaps(rows, slot: datetime, now: datetime, reason: str) -> None:
     UsageGap.objects.bulk_create(
         [
             UsageGap(
@@ -200,29 +207,6 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
     return _rollup_days_in_python(days)
 
 
-def usage_samples_mark() -> int:
-    """The highest UsageSample id, read when no insert is in flight.
-
-    Ids come from a sequence when the insert runs, so a transaction still open could hold an id
-    below the highest committed one. SHARE mode waits for every open insert to end and holds new
-    ones back for the moment of the read: every id up to the mark is then committed (or gone),
-    and whoever reads the samples after this sees them all. (SQLite has one writer at a time.)
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE billing_usagesample IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagesample")
-        return cursor.fetchone()[0]
-
-
-def _gaps_mark() -> int:
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE billing_usagegap IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagegap")
-        return cursor.fetchone()[0]
-
-
 def usage_rollup_new(*, now: datetime) -> list[date]:
     """Recompute the daily rollups of only the days that got samples or gaps since the last call.
 
@@ -231,7 +215,7 @@ def usage_rollup_new(*, now: datetime) -> list[date]:
     the hourly task always did, and sets the marks. A rerun with nothing new recomputes nothing.
     """
     interval = timedelta(seconds=settings.USAGE_SAMPLE_INTERVAL_SECONDS)
-    sample_mark, gap_mark = usage_samples_mark(), _gaps_mark()
+    sample_mark, gap_mark = usage_marks()
     with transaction.atomic():
         mark, created = RollupMark.objects.select_for_update().get_or_create(name="daily")
         if created:
@@ -251,7 +235,7 @@ def usage_rollup_new(*, now: datetime) -> list[date]:
 def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, interval) -> set[date]:
     days: set[date] = set()
     if sample_mark > mark.sample_mark:
-        new = UsageSample.objects.filter(pk__gt=mark.sample_mark, pk__lte=sample_mark)
+        new = UsageSample.objects.filter(id__gt=mark.sample_mark, id__lte=sample_mark)
         # The slot's own day, and the day of the next slot (whose growth starts from this one).
         for day, next_day in (
             new.annotate(day=TruncDate("slot"), next_day=TruncDate(F("slot") + interval))
@@ -260,7 +244,7 @@ def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, inter
         ):
             days.update((day, next_day))
     if gap_mark > mark.gap_mark:
-        new_gaps = UsageGap.objects.filter(pk__gt=mark.gap_mark, pk__lte=gap_mark)
+        new_gaps = UsageGap.objects.filter(id__gt=mark.gap_mark, id__lte=gap_mark)
         days.update(new_gaps.annotate(day=TruncDate("slot")).values_list("day", flat=True))
     return days
 
