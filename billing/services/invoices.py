@@ -78,7 +78,7 @@ def invoice_run(
     result = RunResult()
     mark = usage_samples_mark()
     by_customer: dict[int, list] = defaultdict(list)
-    for filespace in billable_filespaces(month_start=month_start, month_end=month_end):
+    for filespace in _rating_filespaces(month_start, month_end):
         by_customer[filespace.customer_id].append(filespace)
     history = plan_history([fs.pk for fss in by_customer.values() for fs in fss])
     stored = _month_invoices(period_start, list(by_customer))
@@ -132,6 +132,35 @@ def invoice_run(
             result=result,
         )
     return result
+
+
+# What rating, the line texts and the inputs digest read of a filespace.
+RATING_FIELDS = (
+    "id",
+    "customer",
+    "plan",
+    "remote_name",
+    "domain_name",
+    "provisioned_at",
+    "active_at",
+    "deleted_at",
+)
+
+
+def _rating_filespaces(month_start: datetime, month_end: datetime) -> list:
+    """The month's billable filespaces with only the columns rating reads, and one shared
+    Plan instance per plan (not one per filespace): two queries."""
+    from portal.plans.models import Plan
+
+    filespaces = list(
+        billable_filespaces(month_start=month_start, month_end=month_end)
+        .select_related(None)
+        .only(*RATING_FIELDS)
+    )
+    plans = Plan.objects.in_bulk({filespace.plan_id for filespace in filespaces})
+    for filespace in filespaces:
+        filespace.plan = plans[filespace.plan_id]
+    return filespaces
 
 
 @dataclass(frozen=True)
