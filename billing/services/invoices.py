@@ -137,8 +137,8 @@ def invoice_run(
 # What rating, the line texts and the inputs digest read of a filespace.
 RATING_FIELDS = (
     "id",
-    "customer",
-    "plan",
+    "customer_id",
+    "plan_id",
     "remote_name",
     "domain_name",
     "provisioned_at",
@@ -147,20 +147,40 @@ RATING_FIELDS = (
 )
 
 
-def _rating_filespaces(month_start: datetime, month_end: datetime) -> list:
+class RatedFilespace:
+    """The part of a Filespace that the invoice run reads; rating takes it as it takes the
+    model (the attributes have the model's names). Building two thousand model instances
+    cost more than the rerun's queries."""
+
+    __slots__ = (*RATING_FIELDS, "plan")
+
+    def __init__(self, row: tuple, plan) -> None:
+        for name, value in zip(RATING_FIELDS, row, strict=True):
+            setattr(self, name, value)
+        self.plan = plan
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def qualified_name(self) -> str:
+        # As Filespace.qualified_name.
+        return f"{self.remote_name}.{self.domain_name}" if self.domain_name else self.remote_name
+
+
+def _rating_filespaces(month_start: datetime, month_end: datetime) -> list[RatedFilespace]:
     """The month's billable filespaces with only the columns rating reads, and one shared
     Plan instance per plan (not one per filespace): two queries."""
     from portal.plans.models import Plan
 
-    filespaces = list(
+    rows = list(
         billable_filespaces(month_start=month_start, month_end=month_end)
         .select_related(None)
-        .only(*RATING_FIELDS)
+        .values_list(*RATING_FIELDS)
     )
-    plans = Plan.objects.in_bulk({filespace.plan_id for filespace in filespaces})
-    for filespace in filespaces:
-        filespace.plan = plans[filespace.plan_id]
-    return filespaces
+    plans = Plan.objects.in_bulk({row[2] for row in rows})
+    return [RatedFilespace(row, plans[row[2]]) for row in rows]
 
 
 @dataclass(frozen=True)
