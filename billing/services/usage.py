@@ -260,13 +260,14 @@ def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, inter
     return days
 
 
-# One upsert for any set of days. One hash GROUP BY over the days' samples keyed by filespace
-# and day (the day as the slot binned to whole UTC days, no per-row date conversion and no
-# sort of the month): counts, sums, extremes and the day's first and last slot. The last
-# sample's values (and the counters' baseline: the last sample within one slot before
-# midnight, else the day's first sample) are then read by the (filespace, slot) unique index,
-# a few probes per filespace and day. Then the gap rows of slots that got no sample, and an
-# upsert that leaves equal rows alone.
+# One upsert for any set of days. One hash GROUP BY over the days' samples (from one slot
+# before the first day) keyed by filespace and day (the slot binned to whole UTC days: no
+# per-row date conversion, no sort of the samples): counts, sums, extremes and the day's first
+# and last slot. The last sample's values are read through the (filespace, slot) unique index;
+# the counters' baseline is the previous day's last sample (LAG over the few day rows of each
+# filespace) when it lies within one slot before midnight, else the day's first sample (an
+# index probe only then). Then the gap rows of slots that got no sample, and an upsert that
+# leaves equal rows alone.
 ROLLUP_SQL = """
 WITH wanted AS (
     SELECT d AS day, d::timestamp AT TIME ZONE 'UTC' AS day_start
@@ -278,23 +279,37 @@ WITH wanted AS (
            sum(s.used_storage) AS total, min(s.used_storage) AS lo, max(s.used_storage) AS hi,
            max(s.users_count) AS users, min(s.slot) AS first_slot, max(s.slot) AS last_slot
     FROM billing_usagesample s
-    WHERE s.slot >= %(start)s AND s.slot < %(end)s
+    -- From one slot before the first day: the sample the first day's counters start from.
+    WHERE s.slot >= %(start)s - make_interval(secs => %(interval)s) AND s.slot < %(end)s
     GROUP BY 1, 2
-), picked AS (
-    SELECT a.*, w.day, l.used_storage AS last, l.get_data_size AS last_get,
-           l.put_data_size AS last_put, b.get_data_size AS base_get, b.put_data_size AS base_put
+), lasts AS (
+    SELECT a.*, l.used_storage AS last, l.get_data_size AS last_get,
+           l.put_data_size AS last_put
     FROM agg a
-    JOIN wanted w ON w.day_start = a.day_start
     JOIN billing_usagesample l ON l.filespace_id = a.filespace_id AND l.slot = a.last_slot
-    -- The counters' baseline: the last sample within one slot before midnight, else the
-    -- day's first sample (one short index range, from a slot before midnight to the first).
-    CROSS JOIN LATERAL (
-        SELECT p.get_data_size, p.put_data_size FROM billing_usagesample p
-        WHERE p.filespace_id = a.filespace_id
-          AND p.slot >= a.day_start - make_interval(secs => %(interval)s)
-          AND p.slot <= a.first_slot
-        ORDER BY p.slot < a.day_start DESC, p.slot DESC LIMIT 1
-    ) b
+), chained AS (
+    -- The filespace's previous day with samples: its last sample is the one before this day's
+    -- first (LAG over the days, a few rows per filespace).
+    SELECT x.*, LAG(x.last_slot) OVER w AS prev_slot, LAG(x.last_get) OVER w AS prev_get,
+           LAG(x.last_put) OVER w AS prev_put
+    FROM lasts x
+    WINDOW w AS (PARTITION BY x.filespace_id ORDER BY x.day_start)
+), picked AS (
+    -- The counters' baseline: the previous sample when it lies within one slot before
+    -- midnight, else the day's first sample (read by the unique index only then).
+    SELECT c.*, w.day,
+           CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
+                THEN c.prev_get
+                ELSE (SELECT f.get_data_size FROM billing_usagesample f
+                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
+               AS base_get,
+           CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
+                THEN c.prev_put
+                ELSE (SELECT f.put_data_size FROM billing_usagesample f
+                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
+               AS base_put
+    FROM chained c
+    JOIN wanted w ON w.day_start = c.day_start
 ), gaps AS (
     SELECT w.day, g.filespace_id, max(g.customer_id) AS customer_id, count(*) AS n
     FROM wanted w JOIN billing_usagegap g
