@@ -18,11 +18,13 @@ from billing import rating
 from billing.db import EpochSeconds
 from billing.models import FilespacePlanPeriod, InvoiceLine, UsageSample
 from billing.services import integrals
-from billing.services.summaries import month_summaries
+from billing.services.summaries import month_summaries, month_summaries_for_rating
 from billing.summary import SeriesSummary, WindowFigures, covers
 from portal.actions.errors import Code, Refused
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# Quantity rules that read a summary's per-day figures (billing.summary._level).
+DAILY_RULES = (rating.QuantityRule.AVERAGE_DAILY_PEAK,)
 
 
 class BillingError(Refused):
@@ -279,23 +281,35 @@ def invoice_inputs(
         return RatingInputs(history={}, samples={})
     if history is None:
         history = plan_history(ids)
-    summaries = month_summaries(filespace_ids=ids, month_start=month_start)
+    pieces = {
+        filespace.pk: plan_pieces(
+            filespace, history, month_start, month_end, as_of=None, forecast=False
+        )
+        for filespace in filespaces
+    }
+    summaries = month_summaries_for_rating(
+        filespace_ids=ids,
+        month_start=month_start,
+        full_ids=[
+            filespace_id
+            for filespace_id, windows in pieces.items()
+            if any(plan.quantity_rule in DAILY_RULES for _, _, plan in windows)
+        ],
+    )
     if facts is None:
         facts = sample_facts(month_start=month_start, month_end=month_end, filespace_ids=ids)
     samples: dict[int, rating.SampleSeries | SeriesSummary] = {}
     raw = []
     for filespace in filespaces:
-        month = summaries.get(filespace.pk)
+        month, sampled = summaries.get(filespace.pk, (None, None))
         stored = facts.get(filespace.pk)
         if stored is None:
             samples[filespace.pk] = {}
             continue
-        windows = plan_pieces(
-            filespace, history, month_start, month_end, as_of=None, forecast=False
-        )
+        windows = pieces[filespace.pk]
         if (
             month is not None
-            and _summary_matches(month, stored)
+            and _summary_matches(month, sampled, stored)
             and all(
                 covers(month, int(a.timestamp() // 1), int(b.timestamp() // 1), None)
                 for a, b, _ in windows
@@ -349,14 +363,15 @@ def _whole_seconds(moment: datetime) -> int:
     return int(moment.timestamp() // 1)
 
 
-def _summary_matches(month: SeriesSummary, facts: tuple) -> bool:
+def _summary_matches(month: SeriesSummary, sampled: int, facts: tuple) -> bool:
+    """Whether the summary is the one of the stored samples: count, first and last slot, and
+    the sum of the sampled bytes (``sampled``, from the summary's per-day figures)."""
     count, first, last, total = facts
-    summed = sum(day[0] for day in month.day_samples.values())
     return (count, first, last, int(total)) == (
         month.sample_count,
         month.first_slot,
         month.last_slot,
-        summed,
+        sampled,
     )
 
 

@@ -13,11 +13,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from billing import rating, summary
 from billing.db import EpochSeconds
 from billing.models import MonthUsage, UsageSample
+from billing.services.marks import usage_marks_advance
 
 APPEND_CHUNK = 1000
 SUMMARY_FIELDS = [
@@ -155,6 +157,9 @@ def usage_summaries_rebuild(*, filespace_ids: Iterable[int], month_start: dateti
     MonthUsage.objects.filter(pk__in=stale).delete()
     MonthUsage.objects.bulk_create(fresh, batch_size=1000)
     MonthUsage.objects.bulk_update(changed, SUMMARY_FIELDS[1:], batch_size=1000)
+    # Samples written behind collection's back (docs/billing.md, section 9) reach the marks
+    # that the invoice run and the incremental rollup read (billing.services.marks).
+    usage_marks_advance()
     return written
 
 
@@ -212,3 +217,50 @@ def month_summaries(
         filespace_id__in=list(filespace_ids), month=month_start.date(), slot_seconds=slot_seconds
     ).values_list("filespace_id", *READ_FIELDS)
     return {row[0]: _summary_from(*row[1:]) for row in rows}
+
+
+# Σ sampled bytes of a summary row, read from its per-day figures inside PostgreSQL.
+SAMPLED_SUM_SQL = "(SELECT coalesce(sum((e.value ->> 1)::numeric), 0) FROM jsonb_each(days) AS e)"
+
+
+def month_summaries_for_rating(
+    *, filespace_ids: Iterable[int], month_start: datetime, full_ids: Iterable[int] = ()
+) -> dict[int, tuple[summary.SeriesSummary, int]]:
+    """The month's summaries as the invoice run needs them, each with its sum of sampled bytes.
+
+    Rating a window that holds every sampled slot needs only the summary's scalars, except the
+    ``average_daily_peak`` rule, which needs the daily peaks: the filespaces in ``full_ids`` get
+    the whole summary, the others one without per-day figures (decoding those per-day figures
+    cost more than rating). On PostgreSQL the sampled sum (what the run checks against the
+    samples) is taken from the per-day figures in the database; elsewhere every summary is read
+    whole and summed here.
+    """
+    ids = list(filespace_ids)
+    full = set(full_ids)
+    if connection.vendor != "postgresql":
+        return {
+            filespace_id: (month, sum(day[0] for day in month.day_samples.values()))
+            for filespace_id, month in month_summaries(
+                filespace_ids=ids, month_start=month_start
+            ).items()
+        }
+    found = {}
+    light = [filespace_id for filespace_id in ids if filespace_id not in full]
+    if light:
+        rows = (
+            MonthUsage.objects.filter(
+                filespace_id__in=light,
+                month=month_start.date(),
+                slot_seconds=settings.USAGE_SAMPLE_INTERVAL_SECONDS,
+            )
+            .annotate(sampled=RawSQL(SAMPLED_SUM_SQL, []))  # noqa: S611 - constant SQL, no input
+            .values_list("filespace_id", *READ_FIELDS[:-1], "sampled")
+        )
+        for filespace_id, *scalars, sampled in rows:
+            found[filespace_id] = (_summary_from(*scalars, {}), int(sampled))
+    if full:
+        for filespace_id, month in month_summaries(
+            filespace_ids=sorted(full), month_start=month_start
+        ).items():
+            found[filespace_id] = (month, sum(day[0] for day in month.day_samples.values()))
+    return found

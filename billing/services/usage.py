@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from billing import rating
 from billing.db import EpochSeconds
 from billing.models import DailyUsage, RollupMark, UsageGap, UsageSample
+from billing.services.marks import samples_written, usage_marks, usage_samples_mark  # noqa: F401
 from billing.services.summaries import usage_summaries_append
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ def usage_collect(*, client, now: datetime) -> CollectResult:
             continue
         reason = problems.get(row[0]) or sample or "LucidLink returned no stats for this filespace"
         gaps.append((row, reason))
-    UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
+    with samples_written():
+        UsageSample.objects.bulk_create(samples, batch_size=1000, ignore_conflicts=True)
     usage_summaries_append(slot=slot, filespace_ids=[sample.filespace_id for sample in samples])
     by_reason: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for row, reason in gaps:
@@ -159,6 +161,11 @@ def _sample_of(remote, row, *, slot: datetime, now: datetime) -> UsageSample | s
 
 
 def _record_gaps(rows: Iterable[tuple[int, int, str]], slot: datetime, now: datetime, reason: str):
+    with samples_written():
+        _insert_gaps(rows, slot, now, reason)
+
+
+def _insert_gaps(rows, slot: datetime, now: datetime, reason: str) -> None:
     UsageGap.objects.bulk_create(
         [
             UsageGap(
@@ -192,35 +199,23 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
     if not days:
         return 0
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                ROLLUP_SQL, {"days": days, "interval": settings.USAGE_SAMPLE_INTERVAL_SECONDS}
-            )
+        params = {
+            "days": days,
+            "interval": settings.USAGE_SAMPLE_INTERVAL_SECONDS,
+            # The scanned range as values, so the planner knows its size (and may scan it
+            # in parallel) instead of guessing from a subquery.
+            "start": datetime.combine(days[0], time.min, tzinfo=UTC),
+            "end": datetime.combine(days[-1], time.min, tzinfo=UTC) + timedelta(days=1),
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            # One hash table of (filespace, day) groups: a month of 2,000 filespaces is about
+            # 20 MB, which the default 4 MB would spill to disk. For this statement only.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # Compiling the statement costs more than it saves at this size.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(ROLLUP_SQL, params)
             return cursor.rowcount
     return _rollup_days_in_python(days)
-
-
-def usage_samples_mark() -> int:
-    """The highest UsageSample id, read when no insert is in flight.
-
-    Ids come from a sequence when the insert runs, so a transaction still open could hold an id
-    below the highest committed one. SHARE mode waits for every open insert to end and holds new
-    ones back for the moment of the read: every id up to the mark is then committed (or gone),
-    and whoever reads the samples after this sees them all. (SQLite has one writer at a time.)
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE billing_usagesample IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagesample")
-        return cursor.fetchone()[0]
-
-
-def _gaps_mark() -> int:
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("LOCK TABLE billing_usagegap IN SHARE MODE")
-        cursor.execute("SELECT coalesce(max(id), 0) FROM billing_usagegap")
-        return cursor.fetchone()[0]
 
 
 def usage_rollup_new(*, now: datetime) -> list[date]:
@@ -231,7 +226,7 @@ def usage_rollup_new(*, now: datetime) -> list[date]:
     the hourly task always did, and sets the marks. A rerun with nothing new recomputes nothing.
     """
     interval = timedelta(seconds=settings.USAGE_SAMPLE_INTERVAL_SECONDS)
-    sample_mark, gap_mark = usage_samples_mark(), _gaps_mark()
+    sample_mark, gap_mark = usage_marks()
     with transaction.atomic():
         mark, created = RollupMark.objects.select_for_update().get_or_create(name="daily")
         if created:
@@ -251,7 +246,7 @@ def usage_rollup_new(*, now: datetime) -> list[date]:
 def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, interval) -> set[date]:
     days: set[date] = set()
     if sample_mark > mark.sample_mark:
-        new = UsageSample.objects.filter(pk__gt=mark.sample_mark, pk__lte=sample_mark)
+        new = UsageSample.objects.filter(id__gt=mark.sample_mark, id__lte=sample_mark)
         # The slot's own day, and the day of the next slot (whose growth starts from this one).
         for day, next_day in (
             new.annotate(day=TruncDate("slot"), next_day=TruncDate(F("slot") + interval))
@@ -260,53 +255,65 @@ def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, inter
         ):
             days.update((day, next_day))
     if gap_mark > mark.gap_mark:
-        new_gaps = UsageGap.objects.filter(pk__gt=mark.gap_mark, pk__lte=gap_mark)
+        new_gaps = UsageGap.objects.filter(id__gt=mark.gap_mark, id__lte=gap_mark)
         days.update(new_gaps.annotate(day=TruncDate("slot")).values_list("day", flat=True))
     return days
 
 
-# One upsert for any set of days. One pass over the samples in slot order per filespace (from
-# one slot before the first day, for the counters' baseline): LAG and LEAD tell each sample
-# whether it is its day's first or last, and the previous sample, when it lies within one slot
-# before midnight, is the baseline of the day's counters. Then one GROUP BY per day and
-# filespace, the gap rows of slots that got no sample, and an upsert that leaves equal rows alone.
+# One upsert for any set of days. One hash GROUP BY over the days' samples (from one slot
+# before the first day) keyed by filespace and day (the slot binned to whole UTC days: no
+# per-row date conversion, no sort of the samples): counts, sums, extremes and the day's first
+# and last slot. The last sample's values are read through the (filespace, slot) unique index;
+# the counters' baseline is the previous day's last sample (LAG over the few day rows of each
+# filespace) when it lies within one slot before midnight, else the day's first sample (an
+# index probe only then). Then the gap rows of slots that got no sample, and an upsert that
+# leaves equal rows alone.
 ROLLUP_SQL = """
 WITH wanted AS (
-    SELECT d AS day FROM unnest(%(days)s::date[]) AS d
-), ordered AS (
-    SELECT s.filespace_id, s.customer_id, s.slot, s.used_storage, s.users_count,
-           s.get_data_size, s.put_data_size, (s.slot AT TIME ZONE 'UTC')::date AS day,
-           LAG(s.slot) OVER w AS prev_slot,
-           LAG(s.get_data_size) OVER w AS prev_get,
-           LAG(s.put_data_size) OVER w AS prev_put,
-           LEAD(s.slot) OVER w AS next_slot
-    FROM billing_usagesample s
-    WHERE s.slot >= (SELECT min(day) FROM wanted)::timestamp AT TIME ZONE 'UTC'
-                    - make_interval(secs => %(interval)s)
-      AND s.slot < ((SELECT max(day) FROM wanted) + 1)::timestamp AT TIME ZONE 'UTC'
-    WINDOW w AS (PARTITION BY s.filespace_id ORDER BY s.slot)
-), marked AS (
-    SELECT o.*, (o.day::timestamp AT TIME ZONE 'UTC') AS day_start,
-           o.next_slot IS NULL OR (o.next_slot AT TIME ZONE 'UTC')::date <> o.day AS is_last,
-           o.prev_slot IS NULL OR (o.prev_slot AT TIME ZONE 'UTC')::date <> o.day AS is_first
-    FROM ordered o JOIN wanted w ON w.day = o.day
+    SELECT d AS day, d::timestamp AT TIME ZONE 'UTC' AS day_start
+    FROM unnest(%(days)s::date[]) AS d
 ), agg AS (
-    SELECT day, filespace_id, min(customer_id) AS customer_id, count(*) AS n,
-           sum(used_storage) AS total, min(used_storage) AS lo, max(used_storage) AS hi,
-           max(used_storage) FILTER (WHERE is_last) AS last,
-           max(users_count) AS users,
-           max(get_data_size) FILTER (WHERE is_last) AS last_get,
-           max(put_data_size) FILTER (WHERE is_last) AS last_put,
-           max(CASE WHEN prev_slot >= day_start - make_interval(secs => %(interval)s)
-                    THEN prev_get ELSE get_data_size END) FILTER (WHERE is_first) AS base_get,
-           max(CASE WHEN prev_slot >= day_start - make_interval(secs => %(interval)s)
-                    THEN prev_put ELSE put_data_size END) FILTER (WHERE is_first) AS base_put
-    FROM marked GROUP BY day, filespace_id
+    SELECT s.filespace_id,
+           date_bin('1 day', s.slot, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS day_start,
+           min(s.customer_id) AS customer_id, count(*) AS n,
+           sum(s.used_storage) AS total, min(s.used_storage) AS lo, max(s.used_storage) AS hi,
+           max(s.users_count) AS users, min(s.slot) AS first_slot, max(s.slot) AS last_slot
+    FROM billing_usagesample s
+    -- From one slot before the first day: the sample the first day's counters start from.
+    WHERE s.slot >= %(start)s - make_interval(secs => %(interval)s) AND s.slot < %(end)s
+    GROUP BY 1, 2
+), lasts AS (
+    SELECT a.*, l.used_storage AS last, l.get_data_size AS last_get,
+           l.put_data_size AS last_put
+    FROM agg a
+    JOIN billing_usagesample l ON l.filespace_id = a.filespace_id AND l.slot = a.last_slot
+), chained AS (
+    -- The filespace's previous day with samples: its last sample is the one before this day's
+    -- first (LAG over the days, a few rows per filespace).
+    SELECT x.*, LAG(x.last_slot) OVER w AS prev_slot, LAG(x.last_get) OVER w AS prev_get,
+           LAG(x.last_put) OVER w AS prev_put
+    FROM lasts x
+    WINDOW w AS (PARTITION BY x.filespace_id ORDER BY x.day_start)
+), picked AS (
+    -- The counters' baseline: the previous sample when it lies within one slot before
+    -- midnight, else the day's first sample (read by the unique index only then).
+    SELECT c.*, w.day,
+           CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
+                THEN c.prev_get
+                ELSE (SELECT f.get_data_size FROM billing_usagesample f
+                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
+               AS base_get,
+           CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
+                THEN c.prev_put
+                ELSE (SELECT f.put_data_size FROM billing_usagesample f
+                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
+               AS base_put
+    FROM chained c
+    JOIN wanted w ON w.day_start = c.day_start
 ), gaps AS (
     SELECT w.day, g.filespace_id, max(g.customer_id) AS customer_id, count(*) AS n
     FROM wanted w JOIN billing_usagegap g
-      ON g.slot >= (w.day::timestamp AT TIME ZONE 'UTC')
-     AND g.slot < ((w.day + 1)::timestamp AT TIME ZONE 'UTC')
+      ON g.slot >= w.day_start AND g.slot < w.day_start + interval '1 day'
     WHERE NOT EXISTS (
         SELECT 1 FROM billing_usagesample s
         WHERE s.filespace_id = g.filespace_id AND s.slot = g.slot
@@ -323,7 +330,7 @@ SELECT coalesce(a.filespace_id, g.filespace_id), coalesce(a.customer_id, g.custo
        CASE WHEN a.filespace_id IS NULL THEN 0 ELSE a.users END,
        greatest(0, coalesce(a.last_get - a.base_get, 0)),
        greatest(0, coalesce(a.last_put - a.base_put, 0))
-FROM agg a
+FROM picked a
 FULL OUTER JOIN gaps g ON g.day = a.day AND g.filespace_id = a.filespace_id
 ON CONFLICT (filespace_id, day) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, sample_count = EXCLUDED.sample_count,

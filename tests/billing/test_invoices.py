@@ -426,3 +426,25 @@ def test_invoice_refusals_are_action_refusals_with_a_stable_code(live_filespace)
     assert (bad_amount.value.code, bad_amount.value.http_status) == (Code.INVALID, 400)
     assert (finalized_twice.value.code, finalized_twice.value.http_status) == ("conflict", 409)
     assert too_much_credit.value.code == Code.INVALID
+
+
+def test_a_first_run_costs_the_same_queries_for_any_number_of_customers(
+    live_filespace, customer_factory, django_assert_num_queries, django_assert_max_num_queries
+):
+    """Drafts, their lines, tax lines and documents are written per chunk, not per customer."""
+
+    def customers_with_samples(count: int) -> None:
+        for _ in range(count):
+            fs = live_filespace(ready="2026-01-01T00:00", customer=customer_factory())
+            write_samples(fs, "2026-06-01T00:00", "2026-06-03T00:00", TB)
+
+    customers_with_samples(1)
+    services.invoice_run(year=2026, month=6)
+    Invoice.objects.all().delete()
+    with django_assert_max_num_queries(40) as one:
+        services.invoice_run(year=2026, month=6)
+    Invoice.objects.all().delete()
+    customers_with_samples(4)
+    with django_assert_num_queries(len(one.captured_queries)):
+        result = services.invoice_run(year=2026, month=6)
+    assert result.created == 5

@@ -7,7 +7,9 @@ import pytest
 
 from billing import services
 from billing.models import Invoice, InvoiceLine
+from billing.services import invoices as invoices_module
 from billing.tax import rules
+from billing.tax import services as tax_services
 from billing.tax.models import BillingProfile, InvoiceDocument, TaxRate
 from billing.tax.services import billing_profile_update, tax_rate_save
 from portal.actions import Principal
@@ -232,3 +234,43 @@ def test_a_credit_note_of_an_invoice_issued_before_documents_were_kept_gets_one(
     document = InvoiceDocument.objects.get(invoice=note)
     assert document.buyer["country"] == "DE" and document.emailed_at is None
     assert note.total == Decimal("-5.00")
+
+
+def test_the_runs_tax_for_many_drafts_is_what_each_drafts_own_tax_gives(june_customer, settings):
+    """The invoice run taxes its drafts in bulk; the one-draft path must find nothing to change."""
+    settings.MSP_COUNTRY = "DE"
+    rate("DE", "19")
+    rate("FR", "20")
+    rate("FR", "5.5", valid_from="2026-07-01")  # after the tax date: not in force
+    customers = [
+        june_customer("DE"),
+        june_customer("FR"),
+        june_customer("FR", tax_number="FR40303265045"),
+        june_customer("US"),
+    ]
+    services.invoice_run(year=2026, month=6)
+    invoices = list(Invoice.objects.filter(customer__in=customers).order_by("customer_id"))
+
+    def state():
+        return [
+            (
+                invoice.total,
+                tax_lines(invoice),
+                InvoiceDocument.objects.filter(invoice=invoice).values_list(
+                    "seller", "buyer", "treatment", "tax_note", "tax_date"
+                )[0],
+            )
+            for invoice in Invoice.objects.filter(customer__in=customers).order_by("customer_id")
+        ]
+
+    bulk = state()
+    for invoice in invoices:
+        tax_services.invoice_tax_apply(invoice=invoice)
+        invoices_module._refresh_total(invoice, now=invoice.computed_at)
+    assert state() == bulk
+    assert [row[1][0][3] if row[1] else None for row in bulk] == [
+        Decimal("3.800"),
+        Decimal("4.000"),
+        Decimal("0.000"),
+        None,
+    ]  # DE and a French consumer taxed; a French business reverse charged (0 %); US: no rate
