@@ -11,6 +11,7 @@ from functools import lru_cache
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -52,5 +53,5 @@ BADGES = {
 def state_badge(state: str, label: str, needs_attention: bool = False) -> str:
     """A filespace state as a badge; "Needs attention" wins over the state."""
     if needs_attention:
-        return format_html('<span class="badge badge-bad">Needs attention</span>')
+        return mark_safe('<span class="badge badge-bad">Needs attention</span>')
     return format_html('<span class="badge {}">{}</span>', BADGES.get(state, "badge-info"), label)
