@@ -55,3 +55,14 @@ def state_badge(state: str, label: str, needs_attention: bool = False) -> str:
     if needs_attention:
         return mark_safe('<span class="badge badge-bad">Needs attention</span>')
     return format_html('<span class="badge {}">{}</span>', BADGES.get(state, "badge-info"), label)
+
+
+STATUS_BADGES = {"active": "badge-ok", "suspended": "badge-warn"}
+
+
+@register.simple_tag
+def status_badge(status: str, label: str) -> str:
+    """A customer's status as a badge (staff pages)."""
+    return format_html(
+        '<span class="badge {}">{}</span>', STATUS_BADGES.get(status, "badge-bad"), label
+    )

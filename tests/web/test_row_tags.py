@@ -5,7 +5,7 @@ import pytest
 from django.template import Context, Template
 from django.urls import reverse, set_script_prefix
 
-from portal.templatetags.rows import row_url, state_badge
+from portal.templatetags.rows import row_url, state_badge, status_badge
 
 NAMES = [
     "filespaces:detail",
@@ -15,6 +15,10 @@ NAMES = [
     "staff:filespace_delete",
     "staff:order_approve",
     "staff:order_reject",
+    "orders:detail",
+    "staff:customer",
+    "billing:staff_customer",
+    "billing:staff_invoice",
 ]
 
 
@@ -62,3 +66,14 @@ def test_state_badge(state, attention, expected):
 
 def test_state_badge_escapes_the_label():
     assert state_badge("active", "<b>") == '<span class="badge badge-ok">&lt;b&gt;</span>'
+
+
+@pytest.mark.parametrize(
+    ("status", "css"),
+    [("active", "badge-ok"), ("suspended", "badge-warn"), ("terminated", "badge-bad")],
+)
+def test_status_badge(status, css):
+    expected = f'<span class="badge {css}">Label</span>'
+    assert status_badge(status, "Label") == expected
+    partial = Template('{% include "staff/_status_badge.html" with status=s label="Label" %}')
+    assert partial.render(Context({"s": status})).strip() == expected
