@@ -73,14 +73,17 @@ def filespaces_claim_fresh_creates(*, limit: int, exclude: int | None = None) ->
         "state = %s AND attempts = 0 AND create_sent_at IS NULL"
         " AND (next_poll_at IS NULL OR next_poll_at <= %s)"
     )
+    # A materialized CTE: PostgreSQL would otherwise be free to run a LIMIT sub-select inside
+    # `IN (...)` more than once and so take more rows than the limit.
     sql = (
-        f"UPDATE {table} SET state = %s, lease_until = %s, attempts = attempts + 1, "  # noqa: S608
-        f"updated_at = %s WHERE id IN (SELECT id FROM {table} WHERE {fresh} AND id <> %s "
-        f"ORDER BY id LIMIT %s{lock}) AND {fresh} RETURNING id"
+        f"WITH candidates AS MATERIALIZED (SELECT id FROM {table} WHERE {fresh} "  # noqa: S608
+        f"AND id <> %s ORDER BY id LIMIT %s{lock}) "
+        f"UPDATE {table} SET state = %s, lease_until = %s, attempts = attempts + 1, "
+        f"updated_at = %s WHERE id IN (SELECT id FROM candidates) AND {fresh} RETURNING id"
     )
     lease_until = now + duration(settings.PROVISIONING_LEASE)
-    params = [State.CREATING, lease_until, now]
-    params += [State.REQUESTED, now, exclude or 0, limit, State.REQUESTED, now]
+    params = [State.REQUESTED, now, exclude or 0, limit]
+    params += [State.CREATING, lease_until, now, State.REQUESTED, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]

@@ -286,9 +286,10 @@ def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> li
     """Lease up to `limit` rows whose status check is due.
 
     PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED in a short transaction that only writes the
-    lease, so concurrent sweeps take disjoint batches. SQLite has no SKIP LOCKED: each row is
-    claimed with its own conditional UPDATE instead. Either way the lock or claim ends before
-    any HTTP call.
+    lease, so concurrent sweeps take disjoint batches. SQLite has no SKIP LOCKED: one
+    conditional UPDATE of the candidates that re-checks each, then the rows it leased are read
+    back, in one transaction. Either way the statements do not grow with the batch and the lock
+    or claim ends before any HTTP call.
     """
     now = now or timezone.now()
     lease_until = now + duration(settings.PROVISIONING_LEASE)
@@ -305,11 +306,20 @@ def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> li
             )
             Filespace.objects.filter(pk__in=ids).update(lease_until=lease_until)
     else:
-        ids = []
-        candidates = Filespace.objects.filter(due).order_by("next_poll_at")
-        for pk in candidates.values_list("pk", flat=True)[:limit]:
-            if Filespace.objects.filter(due, pk=pk).update(lease_until=lease_until) == 1:
-                ids.append(pk)
+        # SQLite serializes writers: the UPDATE re-checks `due` for every candidate, and no other
+        # writer runs between it and the read-back inside this transaction.
+        with transaction.atomic():
+            candidates = list(
+                Filespace.objects.filter(due)
+                .order_by("next_poll_at")
+                .values_list("pk", flat=True)[:limit]
+            )
+            Filespace.objects.filter(due, pk__in=candidates).update(lease_until=lease_until)
+            ids = list(
+                Filespace.objects.filter(pk__in=candidates, lease_until=lease_until).values_list(
+                    "pk", flat=True
+                )
+            )
     return list(Filespace.objects.filter(pk__in=ids).order_by("next_poll_at"))
 
 
