@@ -102,7 +102,7 @@ CLAIMS = {
 
 
 def _is_update_of(sql: str, table: str) -> bool:
-    """An UPDATE of the table, also one that picks its rows in a WITH clause first (one statement)."""
+    """An UPDATE of the table, also one picking its rows in a WITH clause (still one statement)."""
     text = sql.lstrip().upper()
     if text.startswith("WITH"):
         return f"UPDATE {table.upper()} SET" in text
