@@ -81,9 +81,13 @@ def filespaces_claim_fresh_creates(*, limit: int, exclude: int | None = None) ->
         f"UPDATE {table} SET state = %s, lease_until = %s, attempts = attempts + 1, "
         f"updated_at = %s WHERE id IN (SELECT id FROM candidates) AND {fresh} RETURNING id"
     )
-    lease_until = now + duration(settings.PROVISIONING_LEASE)
-    params = [State.REQUESTED, now, exclude or 0, limit]
-    params += [State.CREATING, lease_until, now, State.REQUESTED, now]
+    # Written the way the ORM writes them (SQLite: naive UTC text), so later comparisons agree.
+    at = connection.ops.adapt_datetimefield_value(now)
+    lease_until = connection.ops.adapt_datetimefield_value(
+        now + duration(settings.PROVISIONING_LEASE)
+    )
+    params = [State.REQUESTED, at, exclude or 0, limit]
+    params += [State.CREATING, lease_until, at, State.REQUESTED, at]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]

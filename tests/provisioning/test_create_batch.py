@@ -300,3 +300,17 @@ def test_a_row_still_provisioning_is_checked_again_later(fake_client, provisioni
         assert row.polls == 1
         assert row.lease_until is None
         assert row.next_poll_at > timezone.now() + timedelta(seconds=9)
+
+
+def test_the_batch_claim_writes_times_the_orm_reads_back_equal(filespace_factory, settings):
+    """The claim is raw SQL: its times must be stored as the ORM stores them (SQLite: text)."""
+    import time_machine
+
+    with time_machine.travel("2026-03-10T12:00:00.250000Z", tick=False):
+        row = filespace_factory(next_poll_at=timezone.now())
+        [claimed] = batch.filespaces_claim_fresh_creates(limit=5)
+        expected = timezone.now() + timedelta(seconds=settings.PROVISIONING_LEASE)
+
+        assert claimed.pk == row.pk
+        assert claimed.lease_until == expected
+        assert Filespace.objects.filter(lease_until=expected, updated_at=timezone.now()).exists()
