@@ -73,6 +73,7 @@ ROUTES: dict[str, str] = {
     "portal.webhooks.tasks.relay_outbox": WEBHOOKS,
     "portal.webhooks.tasks.prune_webhook_history": WEBHOOKS,
     "provisioning.tasks.send_filespace_email": EMAIL,
+    "provisioning.tasks.send_filespace_emails": EMAIL,
     "provisioning.managed_tasks.send_support_email": EMAIL,
     "portal.orders.tasks.send_order_decision_email": EMAIL,
     "billing.tasks.send_invoice_email": EMAIL,

@@ -33,6 +33,16 @@ def send_on_commit(*, filespace_id: int, kind: str) -> None:
     tasks.send_filespace_email.delay_on_commit(filespace_id, kind)
 
 
+def send_many_on_commit(*, filespace_ids: list[int], kind: str) -> None:
+    """One email task for a batch of filespaces (a status sweep's batch), sent after commit."""
+    from provisioning import tasks
+
+    if kind not in KINDS:
+        raise ValueError(f"Unknown filespace email {kind!r}.")
+    if filespace_ids:
+        tasks.send_filespace_emails.delay_on_commit(list(filespace_ids), kind)
+
+
 def _already_sent(filespace, kind: str) -> bool:
     """True when this kind was mailed after the filespace's latest change into its state."""
     from provisioning.models import ProvisioningEvent

@@ -9,6 +9,7 @@ half-done message is safe.
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from provisioning import emails, lucidlink, services
 
@@ -16,7 +17,7 @@ from provisioning import emails, lucidlink, services
 # imports each app's `tasks` module, registers them.
 from provisioning.managed import tasks as managed_tasks  # noqa: F401
 from provisioning.models import Filespace
-from provisioning.services import pause
+from provisioning.services import batch, pause
 from provisioning.services.lease import lease_kept
 
 logger = logging.getLogger(__name__)
@@ -36,9 +37,22 @@ def create_filespace(self, filespace_id: int) -> None:
     if filespace is None:
         # Gone, past this step, held by a live lease, or waiting for its backoff.
         return
+    if filespace.attempts == 1 and filespace.create_sent_at is None:
+        # A first attempt: take other never-tried rows along (services/batch.py).
+        others = batch.filespaces_claim_fresh_creates(
+            limit=settings.PROVISIONING_CREATE_BATCH - 1, exclude=filespace.pk
+        )
+        if others:
+            _create_batch([filespace, *others])
+            return
     try:
         with lease_kept(filespace=filespace):
-            services.filespace_ensure_remote(filespace=filespace, client=lucidlink.get_client())
+            outcome = services.filespace_ensure_remote(
+                filespace=filespace, client=lucidlink.get_client()
+            )
+        if outcome is not None:
+            # The first check is due then: a sweep at that moment, not at beat's next tick.
+            batch.filespaces_schedule_sweep(delay=settings.PROVISIONING_FIRST_POLL_DELAY + 0.5)
     except services.LeaseLost:
         logger.warning("Filespace %s was taken over before its POST; stopping.", filespace_id)
     except lucidlink.Unavailable as exc:  # transport, timeout, 429, 5xx, unreadable answer
@@ -67,6 +81,20 @@ def create_filespace(self, filespace_id: int) -> None:
             api_answer=exc.message,
             from_states=(Filespace.State.CREATING,),
         )
+
+
+def _create_batch(filespaces: list[Filespace]) -> None:
+    try:
+        outcome = batch.filespaces_create_batch(
+            filespaces=filespaces, client=lucidlink.get_client()
+        )
+    except lucidlink.LucidLinkError as exc:
+        # e.g. the MSP account has no domain: the leases run out and the reconciler re-sends
+        # each row's own task, which fails it with the reason (single-row path).
+        logger.error("Create batch of %d stopped: %s", len(filespaces), exc.message)
+        return
+    for filespace_id, countdown in outcome["retry"]:
+        create_filespace.apply_async((filespace_id,), countdown=countdown)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -163,3 +191,10 @@ def send_filespace_email(filespace_id: int, kind: str) -> None:
     Sent from its own task so a slow mail server never holds up a status sweep.
     """
     emails.send(filespace_id=filespace_id, kind=kind)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_filespace_emails(filespace_ids: list[int], kind: str) -> None:
+    """send_filespace_email for a batch; a redelivery skips each email already sent."""
+    for filespace_id in filespace_ids:
+        emails.send(filespace_id=filespace_id, kind=kind)

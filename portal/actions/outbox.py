@@ -46,6 +46,31 @@ def outbox_add(
     return event
 
 
+def outbox_add_many(rows: list[dict]) -> None:
+    """Record many events in the current transaction with one INSERT and one relay message.
+
+    Each row holds outbox_add's fields (customer as `customer_id`); a row whose dedupe key is
+    already recorded is skipped, as outbox_add skips it.
+    """
+    if not rows:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_add_many must be called inside the action's transaction")
+    OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                **{
+                    **row,
+                    "facts": json.loads(json.dumps(row.get("facts") or {}, cls=DjangoJSONEncoder)),
+                }
+            )
+            for row in rows
+        ],
+        ignore_conflicts=True,
+    )
+    transaction.on_commit(_enqueue_relay, robust=True)
+
+
 def _enqueue_relay() -> None:
     # Sent by name: the relay lives in the webhooks layer, above every action that writes here.
     from celery import current_app

@@ -57,3 +57,30 @@ def lease_kept(*, filespace: Filespace) -> Iterator[None]:
     finally:
         stop.set()
         keeper.join(timeout=5)
+
+
+@contextmanager
+def leases_kept(*, ids: list[int]) -> Iterator[None]:
+    """Renew the leases of a batch of claimed creates (services.batch), one UPDATE each time."""
+    from provisioning.services.batch import filespaces_renew_leases
+
+    stop = threading.Event()
+    every = max(1.0, settings.PROVISIONING_LEASE / 3)
+
+    def renew() -> None:
+        try:
+            while not stop.wait(every):
+                if not filespaces_renew_leases(ids=ids):
+                    return  # every row moved on: nothing left to keep
+        except Exception:
+            logger.exception("Could not renew the leases of a create batch.")
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    keeper = threading.Thread(target=renew, name="lease-batch", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=5)

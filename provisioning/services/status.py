@@ -182,13 +182,114 @@ def filespace_apply_remote_status(
     return target
 
 
+def filespaces_apply_remote_statuses(
+    answers: list[tuple[Filespace, lucidlink.RemoteFilespace]],
+) -> int:
+    """Record a sweep batch's answers; returns how many rows changed state.
+
+    The common answers are written for the whole batch at once: rows still `provisioning`
+    (one UPDATE per poll count) and rows that became `provisioned` (one transaction: one UPDATE
+    of the rows, one of their orders, one INSERT of events, one of outbox rows, one email task
+    for the batch). Everything else (active, error, past the deadline) goes through
+    filespace_apply_remote_status row by row. Every write is still conditional on the state
+    the row was claimed in.
+    """
+    now = timezone.now()
+    ready: list[Filespace] = []
+    waiting: dict[tuple[int, str], list[int]] = defaultdict(list)
+    changed = 0
+    for filespace, remote in answers:
+        if filespace.state == State.PROVISIONING and remote.status == "provisioned":
+            ready.append(filespace)
+        elif (
+            filespace.state == State.PROVISIONING
+            and remote.status in (None, "provisioning")
+            and not (filespace.poll_deadline and now >= filespace.poll_deadline)
+        ):
+            waiting[(filespace.polls, remote.status or "")].append(filespace.pk)
+        elif filespace_apply_remote_status(filespace=filespace, remote=remote) != filespace.state:
+            changed += 1
+    for (polls, status), ids in waiting.items():
+        Filespace.objects.filter(pk__in=ids, state=State.PROVISIONING).update(
+            remote_status=status,
+            polls=polls + 1,
+            next_poll_at=now + duration(_next_poll_delay(State.PROVISIONING, polls + 1)),
+            lease_until=None,
+            updated_at=now,
+        )
+    return changed + _mark_provisioned_many(ready, now=now)
+
+
+def _mark_provisioned_many(filespaces: list[Filespace], *, now: datetime) -> int:
+    """`provisioning` -> `provisioned` for a batch, as filespace_apply_remote_status does one."""
+    from portal.actions.outbox import outbox_add_many
+    from provisioning import emails
+    from provisioning.models import ProvisioningEvent
+    from provisioning.services.common import ONCE_PER_FILESPACE
+
+    if not filespaces:
+        return 0
+    ids = [f.pk for f in filespaces]
+    with transaction.atomic():
+        Filespace.objects.filter(pk__in=ids, state=State.PROVISIONING).update(
+            state=State.PROVISIONED,
+            remote_status="provisioned",
+            polls=0,
+            lease_until=None,
+            last_error="",
+            updated_at=now,
+            provisioned_at=now,
+            next_poll_at=now + duration(_next_poll_delay(State.PROVISIONED, 1)),
+        )
+        # The rows this UPDATE moved: the ones now provisioned at exactly this moment.
+        moved = set(
+            Filespace.objects.filter(
+                pk__in=ids, state=State.PROVISIONED, provisioned_at=now
+            ).values_list("pk", flat=True)
+        )
+        rows = [f for f in filespaces if f.pk in moved]
+        if not rows:
+            return 0
+        Order.objects.filter(
+            pk__in=[f.order_id for f in rows], state=Order.State.PROVISIONING
+        ).update(state=Order.State.FULFILLED, updated_at=now)
+        events = ProvisioningEvent.objects.bulk_create(
+            ProvisioningEvent(
+                filespace=f,
+                kind=Kind.PROVISIONED,
+                message="The filespace is ready to initialize.",
+                api_status=200,
+                api_answer="status=provisioned",
+                at=now,
+            )
+            for f in rows
+        )
+        event_type = ONCE_PER_FILESPACE[Kind.PROVISIONED]
+        outbox_add_many(
+            [
+                {
+                    "event_type": event_type,
+                    "customer_id": f.customer_id,
+                    "subject_type": "filespace",
+                    "subject_id": f.pk,
+                    "facts": {"timeline_event_id": event.pk},
+                    "dedupe_key": f"{event_type}:{f.pk}",
+                }
+                for f, event in zip(rows, events, strict=True)
+            ]
+        )
+        emails.send_many_on_commit(filespace_ids=[f.pk for f in rows], kind=emails.READY)
+    return len(rows)
+
+
 def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> list[Filespace]:
     """Lease up to `limit` rows whose status check is due.
 
     PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED in a short transaction that only writes the
-    lease, so concurrent sweeps take disjoint batches. SQLite has no SKIP LOCKED: each row is
-    claimed with its own conditional UPDATE instead. Either way the lock or claim ends before
-    any HTTP call.
+    lease, so concurrent sweeps take disjoint batches. SQLite has no SKIP LOCKED: one
+    conditional UPDATE of the candidates that re-checks each, then the rows it leased are read
+    back, in one transaction. Either way the statements do not grow with the batch and the lock
+    or claim ends before any HTTP call.
     """
     now = now or timezone.now()
     lease_until = now + duration(settings.PROVISIONING_LEASE)
@@ -205,11 +306,20 @@ def filespaces_claim_due_polls(*, limit: int, now: datetime | None = None) -> li
             )
             Filespace.objects.filter(pk__in=ids).update(lease_until=lease_until)
     else:
-        ids = []
-        candidates = Filespace.objects.filter(due).order_by("next_poll_at")
-        for pk in candidates.values_list("pk", flat=True)[:limit]:
-            if Filespace.objects.filter(due, pk=pk).update(lease_until=lease_until) == 1:
-                ids.append(pk)
+        # SQLite serializes writers: the UPDATE re-checks `due` for every candidate, and no other
+        # writer runs between it and the read-back inside this transaction.
+        with transaction.atomic():
+            candidates = list(
+                Filespace.objects.filter(due)
+                .order_by("next_poll_at")
+                .values_list("pk", flat=True)[:limit]
+            )
+            Filespace.objects.filter(due, pk__in=candidates).update(lease_until=lease_until)
+            ids = list(
+                Filespace.objects.filter(pk__in=candidates, lease_until=lease_until).values_list(
+                    "pk", flat=True
+                )
+            )
     return list(Filespace.objects.filter(pk__in=ids).order_by("next_poll_at"))
 
 
@@ -340,6 +450,7 @@ def filespaces_poll_due(
         if fan_out is not None and not handed_over and len(batch) == limit:
             fan_out()
             handed_over = True
+        answers: list[tuple[Filespace, lucidlink.RemoteFilespace]] = []
         for index, filespace in enumerate(batch):
             try:
                 remote = _status_waiting_out_pauses(source, filespace, len(batch), started, budget)
@@ -362,6 +473,7 @@ def filespaces_poll_due(
                 # again when the shared pause ends (never before Retry-After).
                 delay = max(pause.api_paused_for(), getattr(exc, "retry_after", None) or 0)
                 _release_polls(batch[index:], delay=delay or retry_delay(1))
+                result.changed += filespaces_apply_remote_statuses(answers)
                 result.stopped = exc.message
                 logger.warning("Status sweep stopped: %s", exc.message)
                 return result
@@ -377,8 +489,8 @@ def filespaces_poll_due(
                 result.changed += 1
                 continue
             result.checked += 1
-            if filespace_apply_remote_status(filespace=filespace, remote=remote) != filespace.state:
-                result.changed += 1
+            answers.append((filespace, remote))
+        result.changed += filespaces_apply_remote_statuses(answers)
         if len(batch) < limit:
             return result
         if time.monotonic() - started >= budget:

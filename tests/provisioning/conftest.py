@@ -22,6 +22,11 @@ def emails_sent_in_process(monkeypatch):
         "delay",
         lambda filespace_id, kind: emails.send(filespace_id=filespace_id, kind=kind),
     )
+    monkeypatch.setattr(
+        tasks.send_filespace_emails,
+        "delay",
+        lambda filespace_ids, kind: [emails.send(filespace_id=i, kind=kind) for i in filespace_ids],
+    )
 
 
 @pytest.fixture

@@ -305,3 +305,33 @@ def test_the_qualified_name_shown_before_ordering_uses_the_msp_domain(sim, custo
     assert qualified_name_preview(customer=customer, name="media") == "acme-media.msp"
     with pytest.raises(ValidationError):
         qualified_name_preview(customer=customer, name="Bad Name")
+
+
+def test_a_batch_whose_first_answer_is_lost_creates_each_filespace_once(sim, order, monkeypatch):
+    """Three never-tried orders go out in one batch; LucidLink acts on the first POST and the
+    connection drops. That row adopts its filespace on the next attempt; the two rows never
+    sent are sent afterwards; LucidLink sees one create per name."""
+    monkeypatch.setattr(tasks.create_filespace, "apply_async", lambda *a, **k: None)
+    monkeypatch.setattr(tasks.poll_filespaces, "apply_async", lambda *a, **k: None)
+    sim.add_fault(operation="createFilespace", drop_after=True)
+    first, second, third = (order(name) for name in ("media0", "media1", "media2"))
+
+    tasks.create_filespace(first.pk)
+
+    assert sim.count("createFilespace") == 1
+    for row in (first, second, third):
+        row.refresh_from_db()
+        assert row.state == State.REQUESTED
+    assert (second.attempts, second.create_sent_at) == (0, None)
+    Filespace.objects.filter(state=State.REQUESTED).update(next_poll_at=timezone.now())
+
+    tasks.create_filespace(first.pk)  # attempt 2: looks the name up and adopts
+    tasks.create_filespace(second.pk)  # a first attempt again: takes the third along
+
+    for row in (first, second, third):
+        row.refresh_from_db()
+        assert row.state in (State.PROVISIONING, State.PROVISIONED)
+        assert sim.count("createFilespace", row.remote_name) == 1
+        assert remote_count(sim, row.remote_name) == 1
+    assert Kind.ADOPTED in [e.kind for e in first.events.all()]
+    assert sim.count("createFilespace") == 3

@@ -27,6 +27,7 @@ from provisioning.managed import services as managed
 from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace
 from provisioning.services import filespace_claim_for_create, filespace_claim_for_delete
+from provisioning.services.batch import filespaces_claim_fresh_creates
 
 
 @dataclass
@@ -72,6 +73,13 @@ CLAIMS = {
         lambda pk: filespace_claim_for_create(filespace_id=pk),
         _filespace_attempts,
     ),
+    # The batch claim takes the oldest never-tried rows; with a limit of one, the row made first.
+    "filespace create batch": Claim(
+        Filespace._meta.db_table,
+        _requested,
+        lambda pk: next(iter(filespaces_claim_fresh_creates(limit=1)), None),
+        _filespace_attempts,
+    ),
     "filespace delete": Claim(
         Filespace._meta.db_table,
         _deleting,
@@ -94,7 +102,11 @@ CLAIMS = {
 
 
 def _is_update_of(sql: str, table: str) -> bool:
-    return sql.lstrip().upper().startswith("UPDATE") and table in sql
+    """An UPDATE of the table, also one picking its rows in a WITH clause (still one statement)."""
+    text = sql.lstrip().upper()
+    if text.startswith("WITH"):
+        return f"UPDATE {table.upper()} SET" in text
+    return text.startswith("UPDATE") and table in sql
 
 
 class BeforeFirstUpdate:
