@@ -141,6 +141,43 @@ def test_a_customer_key_stops_working_when_its_creator_is_no_longer_a_manager(
     assert api.get("/api/v1/orders/").status_code == 401
 
 
+def test_a_key_depends_on_its_creators_role_in_the_keys_organisation_only(
+    api_key_factory, api_client_for, member_factory, customer_factory
+):
+    # The creator is also an owner elsewhere, and the key's organisation keeps another owner:
+    # neither keeps the key alive once its creator is no longer a manager where the key belongs.
+    customer, elsewhere = customer_factory(), customer_factory()
+    member_factory(role="owner", customer=customer)
+    admin = member_factory(role="admin", customer=customer)
+    member_factory(role="owner", customer=elsewhere, user=admin.user)
+    _key, raw = api_key_factory(customer=customer, created_by=admin.user)
+    api = api_client_for(raw)
+    assert api.get("/api/v1/orders/").status_code == 200
+    admin.role = "member"
+    admin.save(update_fields=["role"])
+    assert api.get("/api/v1/orders/").status_code == 401
+
+
+def test_a_customer_key_stops_working_when_its_creator_is_deactivated_or_deleted(
+    api_key_factory, api_client_for, member_factory, customer_factory
+):
+    # The creator stays an owner on paper: only their account changes.
+    customer = customer_factory()
+    deactivated = member_factory(role="owner", customer=customer)
+    deleted = member_factory(role="admin", customer=customer)
+    _key, raw_of_deactivated = api_key_factory(customer=customer, created_by=deactivated.user)
+    _key, raw_of_deleted = api_key_factory(customer=customer, created_by=deleted.user)
+    assert api_client_for(raw_of_deactivated).get("/api/v1/orders/").status_code == 200
+    assert api_client_for(raw_of_deleted).get("/api/v1/orders/").status_code == 200
+
+    deactivated.user.is_active = False
+    deactivated.user.save(update_fields=["is_active"])
+    deleted.user.delete()  # the key's created_by becomes NULL
+
+    assert api_client_for(raw_of_deactivated).get("/api/v1/orders/").status_code == 401
+    assert api_client_for(raw_of_deleted).get("/api/v1/orders/").status_code == 401
+
+
 def test_a_suspended_organisation_cannot_create_keys(member_factory, customer_factory):
     from django.core.exceptions import ValidationError
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing import rating
+from billing import rating, summary
 
 JUNE = rating.month_bounds(2026, 6)
 TERMS = rating.PlanTerms(currency="USD", unit="GB", price_per_unit_month=Decimal("0.023"))
@@ -205,8 +205,26 @@ def test_unknown_units_rules_and_windows_are_refused():
         rate([], terms=rating.PlanTerms("USD", "TB", Decimal(1)))
     with pytest.raises(rating.RatingError, match="rule"):
         rate([], terms=rating.PlanTerms("USD", "GB", Decimal(1), quantity_rule="median"))
-    with pytest.raises(rating.RatingError, match="inside its month"):
+    # The reasons are what staff read when an invoice run stops on one: exact and capitalised.
+    with pytest.raises(rating.RatingError, match=r"^The window must lie inside its month\.$"):
         rate([], end=JUNE[1] + timedelta(hours=1))
+    # The database's figures and a month's summary are used only when made for this window and
+    # this sampling interval.
+    day = JUNE[0] + timedelta(days=1)
+    figures = summary.WindowFigures(
+        byte_seconds=0, slot_count=24, active_seconds=86_400, gap_slots=0, projected_slots=0,
+        level=Decimal(0),
+    )  # fmt: skip
+    assert rate([], end=day, figures=figures).amount == Decimal("0.00")
+    with pytest.raises(
+        rating.RatingError, match=r"^The figures were computed for another window\.$"
+    ):
+        rate([], end=day + timedelta(hours=1), figures=figures)
+    month = summary.summarize({int(JUNE[0].timestamp()): 10**9}, 1800)
+    with pytest.raises(
+        rating.RatingError, match=r"^The summary was made for another sampling interval\.$"
+    ):
+        rate(month)
 
 
 def test_a_plan_history_cuts_the_window_where_the_plan_changed():
@@ -373,3 +391,35 @@ def test_the_month_of_a_moment_does_not_depend_on_the_servers_time_zone(monkeypa
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_each_line_shows_the_customer_how_it_was_computed_with_its_figures():
+    X = rating.TIMES  # the multiplication sign
+    # The formula and the gap note are printed on the invoice's line page (docs/billing.md):
+    # every figure in them is checked here by hand, not copied from a run.
+    samples = hourly(JUNE[0], [10 * 10**9] * 720)
+    del samples[100]  # one hour without a measurement
+    flat = rate(samples)
+    # 10 GB x 30 days x 86,400 s = 2.592e16 byte-seconds; 10 GB-month x 0.023 = 0.23.
+    assert flat.formula == (
+        f"Σ(bytes {X} seconds) 25920000000000000 / (1000000000 B/GB {X} 2592000 s in month)"
+        " = 10.000000 GB-month; included 0.000000 GB-month; billable 10.000000 GB-month;"
+        f" 10.000000 {X} 0.023 USD = 0.23 → 0.23 USD (half-up)"
+    )
+    assert flat.gap_note == (
+        "1 of 720 sampling slots had no measurement; each was filled with the lower"
+        " neighbouring measurement, in your favour."
+    )
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        quantity_rule=rating.QuantityRule.AVERAGE_DAILY_PEAK, included_units=Decimal(100),
+        tiers=TIERED.tiers,
+    )  # fmt: skip
+    tiered = rate(hourly(JUNE[0], [1500 * 10**9] * 720), terms=terms)
+    # 1,500 GB-month less 100 included: 1,000 x 0.03 + 400 x 0.02 = 38.
+    assert tiered.formula == (
+        f"average daily peak 1500000000000 B / 1000000000 B/GB {X} 2592000 s active / 2592000 s"
+        " in month = 1500.000000 GB-month; included 100.000000 GB-month; billable 1400.000000"
+        f" GB-month; tiers 1000.000000 {X} 0.03 + 400.000000 {X} 0.02 = 38 → 38.00 USD (half-up)"
+    )
+    assert tiered.gap_note == ""  # no gap, no note
