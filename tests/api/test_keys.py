@@ -218,3 +218,21 @@ def test_a_bearer_string_that_cannot_be_a_key_is_refused_without_a_query(
 
     with django_assert_num_queries(queries):
         assert apikey_authenticate(raw=raw) is None
+
+
+def test_authenticating_a_key_reads_it_with_its_organisation_and_creator_in_one_query(
+    api_key_factory, customer_factory, django_assert_num_queries, time_machine
+):
+    # Every API request authenticates: the key, its organisation and its creator come in one
+    # query; a customer key adds the check that its creator still manages the organisation.
+    from portal.apikeys.services import apikey_authenticate
+
+    time_machine.move_to("2026-06-10T12:00:00Z", tick=False)
+    _msp_key, msp_raw = api_key_factory()
+    _customer_key, customer_raw = api_key_factory(customer=customer_factory())
+    apikey_authenticate(raw=msp_raw)  # records the last use; within a minute, no write again
+    apikey_authenticate(raw=customer_raw)
+    with django_assert_num_queries(1):
+        assert apikey_authenticate(raw=msp_raw).is_msp
+    with django_assert_num_queries(2):
+        assert apikey_authenticate(raw=customer_raw).customer.status == "active"

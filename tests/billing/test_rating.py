@@ -191,6 +191,10 @@ def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
     assert rating.round_money(Decimal("0.0049999"), "EUR") == Decimal("0.00")
     assert rating.round_money(Decimal("2500.5"), "JPY") == Decimal("2501")
     assert rating.round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
+    # The minor unit is also what a charge is counted in (Stripe takes cents, yen, fils).
+    assert [rating.minor_unit(c) for c in ("USD", "jpy", "KWD")] == [
+        Decimal("0.01"), Decimal("1"), Decimal("0.001"),
+    ]  # fmt: skip
 
 
 def test_quantities_are_rounded_half_up_to_six_places():
@@ -423,3 +427,25 @@ def test_each_line_shows_the_customer_how_it_was_computed_with_its_figures():
         f" GB-month; tiers 1000.000000 {X} 0.03 + 400.000000 {X} 0.02 = 38 → 38.00 USD (half-up)"
     )
     assert tiered.gap_note == ""  # no gap, no note
+
+
+def test_a_gap_after_the_last_measurement_is_filled_with_that_measurement():
+    # 5 GB then 10 GB, then two hours without a measurement: those hours count 10 GB each
+    # (the only neighbour), not the 5 GB before it.
+    three_hours = JUNE[0] + timedelta(hours=4)
+    line = rate(hourly(JUNE[0], [5 * 10**9, 10 * 10**9]), end=three_hours)
+    assert (line.slot_count, line.gap_slots) == (4, 2)
+    # (5 + 10 + 10 + 10) GB-hours over the 720 hours of June.
+    assert line.quantity == rating.quantize_quantity(Decimal(35) / Decimal(720))
+
+
+def test_a_line_carries_what_the_invoice_line_stores():
+    start = JUNE[0] + timedelta(days=10)
+    line = rate(hourly(start, [2 * 10**9] * 480), start=start)
+    assert (line.window_start, line.window_end) == (start, JUNE[1])
+    assert (line.unit, line.quantity_rule, line.currency) == ("GB", "time_weighted", "USD")
+    assert (line.active_seconds, line.month_seconds) == (480 * 3600, 720 * 3600)
+    assert (line.quantity, line.included, line.billable) == (
+        Decimal("1.333333"), Decimal("0.000000"), Decimal("1.333333"),
+    )  # fmt: skip
+    assert (line.slot_count, line.gap_slots, line.amount) == (480, 0, Decimal("0.03"))
