@@ -449,3 +449,13 @@ def test_a_line_carries_what_the_invoice_line_stores():
         Decimal("1.333333"), Decimal("0.000000"), Decimal("1.333333"),
     )  # fmt: skip
     assert (line.slot_count, line.gap_slots, line.amount) == (480, 0, Decimal("0.03"))
+
+
+def test_a_gap_before_the_first_measurement_is_filled_with_that_measurement():
+    # Two hours without a measurement, then 5 GB and 10 GB: the first two hours count 5 GB
+    # (the only neighbour they have), not 10 GB.
+    line = rate(hourly(JUNE[0] + timedelta(hours=2), [5 * 10**9, 10 * 10**9]),
+                end=JUNE[0] + timedelta(hours=4))  # fmt: skip
+    assert (line.slot_count, line.gap_slots) == (4, 2)
+    # (5 + 5 + 5 + 10) GB-hours over the 720 hours of June.
+    assert line.quantity == rating.quantize_quantity(Decimal(25) / Decimal(720))
