@@ -236,3 +236,17 @@ def test_authenticating_a_key_reads_it_with_its_organisation_and_creator_in_one_
         assert apikey_authenticate(raw=msp_raw).is_msp
     with django_assert_num_queries(2):
         assert apikey_authenticate(raw=customer_raw).customer.status == "active"
+
+
+@pytest.mark.parametrize("name", ["", "   ", None])
+def test_a_key_without_a_name_is_refused_on_the_name_field(name, staff_user):
+    from django.core.exceptions import ValidationError
+
+    from portal.apikeys.services import apikey_create
+
+    with pytest.raises(ValidationError) as refused:
+        apikey_create(name=name, created_by=staff_user)
+    assert refused.value.message_dict == {
+        "name": ["Give the key a name that says where it is used."]
+    }
+    assert not ApiKey.objects.exists()
