@@ -250,3 +250,15 @@ def test_a_key_without_a_name_is_refused_on_the_name_field(name, staff_user):
         "name": ["Give the key a name that says where it is used."]
     }
     assert not ApiKey.objects.exists()
+
+
+def test_a_key_name_fits_the_column_of_100_characters_and_no_more(staff_user):
+    from django.core.exceptions import ValidationError
+
+    from portal.apikeys.services import apikey_create
+
+    key, _raw = apikey_create(name=" " + "n" * 100 + " ", created_by=staff_user)
+    assert key.name == "n" * 100  # trimmed, then exactly as long as the column
+    with pytest.raises(ValidationError) as refused:
+        apikey_create(name="n" * 101, created_by=staff_user)
+    assert refused.value.message_dict == {"name": ["Keep the name under 100 characters."]}
