@@ -342,3 +342,14 @@ def test_lists_of_filespaces_leave_the_secrets_they_do_not_show_encrypted(owner,
     listed = filespaces_listed_for(customer=owner.customer).get()
     assert "root_password" in listed.get_deferred_fields()
     assert {"access_key", "secret_key"} <= listed.order.get_deferred_fields()
+
+
+def test_a_deleted_filespace_leaves_the_dashboard_and_its_page(
+    owner_client, owner, filespace_factory
+):
+    kept = filespace_factory(customer=owner.customer, state="active", name="kept")
+    gone = filespace_factory(customer=owner.customer, state="deleted", name="gone")
+    page = owner_client.get(reverse("dashboard")).content.decode()
+    assert kept.remote_name in page and gone.remote_name not in page
+    assert owner_client.get(reverse("filespaces:detail", args=[kept.pk])).status_code == 200
+    assert owner_client.get(reverse("filespaces:detail", args=[gone.pk])).status_code == 404
