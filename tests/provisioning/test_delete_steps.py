@@ -30,6 +30,7 @@ def deleting(fake_client, filespace_factory, time_machine):
             attempts=attempts,
             next_poll_at=timezone.now() - timedelta(seconds=1),
             last_error="Delete will be retried: LucidLink is unavailable.",
+            updated_at=timezone.now() - timedelta(hours=1),
         )
         filespace.refresh_from_db()
         return filespace
@@ -37,9 +38,13 @@ def deleting(fake_client, filespace_factory, time_machine):
     return make
 
 
-def test_deleting_one_filespace_moves_that_row_once_and_no_other(fake_client, deleting):
+def test_deleting_one_filespace_moves_that_row_once_and_no_other(
+    fake_client, deleting, time_machine
+):
     one, other = deleting("one"), deleting("other")
     claimed = services.filespace_claim_for_delete(filespace_id=one.pk)
+    assert claimed.updated_at == timezone.now()  # the claim is a change of the row
+    time_machine.move_to("2026-06-10T12:00:05Z", tick=False)  # LucidLink answers 5 s later
     assert services.filespace_remove_remote(filespace=claimed, client=fake_client) is True
     one.refresh_from_db()
     other.refresh_from_db()
