@@ -35,6 +35,16 @@ def test_an_unknown_key_gets_401(api_client_for, api_key_factory):
     response = api_client_for(raw[:-2] + "xx").get("/api/v1/plans/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+    # The client is told what can be wrong with its key, in words.
+    assert response.json()["error"]["message"] == (
+        "This API key is not valid: it is unknown, revoked or no longer allowed."
+    )
+
+
+def test_a_key_after_more_than_one_space_still_authenticates(api_key_factory, client):
+    _key, raw = api_key_factory()
+    response = client.get("/api/v1/plans/", HTTP_AUTHORIZATION=f"Bearer   {raw}")
+    assert response.status_code == 200
 
 
 def test_a_revoked_key_gets_401(api_key_factory, api_client_for, staff_user):
