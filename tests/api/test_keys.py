@@ -35,6 +35,16 @@ def test_an_unknown_key_gets_401(api_client_for, api_key_factory):
     response = api_client_for(raw[:-2] + "xx").get("/api/v1/plans/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+    # The client is told what can be wrong with its key, in words.
+    assert response.json()["error"]["message"] == (
+        "This API key is not valid: it is unknown, revoked or no longer allowed."
+    )
+
+
+def test_a_key_after_more_than_one_space_still_authenticates(api_key_factory, client):
+    _key, raw = api_key_factory()
+    response = client.get("/api/v1/plans/", HTTP_AUTHORIZATION=f"Bearer   {raw}")
+    assert response.status_code == 200
 
 
 def test_a_revoked_key_gets_401(api_key_factory, api_client_for, staff_user):
@@ -141,6 +151,43 @@ def test_a_customer_key_stops_working_when_its_creator_is_no_longer_a_manager(
     assert api.get("/api/v1/orders/").status_code == 401
 
 
+def test_a_key_depends_on_its_creators_role_in_the_keys_organisation_only(
+    api_key_factory, api_client_for, member_factory, customer_factory
+):
+    # The creator is also an owner elsewhere, and the key's organisation keeps another owner:
+    # neither keeps the key alive once its creator is no longer a manager where the key belongs.
+    customer, elsewhere = customer_factory(), customer_factory()
+    member_factory(role="owner", customer=customer)
+    admin = member_factory(role="admin", customer=customer)
+    member_factory(role="owner", customer=elsewhere, user=admin.user)
+    _key, raw = api_key_factory(customer=customer, created_by=admin.user)
+    api = api_client_for(raw)
+    assert api.get("/api/v1/orders/").status_code == 200
+    admin.role = "member"
+    admin.save(update_fields=["role"])
+    assert api.get("/api/v1/orders/").status_code == 401
+
+
+def test_a_customer_key_stops_working_when_its_creator_is_deactivated_or_deleted(
+    api_key_factory, api_client_for, member_factory, customer_factory
+):
+    # The creator stays an owner on paper: only their account changes.
+    customer = customer_factory()
+    deactivated = member_factory(role="owner", customer=customer)
+    deleted = member_factory(role="admin", customer=customer)
+    _key, raw_of_deactivated = api_key_factory(customer=customer, created_by=deactivated.user)
+    _key, raw_of_deleted = api_key_factory(customer=customer, created_by=deleted.user)
+    assert api_client_for(raw_of_deactivated).get("/api/v1/orders/").status_code == 200
+    assert api_client_for(raw_of_deleted).get("/api/v1/orders/").status_code == 200
+
+    deactivated.user.is_active = False
+    deactivated.user.save(update_fields=["is_active"])
+    deleted.user.delete()  # the key's created_by becomes NULL
+
+    assert api_client_for(raw_of_deactivated).get("/api/v1/orders/").status_code == 401
+    assert api_client_for(raw_of_deleted).get("/api/v1/orders/").status_code == 401
+
+
 def test_a_suspended_organisation_cannot_create_keys(member_factory, customer_factory):
     from django.core.exceptions import ValidationError
 
@@ -181,3 +228,47 @@ def test_a_bearer_string_that_cannot_be_a_key_is_refused_without_a_query(
 
     with django_assert_num_queries(queries):
         assert apikey_authenticate(raw=raw) is None
+
+
+def test_authenticating_a_key_reads_it_with_its_organisation_and_creator_in_one_query(
+    api_key_factory, customer_factory, django_assert_num_queries, time_machine
+):
+    # Every API request authenticates: the key, its organisation and its creator come in one
+    # query; a customer key adds the check that its creator still manages the organisation.
+    from portal.apikeys.services import apikey_authenticate
+
+    time_machine.move_to("2026-06-10T12:00:00Z", tick=False)
+    _msp_key, msp_raw = api_key_factory()
+    _customer_key, customer_raw = api_key_factory(customer=customer_factory())
+    apikey_authenticate(raw=msp_raw)  # records the last use; within a minute, no write again
+    apikey_authenticate(raw=customer_raw)
+    with django_assert_num_queries(1):
+        assert apikey_authenticate(raw=msp_raw).is_msp
+    with django_assert_num_queries(2):
+        assert apikey_authenticate(raw=customer_raw).customer.status == "active"
+
+
+@pytest.mark.parametrize("name", ["", "   ", None])
+def test_a_key_without_a_name_is_refused_on_the_name_field(name, staff_user):
+    from django.core.exceptions import ValidationError
+
+    from portal.apikeys.services import apikey_create
+
+    with pytest.raises(ValidationError) as refused:
+        apikey_create(name=name, created_by=staff_user)
+    assert refused.value.message_dict == {
+        "name": ["Give the key a name that says where it is used."]
+    }
+    assert not ApiKey.objects.exists()
+
+
+def test_a_key_name_fits_the_column_of_100_characters_and_no_more(staff_user):
+    from django.core.exceptions import ValidationError
+
+    from portal.apikeys.services import apikey_create
+
+    key, _raw = apikey_create(name=" " + "n" * 100 + " ", created_by=staff_user)
+    assert key.name == "n" * 100  # trimmed, then exactly as long as the column
+    with pytest.raises(ValidationError) as refused:
+        apikey_create(name="n" * 101, created_by=staff_user)
+    assert refused.value.message_dict == {"name": ["Keep the name under 100 characters."]}

@@ -207,6 +207,22 @@ def test_the_monthly_estimate_is_exact_and_rounded_once():
     assert rating.remaining_share(at("2026-04-11T00:00")) == Decimal(2) / Decimal(3)
 
 
+def test_the_monthly_estimate_of_a_tiered_plan_fills_each_band_of_a_whole_month():
+    tiered = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        included_units=Decimal(100),
+        tiers=(
+            rating.Tier(Decimal(1000), Decimal("0.03")),
+            rating.Tier(Decimal(2000), Decimal("0.02")),
+        ),
+    )  # fmt: skip
+    # 3,600 GB less 100 included: the first 1,000 at 0.03, up to 2,000 at 0.02, the other
+    # 1,500 at the plan's price past the bands: 30 + 20 + 15.
+    assert rating.monthly_estimate(tiered, 3600 * 10**9) == Decimal("65.00")
+    with pytest.raises(rating.RatingError, match=r"^unknown billing unit 'TB'$"):
+        rating.monthly_estimate(rating.PlanTerms("USD", "TB", Decimal(1)), 10**12)
+
+
 @time_machine.travel("2026-04-11T00:00:00Z", tick=False)
 def test_the_preview_shows_both_prices_and_the_rest_of_the_month(world):
     fs, _cheap, dear, _owner, _ = world

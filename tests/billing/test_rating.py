@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing import rating
+from billing import rating, summary
 
 JUNE = rating.month_bounds(2026, 6)
 TERMS = rating.PlanTerms(currency="USD", unit="GB", price_per_unit_month=Decimal("0.023"))
@@ -191,6 +191,10 @@ def test_money_is_rounded_half_up_to_the_currencys_minor_unit():
     assert rating.round_money(Decimal("0.0049999"), "EUR") == Decimal("0.00")
     assert rating.round_money(Decimal("2500.5"), "JPY") == Decimal("2501")
     assert rating.round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
+    # The minor unit is also what a charge is counted in (Stripe takes cents, yen, fils).
+    assert [rating.minor_unit(c) for c in ("USD", "jpy", "KWD")] == [
+        Decimal("0.01"), Decimal("1"), Decimal("0.001"),
+    ]  # fmt: skip
 
 
 def test_quantities_are_rounded_half_up_to_six_places():
@@ -205,8 +209,26 @@ def test_unknown_units_rules_and_windows_are_refused():
         rate([], terms=rating.PlanTerms("USD", "TB", Decimal(1)))
     with pytest.raises(rating.RatingError, match="rule"):
         rate([], terms=rating.PlanTerms("USD", "GB", Decimal(1), quantity_rule="median"))
-    with pytest.raises(rating.RatingError, match="inside its month"):
+    # The reasons are what staff read when an invoice run stops on one: exact and capitalised.
+    with pytest.raises(rating.RatingError, match=r"^The window must lie inside its month\.$"):
         rate([], end=JUNE[1] + timedelta(hours=1))
+    # The database's figures and a month's summary are used only when made for this window and
+    # this sampling interval.
+    day = JUNE[0] + timedelta(days=1)
+    figures = summary.WindowFigures(
+        byte_seconds=0, slot_count=24, active_seconds=86_400, gap_slots=0, projected_slots=0,
+        level=Decimal(0),
+    )  # fmt: skip
+    assert rate([], end=day, figures=figures).amount == Decimal("0.00")
+    with pytest.raises(
+        rating.RatingError, match=r"^The figures were computed for another window\.$"
+    ):
+        rate([], end=day + timedelta(hours=1), figures=figures)
+    month = summary.summarize({int(JUNE[0].timestamp()): 10**9}, 1800)
+    with pytest.raises(
+        rating.RatingError, match=r"^The summary was made for another sampling interval\.$"
+    ):
+        rate(month)
 
 
 def test_a_plan_history_cuts_the_window_where_the_plan_changed():
@@ -373,3 +395,67 @@ def test_the_month_of_a_moment_does_not_depend_on_the_servers_time_zone(monkeypa
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_each_line_shows_the_customer_how_it_was_computed_with_its_figures():
+    X = rating.TIMES  # the multiplication sign
+    # The formula and the gap note are printed on the invoice's line page (docs/billing.md):
+    # every figure in them is checked here by hand, not copied from a run.
+    samples = hourly(JUNE[0], [10 * 10**9] * 720)
+    del samples[100]  # one hour without a measurement
+    flat = rate(samples)
+    # 10 GB x 30 days x 86,400 s = 2.592e16 byte-seconds; 10 GB-month x 0.023 = 0.23.
+    assert flat.formula == (
+        f"Σ(bytes {X} seconds) 25920000000000000 / (1000000000 B/GB {X} 2592000 s in month)"
+        " = 10.000000 GB-month; included 0.000000 GB-month; billable 10.000000 GB-month;"
+        f" 10.000000 {X} 0.023 USD = 0.23 → 0.23 USD (half-up)"
+    )
+    assert flat.gap_note == (
+        "1 of 720 sampling slots had no measurement; each was filled with the lower"
+        " neighbouring measurement, in your favour."
+    )
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        quantity_rule=rating.QuantityRule.AVERAGE_DAILY_PEAK, included_units=Decimal(100),
+        tiers=TIERED.tiers,
+    )  # fmt: skip
+    tiered = rate(hourly(JUNE[0], [1500 * 10**9] * 720), terms=terms)
+    # 1,500 GB-month less 100 included: 1,000 x 0.03 + 400 x 0.02 = 38.
+    assert tiered.formula == (
+        f"average daily peak 1500000000000 B / 1000000000 B/GB {X} 2592000 s active / 2592000 s"
+        " in month = 1500.000000 GB-month; included 100.000000 GB-month; billable 1400.000000"
+        f" GB-month; tiers 1000.000000 {X} 0.03 + 400.000000 {X} 0.02 = 38 → 38.00 USD (half-up)"
+    )
+    assert tiered.gap_note == ""  # no gap, no note
+
+
+def test_a_gap_after_the_last_measurement_is_filled_with_that_measurement():
+    # 5 GB then 10 GB, then two hours without a measurement: those hours count 10 GB each
+    # (the only neighbour), not the 5 GB before it.
+    three_hours = JUNE[0] + timedelta(hours=4)
+    line = rate(hourly(JUNE[0], [5 * 10**9, 10 * 10**9]), end=three_hours)
+    assert (line.slot_count, line.gap_slots) == (4, 2)
+    # (5 + 10 + 10 + 10) GB-hours over the 720 hours of June.
+    assert line.quantity == rating.quantize_quantity(Decimal(35) / Decimal(720))
+
+
+def test_a_line_carries_what_the_invoice_line_stores():
+    start = JUNE[0] + timedelta(days=10)
+    line = rate(hourly(start, [2 * 10**9] * 480), start=start)
+    assert (line.window_start, line.window_end) == (start, JUNE[1])
+    assert (line.unit, line.quantity_rule, line.currency) == ("GB", "time_weighted", "USD")
+    assert (line.active_seconds, line.month_seconds) == (480 * 3600, 720 * 3600)
+    assert (line.quantity, line.included, line.billable) == (
+        Decimal("1.333333"), Decimal("0.000000"), Decimal("1.333333"),
+    )  # fmt: skip
+    assert (line.slot_count, line.gap_slots, line.amount) == (480, 0, Decimal("0.03"))
+
+
+def test_a_gap_before_the_first_measurement_is_filled_with_that_measurement():
+    # Two hours without a measurement, then 5 GB and 10 GB: the first two hours count 5 GB
+    # (the only neighbour they have), not 10 GB.
+    line = rate(hourly(JUNE[0] + timedelta(hours=2), [5 * 10**9, 10 * 10**9]),
+                end=JUNE[0] + timedelta(hours=4))  # fmt: skip
+    assert (line.slot_count, line.gap_slots) == (4, 2)
+    # (5 + 5 + 5 + 10) GB-hours over the 720 hours of June.
+    assert line.quantity == rating.quantize_quantity(Decimal(25) / Decimal(720))

@@ -235,6 +235,38 @@ def test_orders_list_queries_do_not_grow_with_filespaces(
         owner_client.get(reverse("orders:list"))
 
 
+def _order_not_yet_provisioning(customer, plan, name: str):
+    from portal.orders.models import Order
+
+    return Order.objects.create(
+        customer=customer, plan=plan, name=name, remote_name=f"{customer.name_prefix}-{name}",
+        provider=plan.provider, region=(plan.allowed_regions or ["us-east"])[0],
+        state=Order.State.AWAITING_APPROVAL, idempotency_key=f"waiting-{name}",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_the_dashboard_lists_this_customers_orders_not_yet_provisioning_in_constant_queries(
+    owner_client, owner, customer_factory, plan_factory, filespace_factory,
+    django_assert_num_queries, count,
+):  # fmt: skip
+    waiting = [
+        _order_not_yet_provisioning(owner.customer, plan_factory(), f"waiting{index}")
+        for index in range(count)
+    ]
+    provisioning = filespace_factory(customer=owner.customer, name="underway").order
+    theirs = _order_not_yet_provisioning(customer_factory(), plan_factory(), "theirs")
+    owner_client.get(reverse("dashboard"))  # warm the session
+    # As QUERIES["dashboard"], and billing reads the unmeasured filespace's plan history and
+    # samples (2 more); the open orders, each with its plan, are one query however many.
+    with django_assert_num_queries(11):
+        page = owner_client.get(reverse("dashboard")).content.decode()
+    section = page.split('id="orders-heading"', 1)[1].split("</section>", 1)[0]
+    listed = re.findall(r">([^<>]+)</a> · ([^<>]+) ·", section)
+    assert sorted(listed) == sorted((order.remote_name, order.plan.name) for order in waiting)
+    assert provisioning.remote_name not in section and theirs.remote_name not in page
+
+
 # Session, user, current membership, the switcher's memberships, then the page's own queries
 # (the filespaces' count and page, open orders, and billing's fixed set for usage and cost to
 # date: plan history and month-to-date summaries); orders: the count and the page.
@@ -299,3 +331,25 @@ def test_the_dashboard_and_orders_list_show_fifty_rows_a_page(
     assert first.count('href="/filespaces/') == 50 and "Page 1 of 2" in first
     assert second.count('href="/filespaces/') == 5 and "Page 2 of 2" in second
     assert orders.count('href="/orders/') >= 5 and "Page 2 of 2" in orders
+
+
+def test_lists_of_filespaces_leave_the_secrets_they_do_not_show_encrypted(owner, filespace_factory):
+    # Decrypting each row's root password and its order's keys cost more than rating it; a list
+    # reads them only if a page asks for one (then one query per row would show in the counts).
+    from provisioning.selectors import filespaces_listed_for
+
+    filespace_factory(customer=owner.customer)
+    listed = filespaces_listed_for(customer=owner.customer).get()
+    assert "root_password" in listed.get_deferred_fields()
+    assert {"access_key", "secret_key"} <= listed.order.get_deferred_fields()
+
+
+def test_a_deleted_filespace_leaves_the_dashboard_and_its_page(
+    owner_client, owner, filespace_factory
+):
+    kept = filespace_factory(customer=owner.customer, state="active", name="kept")
+    gone = filespace_factory(customer=owner.customer, state="deleted", name="gone")
+    page = owner_client.get(reverse("dashboard")).content.decode()
+    assert kept.remote_name in page and gone.remote_name not in page
+    assert owner_client.get(reverse("filespaces:detail", args=[kept.pk])).status_code == 200
+    assert owner_client.get(reverse("filespaces:detail", args=[gone.pk])).status_code == 404
