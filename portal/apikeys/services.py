@@ -30,7 +30,7 @@ def _check_name(name: str) -> str:
     if not name:
         raise ValidationError({"name": "Give the key a name that says where it is used."})
     if len(name) > 100:
-        raise ValidationError({"name": "Keep the name under 100 characters."})
+        raise ValidationError({"name": "Keep the name to 100 characters or fewer."})
     return name
 
 

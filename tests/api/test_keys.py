@@ -271,4 +271,4 @@ def test_a_key_name_fits_the_column_of_100_characters_and_no_more(staff_user):
     assert key.name == "n" * 100  # trimmed, then exactly as long as the column
     with pytest.raises(ValidationError) as refused:
         apikey_create(name="n" * 101, created_by=staff_user)
-    assert refused.value.message_dict == {"name": ["Keep the name under 100 characters."]}
+    assert refused.value.message_dict == {"name": ["Keep the name to 100 characters or fewer."]}
