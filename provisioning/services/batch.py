@@ -144,7 +144,7 @@ def _record_intents(filespaces: list[Filespace], domain) -> list[Filespace]:
             ).values_list("pk", flat=True)
         )
         kept = [f for f in filespaces if f.pk in held]
-        ProvisioningEvent.objects.bulk_create(
+        common.events_add_many(
             ProvisioningEvent(
                 filespace=f,
                 kind=Kind.CREATE_SENT,
@@ -186,7 +186,7 @@ def _record_created_many(created: list[tuple[Filespace, lucidlink.RemoteFilespac
                 pk__in=ids, state=State.PROVISIONING, created_remote_at=now
             ).values_list("pk", flat=True)
         )
-        ProvisioningEvent.objects.bulk_create(
+        common.events_add_many(
             ProvisioningEvent(
                 filespace=f,
                 kind=Kind.CREATED,
@@ -225,7 +225,7 @@ def _hand_back_unsent(filespaces: list[Filespace], *, delay: float, why: str) ->
                 pk__in=ids, state=State.REQUESTED, next_poll_at=now + duration(delay)
             ).values_list("pk", flat=True)
         )
-        ProvisioningEvent.objects.bulk_create(
+        common.events_add_many(
             ProvisioningEvent(
                 filespace=f,
                 kind=Kind.RETRY,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_save
 
 from portal.actions.outbox import outbox_add
 from provisioning import lucidlink
@@ -81,6 +82,20 @@ def event_record(
         )
         _outbox_for_timeline(filespace=filespace, event=event)
     return event
+
+
+def events_add_many(events) -> list[ProvisioningEvent]:
+    """Append many timeline events in one INSERT (a batch of creates, a sweep's transitions).
+
+    `bulk_create` sends no signals, and the timeline's inserts are what the metrics observe
+    (portal/observability/receivers.py: time to ready, failures), so each inserted event is
+    announced as `event_record`'s insert would be. The caller writes their outbox rows.
+    """
+    created = ProvisioningEvent.objects.bulk_create(events)
+    for event in created:
+        post_save.send(sender=ProvisioningEvent, instance=event, created=True, raw=False,
+                       using=event._state.db, update_fields=None)  # fmt: skip
+    return created
 
 
 # Timeline kinds that mark a transition happening once per filespace, and the event they cause.

@@ -20,6 +20,7 @@ from provisioning.services.common import (
     State,
     duration,
     event_record,
+    events_add_many,
     logger,
     poll_delay,
     retry_delay,
@@ -253,7 +254,7 @@ def _mark_provisioned_many(filespaces: list[Filespace], *, now: datetime) -> int
         Order.objects.filter(
             pk__in=[f.order_id for f in rows], state=Order.State.PROVISIONING
         ).update(state=Order.State.FULFILLED, updated_at=now)
-        events = ProvisioningEvent.objects.bulk_create(
+        events = events_add_many(
             ProvisioningEvent(
                 filespace=f,
                 kind=Kind.PROVISIONED,

@@ -272,6 +272,25 @@ def test_a_sweep_moves_every_ready_row_with_its_order_event_webhook_and_email(
     assert len(mail.outbox) == 12
 
 
+def test_a_sweep_counts_each_ready_row_in_the_time_to_ready_metric(
+    fake_client, provisioning_rows, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The batched events are inserted without signals; the metric must still see each one."""
+    from prometheus_client import REGISTRY
+
+    monkeypatch.setattr("portal.actions.outbox._enqueue_relay", lambda: None)
+
+    def ready_count() -> float:
+        return REGISTRY.get_sample_value("portal_filespace_order_to_ready_seconds_count") or 0
+
+    before = ready_count()
+    provisioning_rows(7)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.poll_filespaces()
+
+    assert ready_count() == before + 7
+
+
 def test_the_sweeps_statements_do_not_grow_with_the_rows_that_became_ready(
     fake_client, provisioning_rows, monkeypatch
 ):
