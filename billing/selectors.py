@@ -149,6 +149,7 @@ def usage_page_for(
         month_end=month_end,
         as_of=as_of,
         inputs=inputs,
+        describe=False,
     )
     if is_current and not forecast_wanted:
         forecast = {}
@@ -160,6 +161,7 @@ def usage_page_for(
             as_of=now,
             forecast=True,
             inputs=inputs,
+            describe=False,
         )
     else:
         forecast = to_date
