@@ -442,7 +442,15 @@ def rate_usage(
     formula = ""
     if explain:
         formula = _formula(
-            terms, figures, month_seconds, quantity, included, billable, breakdown, raw_amount, amount
+            terms,
+            figures,
+            month_seconds,
+            quantity,
+            included,
+            billable,
+            breakdown,
+            raw_amount,
+            amount,
         )
     gap_note = ""
     if gap_slots:

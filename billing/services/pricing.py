@@ -6,6 +6,7 @@ Shared by the invoice run, the usage pages and the upstream check; the maths is 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -193,34 +194,50 @@ def plan_history(ids: list[int]) -> dict[int, list[tuple[datetime, object]]]:
 
 
 def summary_inputs(
-    *, filespaces: list, month_start: datetime, month_end: datetime, as_of: datetime | None
+    *,
+    filespaces: list,
+    month_start: datetime,
+    month_end: datetime,
+    as_of: datetime | None,
+    days_for: Iterable[int] | None = None,
 ) -> RatingInputs:
     """Plan history and month-to-date summaries for the cost to date and forecast at ``as_of``.
 
     A filespace whose summary does not cover every window rated for the page (no summary yet,
     a plan change or deletion inside the sampled range) gets its raw samples instead; the
     figures are the same either way (tests/billing/test_summary.py), only the cost differs.
-    Three queries at most whatever the hour of the month.
+    Three queries at most whatever the hour of the month. With ``days_for`` (the filespaces
+    whose per-day figures the caller reads, e.g. for charts) the other summaries are read
+    without theirs, unless a plan of theirs rates the average of daily peaks.
     """
     ids = [fs.pk for fs in filespaces]
     if not ids:
         return RatingInputs(history={}, samples={})
     history = plan_history(ids)
-    summaries = month_summaries(filespace_ids=ids, month_start=month_start)
     horizon = None if as_of is None else int(as_of.timestamp() // 1)
     modes = (False,) if as_of is None else (False, True)
-    samples: dict[int, rating.SampleSeries | SeriesSummary] = {}
     pieces: dict[tuple[int, datetime | None, bool], list] = {}
+    for filespace in filespaces:
+        for forecast in modes:
+            pieces[(filespace.pk, as_of, forecast)] = plan_pieces(
+                filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
+            )
+    if days_for is not None:
+        days_for = set(days_for) | {
+            filespace_id
+            for (filespace_id, _, _), cut in pieces.items()
+            if any(plan.quantity_rule in DAILY_RULES for _, _, plan in cut)
+        }
+    summaries = month_summaries(filespace_ids=ids, month_start=month_start, days_for=days_for)
+    samples: dict[int, rating.SampleSeries | SeriesSummary] = {}
     raw_ids = []
     for filespace in filespaces:
         month = summaries.get(filespace.pk)
-        windows = []
-        for forecast in modes:
-            cut = plan_pieces(
-                filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
-            )
-            pieces[(filespace.pk, as_of, forecast)] = cut
-            windows += [(_whole_seconds(start), _whole_seconds(end)) for start, end, _ in cut]
+        windows = [
+            (_whole_seconds(start), _whole_seconds(end))
+            for forecast in modes
+            for start, end, _ in pieces[(filespace.pk, as_of, forecast)]
+        ]
         if month is not None and all(
             covers(month, start, end, horizon) and covers(month, start, end, None)
             for start, end in windows

@@ -276,3 +276,33 @@ def test_rating_for_a_page_gives_the_invoices_figures_without_its_text(
     plans = {line.plan_id for line in described_lines}
     assert len(plans) == 4 and sorted(terms_read) == sorted(plans)
     assert pieces_cut == []
+
+
+def test_summaries_read_without_their_days_rate_the_same_and_daily_peaks_keep_theirs(february):
+    """The dashboard reads summaries without per-day figures (no chart); a filespace whose plan
+    rates the average of daily peaks still gets them, and every line is the same."""
+    as_of = at("2026-02-28T23:05:00")
+    filespaces = list(
+        billable_filespaces(month_start=FEB[0], month_end=FEB[1]).filter(customer=february)
+    )
+    window = {"filespaces": filespaces, "month_start": FEB[0], "month_end": FEB[1]}
+    with time_machine.travel(as_of, tick=False):
+        whole = summary_inputs(**window, as_of=as_of)
+        light = summary_inputs(**window, as_of=as_of, days_for=[])
+        for forecast in (False, True):
+            assert rate_filespaces(
+                **window, as_of=as_of, forecast=forecast, inputs=light, describe=False
+            ) == rate_filespaces(
+                **window, as_of=as_of, forecast=forecast, inputs=whole, describe=False
+            )
+    daily = {
+        fs.pk
+        for fs in filespaces
+        if fs.plan.quantity_rule == rating.QuantityRule.AVERAGE_DAILY_PEAK
+    }
+    summarized = {
+        pk: month for pk, month in light.samples.items() if isinstance(month, SeriesSummary)
+    }
+    assert daily & set(summarized)  # a daily-peak filespace read from its summary
+    for pk, month in summarized.items():
+        assert bool(month.day_peaks) == (pk in daily)
