@@ -111,16 +111,18 @@ def main() -> int:
             if response.status_code != 200:
                 print(f"{label}: {path} answered {response.status_code}")
                 continue
-            times = []
+            times, cpu = [], []
             for _ in range(args.requests):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 client.get(path)
                 times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
             with CaptureQueriesContext(connection) as queries:
                 client.get(path)
             sql_ms = sum(float(q["time"]) for q in queries.captured_queries) * 1000
             print(
                 f"{label:<24} median {statistics.median(times) * 1000:7.1f} ms  "
+                f"cpu {statistics.median(cpu) * 1000:6.1f} ms (min {min(cpu) * 1000:5.1f})  "
                 f"queries {len(queries.captured_queries):3d} ({sql_ms:6.1f} ms)  "
                 f"bytes {len(response.content)}"
             )

@@ -340,6 +340,42 @@ def _figures_from_samples(
     )
 
 
+def _formula(
+    terms: PlanTerms,
+    figures: WindowFigures,
+    month_seconds: int,
+    quantity: Decimal,
+    included: Decimal,
+    billable: Decimal,
+    breakdown: tuple[tuple[Decimal, Decimal], ...],
+    raw_amount: Decimal,
+    amount: Decimal,
+) -> str:
+    """How a line's amount was reached, as the invoice prints it (docs/billing.md)."""
+    unit_bytes = UNIT_BYTES[terms.unit]
+    if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
+        how = (
+            f"Σ(bytes {TIMES} seconds) {figures.byte_seconds} / ({unit_bytes} B/{terms.unit} "
+            f"{TIMES} {month_seconds} s in month)"
+        )
+    else:
+        how = (
+            f"{terms.quantity_rule.replace('_', ' ')} {figures.level.normalize():f} B / "
+            f"{unit_bytes} B/{terms.unit} {TIMES} {figures.active_seconds} s active / "
+            f"{month_seconds} s in month"
+        )
+    if terms.tiers:
+        price_text = "tiers " + " + ".join(f"{q} {TIMES} {p}" for q, p in breakdown)
+    else:
+        price_text = f"{billable} {TIMES} {terms.price_per_unit_month} {terms.currency}"
+    unit_month = f"{terms.unit}-month"
+    return (
+        f"{how} = {quantity} {unit_month}; included {included} {unit_month}; "
+        f"billable {billable} {unit_month}; {price_text} = {raw_amount.normalize():f} "
+        f"→ {amount} {terms.currency} (half-up)"
+    )
+
+
 def rate_usage(
     *,
     terms: PlanTerms,
@@ -351,6 +387,7 @@ def rate_usage(
     slot_seconds: int,
     as_of: datetime | None = None,
     figures: WindowFigures | None = None,
+    explain: bool = True,
 ) -> LineRating:
     """Rate one filespace over one window of one month under one plan.
 
@@ -390,35 +427,31 @@ def rate_usage(
     fraction = Decimal(active_seconds) / Decimal(month_seconds)
     if terms.quantity_rule == QuantityRule.TIME_WEIGHTED:
         raw_quantity = Decimal(byte_seconds) / (Decimal(unit_bytes) * Decimal(month_seconds))
-        how = (
-            f"Σ(bytes {TIMES} seconds) {byte_seconds} / ({unit_bytes} B/{terms.unit} {TIMES} "
-            f"{month_seconds} s in month)"
-        )
     else:
-        level = figures.level
-        raw_quantity = level / Decimal(unit_bytes) * fraction
-        how = (
-            f"{terms.quantity_rule.replace('_', ' ')} {level.normalize():f} B / {unit_bytes} B/"
-            f"{terms.unit} {TIMES} {active_seconds} s active / {month_seconds} s in month"
-        )
+        raw_quantity = figures.level / Decimal(unit_bytes) * fraction
     quantity = quantize_quantity(raw_quantity)
     included = quantize_quantity(terms.included_units * fraction)
     billable = max(ZERO, quantity - included)
     if terms.tiers:
         raw_amount, breakdown = _tiered_amount(billable, terms, fraction)
-        price_text = "tiers " + " + ".join(f"{q} {TIMES} {p}" for q, p in breakdown)
     else:
         raw_amount = billable * terms.price_per_unit_month
         breakdown = ((billable, terms.price_per_unit_month),)
-        price_text = f"{billable} {TIMES} {terms.price_per_unit_month} {terms.currency}"
     amount = round_money(raw_amount, terms.currency)
     minimum = round_money(terms.minimum_monthly_charge * fraction, terms.currency)
-    unit_month = f"{terms.unit}-month"
-    formula = (
-        f"{how} = {quantity} {unit_month}; included {included} {unit_month}; "
-        f"billable {billable} {unit_month}; {price_text} = {raw_amount.normalize():f} "
-        f"→ {amount} {terms.currency} (half-up)"
-    )
+    formula = ""
+    if explain:
+        formula = _formula(
+            terms,
+            figures,
+            month_seconds,
+            quantity,
+            included,
+            billable,
+            breakdown,
+            raw_amount,
+            amount,
+        )
     gap_note = ""
     if gap_slots:
         gap_note = (

@@ -6,6 +6,7 @@ Shared by the invoice run, the usage pages and the upstream check; the maths is 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -126,6 +127,8 @@ class RatingInputs:
     history: dict[int, list[tuple[datetime, object]]]
     samples: dict[int, rating.SampleSeries | SeriesSummary]
     figures: dict[integrals.Window, WindowFigures] = field(default_factory=dict)
+    # plan_pieces already cut while loading, by (filespace id, as_of, forecast).
+    pieces: dict[tuple[int, datetime | None, bool], list] = field(default_factory=dict)
 
 
 def rating_inputs(*, filespaces: list, month_start: datetime, month_end: datetime) -> RatingInputs:
@@ -191,32 +194,49 @@ def plan_history(ids: list[int]) -> dict[int, list[tuple[datetime, object]]]:
 
 
 def summary_inputs(
-    *, filespaces: list, month_start: datetime, month_end: datetime, as_of: datetime | None
+    *,
+    filespaces: list,
+    month_start: datetime,
+    month_end: datetime,
+    as_of: datetime | None,
+    days_for: Iterable[int] | None = None,
 ) -> RatingInputs:
     """Plan history and month-to-date summaries for the cost to date and forecast at ``as_of``.
 
     A filespace whose summary does not cover every window rated for the page (no summary yet,
     a plan change or deletion inside the sampled range) gets its raw samples instead; the
     figures are the same either way (tests/billing/test_summary.py), only the cost differs.
-    Three queries at most whatever the hour of the month.
+    Three queries at most whatever the hour of the month. With ``days_for`` (the filespaces
+    whose per-day figures the caller reads, e.g. for charts) the other summaries are read
+    without theirs, unless a plan of theirs rates the average of daily peaks.
     """
     ids = [fs.pk for fs in filespaces]
     if not ids:
         return RatingInputs(history={}, samples={})
     history = plan_history(ids)
-    summaries = month_summaries(filespace_ids=ids, month_start=month_start)
     horizon = None if as_of is None else int(as_of.timestamp() // 1)
     modes = (False,) if as_of is None else (False, True)
+    pieces: dict[tuple[int, datetime | None, bool], list] = {}
+    for filespace in filespaces:
+        for forecast in modes:
+            pieces[(filespace.pk, as_of, forecast)] = plan_pieces(
+                filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
+            )
+    if days_for is not None:
+        days_for = set(days_for) | {
+            filespace_id
+            for (filespace_id, _, _), cut in pieces.items()
+            if any(plan.quantity_rule in DAILY_RULES for _, _, plan in cut)
+        }
+    summaries = month_summaries(filespace_ids=ids, month_start=month_start, days_for=days_for)
     samples: dict[int, rating.SampleSeries | SeriesSummary] = {}
     raw_ids = []
     for filespace in filespaces:
         month = summaries.get(filespace.pk)
         windows = [
-            (int(start.timestamp() // 1), int(end.timestamp() // 1))
+            (_whole_seconds(start), _whole_seconds(end))
             for forecast in modes
-            for start, end, _ in plan_pieces(
-                filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
-            )
+            for start, end, _ in pieces[(filespace.pk, as_of, forecast)]
         ]
         if month is not None and all(
             covers(month, start, end, horizon) and covers(month, start, end, None)
@@ -232,7 +252,7 @@ def summary_inputs(
             month_end=month_end,
         )
         samples.update(raw.samples)
-    return RatingInputs(history=history, samples=samples)
+    return RatingInputs(history=history, samples=samples, pieces=pieces)
 
 
 def sample_facts(
@@ -383,13 +403,15 @@ def rate_filespaces(
     as_of: datetime | None = None,
     forecast: bool = False,
     inputs: RatingInputs | None = None,
+    describe: bool = True,
 ) -> dict[str, list[LineSpec]]:
     """Rate the given filespaces for one month: usage lines per currency, then true-ups.
 
     With ``as_of`` and no ``forecast`` the windows stop at ``as_of`` (cost to date); with
     ``forecast`` they run to the end of the month and slots after ``as_of`` are projected.
     Two queries whatever the number of filespaces (plan history and samples), none when
-    ``inputs`` were loaded already.
+    ``inputs`` were loaded already. Without ``describe`` the lines carry every figure but no
+    description or formula text (a page that shows only the figures); an invoice describes.
     """
     slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
     if inputs is None:
@@ -398,11 +420,19 @@ def rate_filespaces(
     lines: dict[str, list[LineSpec]] = defaultdict(list)
     minimums: dict[tuple[str, int], list[tuple[Decimal, Decimal]]] = defaultdict(list)
     plans: dict[int, object] = {}
+    # Each filespace row carries its own Plan instance; the terms are the plan's, so they are
+    # read once per plan, not once per filespace.
+    terms_of: dict[int, rating.PlanTerms] = {}
     for filespace in sorted(filespaces, key=lambda fs: (fs.remote_name, fs.pk)):
-        for piece_start, piece_end, plan in plan_pieces(
-            filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
-        ):
-            terms = plan_terms(plan)
+        pieces = inputs.pieces.get((filespace.pk, as_of, forecast))
+        if pieces is None:
+            pieces = plan_pieces(
+                filespace, history, month_start, month_end, as_of=as_of, forecast=forecast
+            )
+        for piece_start, piece_end, plan in pieces:
+            terms = terms_of.get(plan.pk)
+            if terms is None:
+                terms = terms_of[plan.pk] = plan_terms(plan)
             figures = None
             if as_of is None:
                 window = integrals.Window(
@@ -419,6 +449,7 @@ def rate_filespaces(
                 slot_seconds=slot_seconds,
                 as_of=as_of if forecast else None,
                 figures=figures,
+                explain=describe,
             )
             plans[plan.pk] = plan
             minimums[(terms.currency, plan.pk)].append((rated.minimum_prorated, rated.amount))
@@ -428,6 +459,8 @@ def rate_filespaces(
                     description=(
                         f"{filespace.qualified_name}: {plan.name}, "
                         f"{_window_text(piece_start, piece_end, month_start, month_end)}"
+                        if describe
+                        else ""
                     ),
                     filespace_id=filespace.pk,
                     plan_id=plan.pk,
@@ -457,7 +490,7 @@ def rate_filespaces(
             lines[currency].append(
                 LineSpec(
                     kind=InvoiceLine.Kind.MINIMUM,
-                    description=f"Minimum charge true-up: {plan.name}",
+                    description=f"Minimum charge true-up: {plan.name}" if describe else "",
                     filespace_id=None,
                     plan_id=plan_id,
                     window_start=None,
@@ -477,6 +510,8 @@ def rate_filespaces(
                     formula=(
                         f"prorated minimum {minimum} {currency} minus usage charged {charged} "
                         f"{currency} = {top_up} {currency}"
+                        if describe
+                        else ""
                     ),
                 )
             )

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, JSONField, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -209,14 +210,36 @@ def _append_chunk(slot: datetime, values: dict[int, int]) -> int:
 
 
 def month_summaries(
-    *, filespace_ids: Iterable[int], month_start: datetime
+    *,
+    filespace_ids: Iterable[int],
+    month_start: datetime,
+    days_for: Iterable[int] | None = None,
 ) -> dict[int, summary.SeriesSummary]:
-    """The month's summaries of these filespaces that match the current sampling interval."""
+    """The month's summaries of these filespaces that match the current sampling interval.
+
+    With ``days_for`` only those filespaces' summaries carry their per-day figures (daily
+    peaks and chart points), still in one query: the others' are not read nor decoded, so
+    only what does not need them (every rule but the average of daily peaks) may use them.
+    """
     slot_seconds = settings.USAGE_SAMPLE_INTERVAL_SECONDS
     rows = MonthUsage.objects.filter(
         filespace_id__in=list(filespace_ids), month=month_start.date(), slot_seconds=slot_seconds
-    ).values_list("filespace_id", *READ_FIELDS)
-    return {row[0]: _summary_from(*row[1:]) for row in rows}
+    )
+    if days_for is None:
+        rows = rows.values_list("filespace_id", *READ_FIELDS)
+    else:
+        wanted = list(days_for)
+        days = Value(None, output_field=JSONField())
+        if wanted:
+            days = Case(
+                When(filespace_id__in=wanted, then="days"),
+                default=Value(None, output_field=JSONField()),
+                output_field=JSONField(),
+            )
+        rows = rows.annotate(wanted_days=days).values_list(
+            "filespace_id", *READ_FIELDS[:-1], "wanted_days"
+        )
+    return {row[0]: _summary_from(*row[1:-1], row[-1] or {}) for row in rows}
 
 
 # Σ sampled bytes of a summary row, read from its per-day figures inside PostgreSQL.

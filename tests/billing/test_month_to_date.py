@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
@@ -234,3 +235,74 @@ def test_a_sample_written_behind_the_summarys_back_sends_the_run_to_the_raw_samp
 
     invoice = Invoice.objects.get(customer=february)
     assert services.invoice_verify(invoice=invoice) == []
+
+
+@pytest.mark.parametrize("forecast", [False, True])
+def test_rating_for_a_page_gives_the_invoices_figures_without_its_text(
+    february, monkeypatch, forecast
+):
+    """A page rates without descriptions and formulas, each plan's terms read once and each
+    filespace's plan windows cut once (while loading); every figure is the invoice's."""
+    from billing.services import pricing
+
+    as_of = at("2026-02-28T23:05:00")
+    filespaces = list(
+        billable_filespaces(month_start=FEB[0], month_end=FEB[1]).filter(customer=february)
+    )
+    window = {"filespaces": filespaces, "month_start": FEB[0], "month_end": FEB[1]}
+    with time_machine.travel(as_of, tick=False):
+        inputs = summary_inputs(**window, as_of=as_of)
+        described = rate_filespaces(**window, as_of=as_of, forecast=forecast, inputs=inputs)
+        terms_read, pieces_cut = [], []
+        real_terms, real_pieces = pricing.plan_terms, pricing.plan_pieces
+        monkeypatch.setattr(
+            pricing, "plan_terms", lambda plan: terms_read.append(plan.pk) or real_terms(plan)
+        )
+        monkeypatch.setattr(
+            pricing, "plan_pieces", lambda *a, **kw: pieces_cut.append(a) or real_pieces(*a, **kw)
+        )
+        bare = rate_filespaces(
+            **window, as_of=as_of, forecast=forecast, inputs=inputs, describe=False
+        )
+
+    text = {"description": "", "formula": ""}
+    assert bare == {
+        currency: [dataclasses.replace(line, **text) for line in lines]
+        for currency, lines in described.items()
+    }
+    described_lines = [line for lines in described.values() for line in lines]
+    assert all(line.description and line.formula for line in described_lines)
+    assert any(line.kind == "minimum_true_up" for line in described_lines)
+    plans = {line.plan_id for line in described_lines}
+    assert len(plans) == 4 and sorted(terms_read) == sorted(plans)
+    assert pieces_cut == []
+
+
+def test_summaries_read_without_their_days_rate_the_same_and_daily_peaks_keep_theirs(february):
+    """The dashboard reads summaries without per-day figures (no chart); a filespace whose plan
+    rates the average of daily peaks still gets them, and every line is the same."""
+    as_of = at("2026-02-28T23:05:00")
+    filespaces = list(
+        billable_filespaces(month_start=FEB[0], month_end=FEB[1]).filter(customer=february)
+    )
+    window = {"filespaces": filespaces, "month_start": FEB[0], "month_end": FEB[1]}
+    with time_machine.travel(as_of, tick=False):
+        whole = summary_inputs(**window, as_of=as_of)
+        light = summary_inputs(**window, as_of=as_of, days_for=[])
+        for forecast in (False, True):
+            assert rate_filespaces(
+                **window, as_of=as_of, forecast=forecast, inputs=light, describe=False
+            ) == rate_filespaces(
+                **window, as_of=as_of, forecast=forecast, inputs=whole, describe=False
+            )
+    daily = {
+        fs.pk
+        for fs in filespaces
+        if fs.plan.quantity_rule == rating.QuantityRule.AVERAGE_DAILY_PEAK
+    }
+    summarized = {
+        pk: month for pk, month in light.samples.items() if isinstance(month, SeriesSummary)
+    }
+    assert daily & set(summarized)  # a daily-peak filespace read from its summary
+    for pk, month in summarized.items():
+        assert bool(month.day_peaks) == (pk in daily)

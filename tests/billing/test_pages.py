@@ -517,3 +517,24 @@ def test_the_usage_page_draws_its_charts_when_the_cache_cannot_answer(
 
     assert response.status_code == 200
     assert "<polyline" in response.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_usage_page_loads_one_plan_instance_per_plan_not_per_filespace(
+    billing_member, live_filespace, plan_factory
+):
+    from billing import rating, selectors
+
+    plan = plan_factory(price_per_unit_month=Decimal("0.02"))
+    for fs in give_filespaces(live_filespace, billing_member.customer, 3):
+        fs.plan = plan
+        fs.save(update_fields=["plan"])
+    month_start, month_end = rating.month_of(selectors.timezone.now())
+    page = selectors.usage_page_for(
+        customer=billing_member.customer, month_start=month_start, month_end=month_end,
+        now=selectors.timezone.now(),
+    )  # fmt: skip
+
+    # Prefetched: the filespaces share their plan's one instance (its JSON decoded once).
+    assert {row.filespace.plan.pk for row in page.rows} == {plan.pk}
+    assert len({id(row.filespace.plan) for row in page.rows}) == 1 and len(page.rows) == 3

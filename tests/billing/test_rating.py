@@ -1,5 +1,6 @@
 """Pure rating rules (no database): windows, gaps, splitting, tiers, rounding."""
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -427,6 +428,22 @@ def test_each_line_shows_the_customer_how_it_was_computed_with_its_figures():
         f" GB-month; tiers 1000.000000 {X} 0.03 + 400.000000 {X} 0.02 = 38 → 38.00 USD (half-up)"
     )
     assert tiered.gap_note == ""  # no gap, no note
+
+
+def test_a_line_rated_without_its_explanation_has_every_figure_and_no_formula():
+    # Pages rate without the formula (explain=False); the figures must not move.
+    samples = hourly(JUNE[0], [10 * 10**9] * 720)
+    del samples[100]
+    terms = rating.PlanTerms(
+        currency="USD", unit="GB", price_per_unit_month=Decimal("0.01"),
+        quantity_rule=rating.QuantityRule.AVERAGE_DAILY_PEAK, included_units=Decimal(3),
+        tiers=TIERED.tiers,
+    )  # fmt: skip
+    for line_terms in (TERMS, terms):
+        explained = rate(samples, terms=line_terms, as_of=JUNE[0] + timedelta(days=20))
+        bare = rate(samples, terms=line_terms, as_of=JUNE[0] + timedelta(days=20), explain=False)
+        assert explained.formula and bare.formula == ""
+        assert bare == dataclasses.replace(explained, formula="")
 
 
 def test_a_gap_after_the_last_measurement_is_filled_with_that_measurement():
