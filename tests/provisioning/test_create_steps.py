@@ -228,7 +228,8 @@ def test_a_row_failed_while_its_create_ran_is_not_moved_and_nothing_is_recorded(
     fake_client, requested
 ):
     claimed = claim(requested("media"))
-    # Staff force-failed the order while the POST was out; the row keeps its lease time.
+    # The attempt stalled past its lease and the order was failed meanwhile (by staff, or by a
+    # later attempt that found the name not ours); then its POST answered.
     Filespace.objects.filter(pk=claimed.pk).update(state=State.ERROR, last_error="Stopped.")
 
     assert (
