@@ -350,15 +350,16 @@ def test_another_bucket_is_named_alone_as_the_reason(fake_client, requested, mon
     Filespace.objects.filter(pk=row.pk).update(create_sent_at=timezone.now())
 
     row = fail_through_the_task(
-        fake_client, row, remote(row.remote_name, bucket="someone-elses", region="eu-de"), monkeypatch
+        fake_client,
+        row,
+        remote(row.remote_name, bucket="someone-elses", region="eu-de"),
+        monkeypatch,
     )
 
     assert row.last_error == not_ours(row, "its storage is another bucket")
 
 
-def test_a_name_taken_before_our_first_post_is_refused_with_that_reason(
-    fake_client, requested
-):
+def test_a_name_taken_before_our_first_post_is_refused_with_that_reason(fake_client, requested):
     row = requested("media")
     fake_client.add(row.remote_name)  # made outside the portal
 
@@ -391,9 +392,7 @@ def test_a_later_attempt_finding_our_name_without_any_intent_of_ours_refuses_it(
     assert fake_client.calls["create_filespace"] == 0
 
 
-def test_a_conflict_the_lookup_cannot_find_is_refused_with_that_reason(
-    fake_client, requested
-):
+def test_a_conflict_the_lookup_cannot_find_is_refused_with_that_reason(fake_client, requested):
     row = requested("media")
     Filespace.objects.filter(pk=row.pk).update(create_sent_at=timezone.now())
     fake_client.fail("create_filespace", lucidlink.Conflict("Exists.", status=409))
