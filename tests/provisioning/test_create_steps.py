@@ -473,3 +473,65 @@ def test_a_stalled_last_attempt_never_fails_a_row_another_attempt_created(
 
     row = Filespace.objects.get(pk=stalled.pk)
     assert (row.state, row.remote_id) == (State.PROVISIONING, "fs-1")
+
+
+# --- The request -----------------------------------------------------------------------------
+
+
+def test_a_request_copies_the_orders_storage_is_due_at_once_and_sends_its_task(
+    filespace_factory, user_factory, monkeypatch, time_machine
+):
+    """The row is due now: should the task message be lost, the reconciler re-sends it."""
+    from django.core.exceptions import ValidationError
+
+    from portal.orders.models import Order
+
+    time_machine.move_to(NOW, tick=False)
+    sent = []
+    monkeypatch.setattr(tasks.create_filespace, "delay_on_commit", sent.append)
+    # A live filespace holds the name; set on the row directly, as order names are unique too.
+    taken = filespace_factory(name="old", state=State.ACTIVE, remote_id="fs-1")
+    Filespace.objects.filter(pk=taken.pk).update(remote_name=f"{taken.customer.name_prefix}-media")
+    taken.refresh_from_db()
+    order = Order.objects.create(
+        customer=taken.customer,
+        plan=taken.plan,
+        name="archive",
+        remote_name=f"{taken.customer.name_prefix}-archive",
+        provider=taken.provider,
+        region=taken.region,
+        bucket="acme-archive",
+        endpoint="https://s3.example.net",
+        state=Order.State.PROVISIONING,
+        idempotency_key="request-archive",
+    )
+    staff = user_factory()
+
+    row = services.filespace_request(order=order, actor=staff)
+
+    row.refresh_from_db()
+    assert (row.state, row.requested_at, row.next_poll_at) == (
+        State.REQUESTED,
+        timezone.now(),
+        timezone.now(),
+    )
+    assert (row.bucket, row.endpoint) == ("acme-archive", "https://s3.example.net")
+    assert sent == [row.pk]
+    event = row.events.get()
+    assert (event.kind, event.message, event.actor) == (Kind.REQUESTED, "Order placed.", staff)
+
+    again = Order.objects.create(
+        customer=taken.customer,
+        plan=taken.plan,
+        name="media",
+        remote_name=taken.remote_name,
+        provider=taken.provider,
+        region=taken.region,
+        state=Order.State.PROVISIONING,
+        idempotency_key="request-media-again",
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.filespace_request(order=again)
+    assert refused.value.message_dict == {
+        "name": ["This name is already taken by another filespace. Choose another name."]
+    }
