@@ -1,5 +1,6 @@
 """How a plan row becomes the terms the rating prices with (billing.services.pricing.plan_terms),
-and which part of the month a month-to-date figure rates (plan_pieces with `as_of`)."""
+which part of the month a month-to-date figure rates (plan_pieces with `as_of`), and which
+samples the month's inputs read (sample_facts, rating_inputs)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -54,3 +55,37 @@ def test_a_month_to_date_figure_stops_at_its_moment_and_a_forecast_runs_to_the_m
 
     assert so_far == [(JUNE, as_of, filespace.plan)]
     assert forecast == [(JUNE, JULY, filespace.plan)]
+
+
+def test_the_months_samples_are_read_within_the_month_and_for_the_filespaces_asked(
+    filespace_factory,
+):
+    """A sample of 31 May 23:00 or of 1 July belongs to another invoice."""
+    from tests.billing.conftest import write_samples
+
+    one, other = filespace_factory(name="one"), filespace_factory(name="other")
+    write_samples(one, "2026-05-31T23:00:00Z", "2026-06-01T02:00:00Z", 5, summarize=False)
+    write_samples(one, "2026-06-30T23:00:00Z", "2026-07-01T01:00:00Z", 7, summarize=False)
+    write_samples(other, "2026-06-10T00:00:00Z", "2026-06-10T01:00:00Z", 9, summarize=False)
+    june_1, june_1_1h, june_30_23h = (
+        int(datetime(2026, 6, d, h, tzinfo=UTC).timestamp()) for d, h in ((1, 0), (1, 1), (30, 23))
+    )
+
+    assert pricing.sample_facts(month_start=JUNE, month_end=JULY, filespace_ids=[one.pk]) == {
+        one.pk: (3, june_1, june_30_23h, 17)
+    }
+    every = pricing.sample_facts(month_start=JUNE, month_end=JULY)
+    assert set(every) == {one.pk, other.pk}
+    assert pricing.rating_inputs(filespaces=[one], month_start=JUNE, month_end=JULY).samples == {
+        one.pk: {june_1: 5, june_1_1h: 5, june_30_23h: 7}
+    }
+
+
+@pytest.mark.parametrize("inputs", ["rating_inputs", "summary_inputs", "invoice_inputs"])
+def test_no_filespaces_means_empty_inputs_without_a_query(inputs, django_assert_num_queries):
+    extra = {"as_of": None} if inputs == "summary_inputs" else {}
+
+    with django_assert_num_queries(0):
+        loaded = getattr(pricing, inputs)(filespaces=[], month_start=JUNE, month_end=JULY, **extra)
+
+    assert loaded == pricing.RatingInputs(history={}, samples={})
