@@ -146,17 +146,8 @@ def drop_before(cursor, *, before: date) -> list[str]:
     return dropped
 
 
-def convert(cursor, *, months: Iterable[date]) -> None:
-    """Turn the plain samples table into the partitioned one, keeping every row and its id.
-
-    Run once, by the migration, inside its transaction: the rows are copied into monthly
-    partitions (one per month that has rows, plus ``months``), the sequence continues from the
-    highest id, the old table is dropped. The indexes and constraints keep their names; the
-    primary key becomes (id, slot).
-    """
-    if is_partitioned(cursor):
-        return
-    old = f"{TABLE}_unpartitioned"
+def _lock_and_read_shape(cursor) -> tuple[list, list]:
+    """Lock the samples table and read its constraints and its other indexes (name, SQL)."""
     _settle(cursor)
     cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
     cursor.execute(
@@ -171,14 +162,44 @@ def convert(cursor, *, months: Iterable[date]) -> None:
     )
     owned = {name for name, _, _ in constraints}
     indexes = [(name, sql) for name, sql in cursor.fetchall() if name not in owned]
-    cursor.execute(f"SELECT min(slot), max(slot), coalesce(max(id), 0) FROM {TABLE}")  # noqa: S608
-    first, last, top = cursor.fetchone()
+    return constraints, indexes
 
-    # Free the names (indexes and constraints are named per schema) and the identity sequence.
+
+def _free_names(cursor, constraints, indexes) -> None:
+    """Drop the table's constraints and indexes: their names are per schema."""
     for name, _, _ in constraints:
         cursor.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cursor.execute(f'DROP INDEX "{name}"')
+
+
+def _restore_names(cursor, constraints, indexes, *, primary_key: str) -> None:
+    """The constraints and indexes again, on the new table, with the given primary key."""
+    for name, kind, definition in constraints:
+        if kind == "p":
+            definition = primary_key
+        cursor.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
+    for _, sql in indexes:
+        cursor.execute(sql)
+
+
+def convert(cursor, *, months: Iterable[date]) -> None:
+    """Turn the plain samples table into the partitioned one, keeping every row and its id.
+
+    Run once, by the migration, inside its transaction: the rows are copied into monthly
+    partitions (one per month that has rows, plus ``months``), the sequence continues from the
+    highest id, the old table is dropped. The indexes and constraints keep their names; the
+    primary key becomes (id, slot).
+    """
+    if is_partitioned(cursor):
+        return
+    old = f"{TABLE}_unpartitioned"
+    constraints, indexes = _lock_and_read_shape(cursor)
+    cursor.execute(f"SELECT min(slot), max(slot), coalesce(max(id), 0) FROM {TABLE}")  # noqa: S608
+    first, last, top = cursor.fetchone()
+
+    # Free the names (indexes and constraints are named per schema) and the identity sequence.
+    _free_names(cursor, constraints, indexes)
     cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN id DROP IDENTITY IF EXISTS")
     cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {old}")
 
@@ -200,12 +221,7 @@ def convert(cursor, *, months: Iterable[date]) -> None:
     ensure(cursor, months=wanted)
     cursor.execute(f"INSERT INTO {TABLE} SELECT * FROM {old}")  # noqa: S608
 
-    for name, kind, definition in constraints:
-        if kind == "p":
-            definition = "PRIMARY KEY (id, slot)"
-        cursor.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
-    for _, sql in indexes:
-        cursor.execute(sql)
+    _restore_names(cursor, constraints, indexes, primary_key="PRIMARY KEY (id, slot)")
     cursor.execute(f"DROP TABLE {old}")
     cursor.execute(f"ANALYZE {TABLE}")
 
@@ -215,37 +231,16 @@ def revert(cursor) -> None:
     if not is_partitioned(cursor):
         return
     old = f"{TABLE}_partitioned"
-    _settle(cursor)
-    cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
-    cursor.execute(
-        "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u', 'f') ORDER BY conname",
-        [TABLE],
-    )
-    constraints = cursor.fetchall()
-    cursor.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname",
-        [TABLE],
-    )
-    owned = {name for name, _, _ in constraints}
-    indexes = [(name, sql) for name, sql in cursor.fetchall() if name not in owned]
+    constraints, indexes = _lock_and_read_shape(cursor)
     cursor.execute(f"SELECT coalesce(max(id), 0) FROM {TABLE}")  # noqa: S608
     top = cursor.fetchone()[0]
-    for name, _, _ in constraints:
-        cursor.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{name}"')
-    for name, _ in indexes:
-        cursor.execute(f'DROP INDEX "{name}"')
+    _free_names(cursor, constraints, indexes)
     cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {old}")
     cursor.execute(f"ALTER SEQUENCE {TABLE}_id_seq RENAME TO {old}_id_seq")
     cursor.execute(f"CREATE TABLE {TABLE} (LIKE {old} INCLUDING CONSTRAINTS)")
     cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY")
     cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)", [TABLE, top + 1])
     cursor.execute(f"INSERT INTO {TABLE} SELECT * FROM {old}")  # noqa: S608
-    for name, kind, definition in constraints:
-        if kind == "p":
-            definition = "PRIMARY KEY (id)"
-        cursor.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
-    for _, sql in indexes:
-        cursor.execute(sql)
+    _restore_names(cursor, constraints, indexes, primary_key="PRIMARY KEY (id)")
     cursor.execute(f"DROP TABLE {old}")
     cursor.execute(f"ANALYZE {TABLE}")

@@ -48,10 +48,10 @@ from provisioning.services.common import (
     retry_delay,
 )
 from provisioning.services.create import (
-    CREATE_VERSION,
-    _with_id,
+    create_send,
     filespace_record_created,
     filespace_schedule_retry,
+    remote_with_id,
 )
 from provisioning.services.status import filespace_mark_failed
 
@@ -255,18 +255,7 @@ def filespaces_create_batch(*, filespaces: list[Filespace], client) -> dict:
         odd: list[tuple[Filespace, lucidlink.RemoteFilespace]] = []
         for index, filespace in enumerate(held):
             try:
-                # Reference: README "Endpoints", POST /filespaces.
-                remote = client.create_filespace(
-                    domain_id=domain.id,
-                    name=filespace.remote_name,
-                    subscription_type=filespace.subscription_type,
-                    owner=filespace.storage_owner,
-                    provider=filespace.provider,
-                    region=filespace.region,
-                    endpoint=filespace.endpoint or None,
-                    bucket=filespace.bucket or None,
-                    version=CREATE_VERSION,
-                )
+                remote = create_send(client=client, domain=domain, filespace=filespace)
             except lucidlink.Unavailable as exc:
                 if exc.retry_after:
                     pause.api_pause(exc.retry_after)
@@ -323,7 +312,7 @@ def _record_odd(filespace, remote, qualified_name, client) -> float | None:
     """
     try:
         if remote.id is None:
-            remote = _with_id(client, remote, qualified_name)
+            remote = remote_with_id(client, remote, qualified_name)
     except lucidlink.Unavailable as exc:
         return filespace_schedule_retry(filespace=filespace, error=exc)
     filespace_record_created(filespace=filespace, remote=remote, adopted=False)

@@ -226,18 +226,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
                 ),
             )
         try:
-            # Reference: README "Endpoints", POST /filespaces.
-            remote = client.create_filespace(
-                domain_id=domain.id,
-                name=filespace.remote_name,
-                subscription_type=filespace.subscription_type,
-                owner=filespace.storage_owner,
-                provider=filespace.provider,
-                region=filespace.region,
-                endpoint=filespace.endpoint or None,
-                bucket=filespace.bucket or None,
-                version=CREATE_VERSION,
-            )
+            remote = create_send(client=client, domain=domain, filespace=filespace)
         except lucidlink.Conflict as exc:
             if not sent_before:
                 # This was the row's first POST, so the name was taken before it was sent.
@@ -255,7 +244,7 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
         _pause_for_tests()
     if remote.id is None:
         # The id is optional in the Swagger; without it the filespace cannot be polled.
-        remote = _with_id(client, remote, qualified_name)
+        remote = remote_with_id(client, remote, qualified_name)
 
     if adopted:
         mismatch = remote_matches(filespace=filespace, remote=remote, domain=domain)
@@ -268,7 +257,23 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     return CreateOutcome(remote=remote, adopted=adopted)
 
 
-def _with_id(client, remote: lucidlink.RemoteFilespace, qualified_name: str):
+def create_send(*, client, domain, filespace: Filespace) -> lucidlink.RemoteFilespace:
+    """The POST that creates the row's filespace at LucidLink (docs/lucidlink-contract.md,
+    POST /filespaces); called only after the row's intent is recorded."""
+    return client.create_filespace(
+        domain_id=domain.id,
+        name=filespace.remote_name,
+        subscription_type=filespace.subscription_type,
+        owner=filespace.storage_owner,
+        provider=filespace.provider,
+        region=filespace.region,
+        endpoint=filespace.endpoint or None,
+        bucket=filespace.bucket or None,
+        version=CREATE_VERSION,
+    )
+
+
+def remote_with_id(client, remote: lucidlink.RemoteFilespace, qualified_name: str):
     """The same filespace with its id, looked up by name; Unavailable (retry) when still absent."""
     found = client.find_filespace(qualified_name)
     if found is None or found.id is None:
