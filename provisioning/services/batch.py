@@ -49,6 +49,7 @@ from provisioning.services.common import (
 )
 from provisioning.services.create import (
     create_send,
+    created_fields,
     filespace_record_created,
     filespace_schedule_retry,
     remote_with_id,
@@ -173,13 +174,7 @@ def _record_created_many(created: list[tuple[Filespace, lucidlink.RemoteFilespac
             state=State.PROVISIONING,
             remote_id=Case(*(When(pk=f.pk, then=Value(r.id)) for f, r in created)),
             remote_status="provisioning",
-            created_remote_at=now,
-            next_poll_at=now + duration(settings.PROVISIONING_FIRST_POLL_DELAY),
-            poll_deadline=now + duration(settings.PROVISIONING_DEADLINE),
-            lease_until=None,
-            polls=0,
-            last_error="",
-            updated_at=now,
+            **created_fields(now),
         )
         moved = set(
             Filespace.objects.filter(

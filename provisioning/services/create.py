@@ -257,6 +257,20 @@ def filespace_ensure_remote(*, filespace: Filespace, client) -> CreateOutcome | 
     return CreateOutcome(remote=remote, adopted=adopted)
 
 
+def created_fields(now) -> dict:
+    """What every move from `creating` to `provisioning` writes besides the remote's answer:
+    the first check after the configured delay, the deadline, the lease released."""
+    return {
+        "created_remote_at": now,
+        "next_poll_at": now + duration(settings.PROVISIONING_FIRST_POLL_DELAY),
+        "poll_deadline": now + duration(settings.PROVISIONING_DEADLINE),
+        "lease_until": None,
+        "polls": 0,
+        "last_error": "",
+        "updated_at": now,
+    }
+
+
 def create_send(*, client, domain, filespace: Filespace) -> lucidlink.RemoteFilespace:
     """The POST that creates the row's filespace at LucidLink (docs/lucidlink-contract.md,
     POST /filespaces); called only after the row's intent is recorded."""
@@ -302,13 +316,7 @@ def filespace_record_created(
             domain_id=filespace.domain_id,
             domain_name=filespace.domain_name,
             remote_status=remote.status or "",
-            created_remote_at=now,
-            next_poll_at=now + duration(settings.PROVISIONING_FIRST_POLL_DELAY),
-            poll_deadline=now + duration(settings.PROVISIONING_DEADLINE),
-            lease_until=None,
-            polls=0,
-            last_error="",
-            updated_at=now,
+            **created_fields(now),
         )
         if moved != 1:
             logger.warning("Filespace %s left `creating` while its create ran.", filespace.pk)
