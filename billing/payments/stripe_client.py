@@ -7,6 +7,7 @@ retrying cannot help). The secret key is passed per client and never logged or p
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ import stripe
 from django.conf import settings
 
 from billing import rating
+from portal.observability import metrics
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
@@ -113,11 +115,26 @@ def _translate(exc: stripe.StripeError) -> StripeError:
     return Rejected(message, code=code)
 
 
+RESULTS = {Declined: "declined", Rejected: "rejected", Unavailable: "unavailable"}
+
+
+def _operation(function) -> str:
+    """`PaymentIntent.cancel` for `client.v1.payment_intents.cancel`: a small fixed set."""
+    service = type(getattr(function, "__self__", None)).__name__.removesuffix("Service")
+    return f"{service}.{function.__name__}"
+
+
 def _call(function, *args, **kwargs) -> dict:
+    operation, started, result = _operation(function), time.monotonic(), "ok"
     try:
         answer = function(*args, **kwargs)
     except stripe.StripeError as exc:
-        raise _translate(exc) from None
+        error = _translate(exc)
+        result = RESULTS[type(error)]
+        raise error from None
+    finally:
+        metrics.stripe_requests.labels(operation, result).inc()
+        metrics.stripe_request_duration.labels(operation).observe(time.monotonic() - started)
     return answer.to_dict()
 
 

@@ -84,6 +84,39 @@ def usage_partitions_ensure(*, now: datetime) -> list[str]:
     return created
 
 
+# Rows in the DEFAULT partition are counted up to this many: it should hold none for more than a
+# day, and a scrape must stay cheap even when something went badly wrong.
+DEFAULT_ROWS_COUNTED = 10_000
+
+
+@dataclass(frozen=True)
+class PartitionHealth:
+    months_missing: int  # of this month and the next USAGE_PARTITION_MONTHS_AHEAD
+    rows_in_default: int  # samples that arrived when their month had no partition (capped)
+
+
+def usage_partitions_health(*, now: datetime) -> PartitionHealth:
+    """What monitoring watches: partitions the daily task should have made, rows it should move.
+
+    A table that is not partitioned (SQLite) needs neither, so both are 0 there.
+    """
+    if not _partitioned():
+        return PartitionHealth(months_missing=0, rows_in_default=0)
+    this_month = partitions.month_start(now)
+    wanted = {
+        partitions.add_months(this_month, n)
+        for n in range(settings.USAGE_PARTITION_MONTHS_AHEAD + 1)
+    }
+    with connection.cursor() as cursor:
+        missing = len(wanted - partitions.months_present(cursor).keys())
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {partitions.DEFAULT} LIMIT %s) AS capped",  # noqa: S608
+            [DEFAULT_ROWS_COUNTED],
+        )
+        (in_default,) = cursor.fetchone()
+    return PartitionHealth(months_missing=missing, rows_in_default=in_default)
+
+
 def usage_prune(*, now: datetime, batch_size: int = 10_000) -> PruneResult:
     """Remove raw samples and gaps of the months wholly older than USAGE_RAW_RETENTION_DAYS.
 

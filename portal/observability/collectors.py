@@ -89,6 +89,25 @@ def usage_collection_lag() -> Iterable[Metric]:
     )
 
 
+def usage_partitions() -> Iterable[Metric]:
+    """The samples table's monthly partitions (PostgreSQL): made ahead, and DEFAULT left empty."""
+    from billing.services.retention import DEFAULT_ROWS_COUNTED, usage_partitions_health
+
+    health = usage_partitions_health(now=timezone.now())
+    yield GaugeMetricFamily(
+        "portal_usage_partitions_missing",
+        "Months from this one to USAGE_PARTITION_MONTHS_AHEAD ahead with no samples partition "
+        "(0 where the table is not partitioned).",
+        value=health.months_missing,
+    )
+    yield GaugeMetricFamily(
+        "portal_usage_samples_in_default",
+        "Usage samples in the DEFAULT partition, waiting for their month's partition "
+        f"(counted up to {DEFAULT_ROWS_COUNTED:,}).",
+        value=health.rows_in_default,
+    )
+
+
 def webhook_deliveries() -> Iterable[Metric]:
     from portal.webhooks.models import Delivery
 
@@ -132,6 +151,7 @@ SOURCES: dict[str, Callable[[], Iterable[Metric]]] = {
     "stuck": stuck_filespaces,
     "orphaned": orphaned_filespaces,
     "usage_lag": usage_collection_lag,
+    "partitions": usage_partitions,
     "webhooks": webhook_deliveries,
     "queue": celery_queue_depth,
 }

@@ -45,6 +45,19 @@ lucidlink_token_fetches = Counter(
     ["result"],
 )
 
+stripe_requests = Counter(
+    "portal_stripe_requests",
+    "Stripe API calls, by operation (resource.method) and result "
+    "(ok, declined, rejected, unavailable).",
+    ["operation", "result"],
+)
+stripe_request_duration = Histogram(
+    "portal_stripe_request_duration_seconds",
+    "Time for one Stripe API call, by operation.",
+    ["operation"],
+    buckets=LATENCY_BUCKETS,
+)
+
 order_to_ready = Histogram(
     "portal_filespace_order_to_ready_seconds",
     "Time from an order being placed to its filespace being ready to initialize.",

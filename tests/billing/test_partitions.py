@@ -160,6 +160,44 @@ def test_a_month_without_a_partition_goes_to_default_and_moves_into_its_partitio
 
 
 @postgresql_only
+def test_monitoring_sees_the_months_not_made_ahead_and_the_rows_waiting_in_default(
+    live_filespace, settings, monkeypatch
+):
+    from billing.services import retention
+
+    settings.USAGE_PARTITION_MONTHS_AHEAD = 2
+    without_partitions(date(2031, 10, 1), date(2031, 11, 1), date(2031, 12, 1))
+    fs = live_filespace()
+    write_samples(fs, "2031-10-31T20:00", "2031-11-01T01:00", 10**9, summarize=False)
+    now = at("2031-10-31T23:30")
+
+    assert retention.usage_partitions_health(now=now) == retention.PartitionHealth(
+        months_missing=3, rows_in_default=5
+    )
+    monkeypatch.setattr(retention, "DEFAULT_ROWS_COUNTED", 2)
+    assert retention.usage_partitions_health(now=now).rows_in_default == 2
+
+    services.usage_partitions_ensure(now=now)
+
+    assert retention.usage_partitions_health(now=now) == retention.PartitionHealth(
+        months_missing=0, rows_in_default=0
+    )
+    # A month later the window has moved on by one month, which the daily run has not made yet.
+    assert retention.usage_partitions_health(now=at("2031-11-01T00:30")).months_missing == 1
+
+
+@sqlite_only
+def test_monitoring_of_partitions_reads_nothing_missing_on_a_plain_table(live_filespace):
+    from billing.services import retention
+
+    write_samples(live_filespace(), "2031-10-31T20:00", "2031-11-01T01:00", 10**9)
+
+    health = retention.usage_partitions_health(now=at("2031-10-31T23:30"))
+
+    assert health == retention.PartitionHealth(months_missing=0, rows_in_default=0)
+
+
+@postgresql_only
 def test_stranded_rows_of_a_month_past_retention_are_left_for_retention(live_filespace, settings):
     settings.USAGE_RAW_RETENTION_DAYS = 40
     without_partitions(date(2031, 3, 1))

@@ -166,6 +166,22 @@ def test_usage_lag_is_zero_with_nothing_to_collect(client, token_only):
     assert value(scrape(client), "portal_usage_collection_lag_seconds") == 0
 
 
+def test_the_partition_gauges_are_exported_with_the_databases_answer(
+    client, token_only, monkeypatch
+):
+    from billing.services import retention
+
+    monkeypatch.setattr(
+        retention,
+        "usage_partitions_health",
+        lambda now: retention.PartitionHealth(months_missing=1, rows_in_default=42),
+    )
+    text = scrape(client)
+    assert value(text, "portal_metrics_collector_up", collector="partitions") == 1
+    assert value(text, "portal_usage_partitions_missing") == 1
+    assert value(text, "portal_usage_samples_in_default") == 42
+
+
 def test_webhook_deliveries_are_counted_by_state(client, token_only, user_factory):
     from portal.webhooks.services import subscription_create, webhook_emit
 
