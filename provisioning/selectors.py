@@ -49,19 +49,3 @@ def filespace_get(*, customer: Customer, pk: int) -> Filespace:
 
 def filespace_timeline(*, filespace: Filespace) -> QuerySet[ProvisioningEvent]:
     return ProvisioningEvent.objects.filter(filespace=filespace).order_by("at", "id")
-
-
-def filespaces_needing_attention() -> QuerySet[Filespace]:
-    """Staff: failed filespaces and those stuck in a non-final state, oldest first."""
-    return (
-        Filespace.objects.filter(
-            state__in=[
-                Filespace.State.ERROR,
-                Filespace.State.REQUESTED,
-                Filespace.State.CREATING,
-                Filespace.State.DELETING,
-            ]
-        )
-        .select_related("customer", "plan")
-        .order_by("updated_at")
-    )

@@ -43,16 +43,6 @@ def current_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
-def customer_for(request: HttpRequest) -> Customer | None:
-    membership = current_membership(request)
-    return membership.customer if membership else None
-
-
-def forget_current_membership(request: HttpRequest) -> None:
-    if hasattr(request, _CACHE_ATTR):
-        delattr(request, _CACHE_ATTR)
-
-
 def members_for(*, customer: Customer) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")

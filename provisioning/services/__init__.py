@@ -27,7 +27,6 @@ from provisioning.services.create import (
     filespace_record_created,
     filespace_request,
     filespace_schedule_retry,
-    qualified_name_preview,
 )
 from provisioning.services.delete import (
     filespace_claim_for_delete,
@@ -79,7 +78,6 @@ __all__ = [
     "filespaces_needing_a_push",
     "filespaces_poll_due",
     "poll_delay",
-    "qualified_name_preview",
     "reason_for_rejection",
     "reason_not_ours",
     "reason_unreachable",

@@ -38,20 +38,6 @@ CREATE_VERSION = 3
 # --- Placement -------------------------------------------------------------------------------
 
 
-def qualified_name_preview(*, customer, name: str, client=None) -> str:
-    """The final `name.domain` to show before ordering; raises ValidationError on a bad name.
-
-    Asks LucidLink for the MSP's domain only when it is not cached (provisioning.domain), and
-    raises lucidlink.LucidLinkError when that is impossible, so a page can fall back to
-    showing the name alone.
-    """
-    from provisioning import rules
-
-    rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
-    domain = common.domain_for(client or lucidlink.get_client())
-    return rules.qualified_name_for(prefix=customer.name_prefix, name=name, domain_name=domain.name)
-
-
 def filespace_request(*, order: Order, actor=None) -> Filespace:
     """Create the requested row for an order and enqueue its create task after commit.
 

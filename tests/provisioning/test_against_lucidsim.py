@@ -295,18 +295,6 @@ def test_deleting_waits_for_provisioning_then_ends_deleted(sim, order, user_fact
     assert remote_count(sim, "acme-media") == 0
 
 
-def test_the_qualified_name_shown_before_ordering_uses_the_msp_domain(sim, customer_factory):
-    from django.core.exceptions import ValidationError
-
-    from provisioning.services import qualified_name_preview
-
-    customer = customer_factory(name_prefix="acme")
-
-    assert qualified_name_preview(customer=customer, name="media") == "acme-media.msp"
-    with pytest.raises(ValidationError):
-        qualified_name_preview(customer=customer, name="Bad Name")
-
-
 def test_a_batch_whose_first_answer_is_lost_creates_each_filespace_once(sim, order, monkeypatch):
     """Three never-tried orders go out in one batch; LucidLink acts on the first POST and the
     connection drops. That row adopts its filespace on the next attempt; the two rows never
