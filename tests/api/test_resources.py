@@ -215,6 +215,23 @@ def test_listing_orders_and_filespaces_costs_the_same_queries_for_one_or_many(
         assert len(msp_api.get("/api/v1/filespaces/").json()["results"]) == 7
 
 
+def test_a_customer_key_lists_its_orders_with_their_filespaces_in_constant_queries(
+    api_key_factory, api_client_for, customer_factory, filespace_factory,
+    django_assert_max_num_queries,
+):  # fmt: skip
+    """Each order shows its filespace's id: read with the order (orders_for), not per row."""
+    customer = customer_factory()
+    api = api_client_for(api_key_factory(customer=customer)[1])
+    filespace_factory(state="active", customer=customer)
+    with django_assert_max_num_queries(8) as one:
+        api.get("/api/v1/orders/")
+    for _ in range(6):
+        filespace_factory(state="active", customer=customer)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        orders = api.get("/api/v1/orders/").json()["results"]
+    assert len(orders) == 7 and all(order["filespace"] for order in orders)
+
+
 def test_the_schema_tells_clients_to_send_the_key_as_a_bearer_token(client):
     import yaml
 
