@@ -261,3 +261,19 @@ def test_the_invoice_rates_a_matching_summary_and_a_filespace_without_samples(
     lines = pricing.rate_filespaces(**window, inputs=inputs)
     assert lines == pricing.rate_filespaces(**window, inputs=pricing.rating_inputs(**window))
     assert [line.amount for line in lines["USD"]] == [Decimal(0), Decimal("10.00"), Decimal("4.00")]
+
+
+def test_samples_from_before_the_filespace_was_ready_keep_the_invoice_off_the_summary(
+    live_filespace,
+):
+    """The month's summary starts before the billable window: the raw samples of the window
+    are rated, as the summary cannot be cut."""
+    fs = live_filespace(ready="2026-06-16T00:00")
+    write_samples(fs, "2026-06-01T00:00", "2026-07-01T00:00", 300 * GB)
+    window = {"filespaces": [fs], "month_start": JUNE, "month_end": JULY}
+
+    inputs = pricing.invoice_inputs(**window)
+
+    assert not isinstance(inputs.samples[fs.pk], SeriesSummary)
+    [line] = pricing.rate_filespaces(**window, inputs=inputs)["USD"]
+    assert (line.quantity, line.amount) == (Decimal(150), Decimal("3.00"))
