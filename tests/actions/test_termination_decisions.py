@@ -1,5 +1,5 @@
-"""Cancelling a termination: who may, what is recorded, and the refusal of a closed one
-(`customer_termination_cancel`; found by mutating the action's body, docs/testing.md)."""
+"""Cancelling and approving a termination: who may, what is recorded, the refusals of a closed
+one (`customer_termination_cancel`, `_approve`; found by mutating their bodies, docs/testing.md)."""
 
 from datetime import UTC, datetime
 
