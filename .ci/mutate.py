@@ -7,6 +7,13 @@ names only that target's modules and tests, so mutmut's copy (mutants/) and its 
 stay under var/ and a rerun continues where the last one stopped. Runs on SQLite (each mutant's
 test run gets its own in-memory database); real-worker tests are left out.
 
+mutmut leaves every decorated function alone, and the actions are decorated (`@action`,
+`@transaction.atomic`). So the workspace's packages are a tree of links to the project's files
+in which each module to mutate is written out with those decorators unrolled:
+`def f(...): ...` then `f = action("x.y")(f)` (`unroll_decorators`). mutmut then mutates the
+body as a plain function and its trampoline sits inside the decorator; the project's code is
+unchanged.
+
 Prints, per module, the mutation score and every surviving mutant (`--diffs` shows each one's
 change). Exits non-zero when a target failed to run, not when mutants survive: the survivors
 are judged by a person and written down in docs/testing.md.
@@ -26,14 +33,19 @@ import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import libcst as cst
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACES = ROOT / "var" / "mutate"
 # What the tests need besides the packages; linked into every workspace.
-LINKED = [
-    "portal", "provisioning", "billing", "lucidsim", "tests", "templates", "static", "docs",
-    "manage.py", ".env.example",
-]  # fmt: skip
+LINKED = ["tests", "templates", "static", "docs", "manage.py", ".env.example"]
+# The packages: mirrored file by file (mutmut walks them without following linked folders).
 PACKAGES = ["portal", "provisioning", "billing", "lucidsim"]
+# Decorators whose functions are unrolled in the workspace so mutmut reaches their bodies: the
+# registry's `action(...)` and `transaction.atomic` with or without arguments. Others (a task's
+# `@shared_task`, `@property`) change what the name is bound to in ways a trampoline would not
+# survive or that need their own proof, so they stay as written and are listed as not mutated.
+UNROLLED = re.compile(r"(action|transaction\.atomic)(\(.*\))?", re.DOTALL)
 # Settings that would point the mutants' test runs at a shared database or broker.
 UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
 # The work-tree guard (tests/fixtures/worktree.py) is left out: a mutant's session runs in its
@@ -57,11 +69,60 @@ def module_of(mutant: str) -> str:
     return mutant.rsplit(".", 1)[0]
 
 
+def _unrollable(function: cst.FunctionDef) -> bool:
+    module = cst.Module(body=[])
+    return bool(function.decorators) and all(
+        UNROLLED.fullmatch(module.code_for_node(d.decorator)) for d in function.decorators
+    )
+
+
+def unroll_decorators(source: str) -> str:
+    """`source` with each module-level function decorated only by `UNROLLED` decorators
+    rewritten as the plain function followed by the decorators applied by hand:
+
+        @action("order.approve", audit_refusals=True)      def order_approve(*, order, by): ...
+        @transaction.atomic                          ->    order_approve = action(
+        def order_approve(*, order, by): ...                   "order.approve", audit_refusals=True
+                                                           )(transaction.atomic(order_approve))
+
+    which is what the decorator syntax means: the innermost decorator is applied first, each
+    decorator expression is evaluated once, and the name ends up bound to the decorated
+    function. The one difference, that the name is briefly bound to the plain function, is
+    invisible to these decorators: none reads the name. Everything else is left as written."""
+    module = cst.parse_module(source)
+    body: list[cst.CSTNode] = []
+    for statement in module.body:
+        if not (isinstance(statement, cst.FunctionDef) and _unrollable(statement)):
+            body.append(statement)
+            continue
+        name = statement.name
+        decorated: cst.BaseExpression = name
+        for decorator in reversed(statement.decorators):
+            decorated = cst.Call(func=decorator.decorator, args=[cst.Arg(decorated)])
+        body.append(
+            statement.with_changes(
+                decorators=[],
+                leading_lines=[
+                    *statement.leading_lines,
+                    *(line for d in statement.decorators for line in d.leading_lines),
+                    *statement.lines_after_decorators,
+                ],
+                lines_after_decorators=[],
+            )
+        )
+        body.append(
+            cst.SimpleStatementLine(
+                body=[cst.Assign(targets=[cst.AssignTarget(target=name)], value=decorated)]
+            )
+        )
+    return module.with_changes(body=body).code
+
+
 def not_mutated(module: str) -> list[str]:
-    """The functions mutmut 3 leaves alone in `module`: it mutates no decorated function (an
-    action's `@action`, `@transaction.atomic`, a task's `@shared_task`, a `@property`), only
-    plain functions and methods, `@staticmethod` and `@classmethod` ones included."""
-    tree = ast.parse((ROOT / module).read_text())
+    """The functions mutmut 3 leaves alone in `module`: it mutates no decorated function (a
+    task's `@shared_task`, a `@property`), only plain functions and methods, `@staticmethod`
+    and `@classmethod` ones included, and the actions unrolled in the workspace."""
+    tree = ast.parse(unroll_decorators((ROOT / module).read_text()))
     skipped = []
     for node in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:
         for child in node.body:
@@ -88,6 +149,38 @@ def mutmut_config(target: dict) -> str:
     )
 
 
+def mirror(package: str, workspace: Path, modules: set[str]) -> None:
+    """The workspace's `package`: folders, and a link to each of the project's files except the
+    `modules` to mutate, which are written out with their decorators unrolled. Files gone from
+    the project are removed, so a rerun sees the tree as it is now."""
+    top = workspace / package
+    if top.is_symlink():  # a workspace prepared before the packages were mirrored
+        top.unlink()
+    wanted = set()
+    for folder, dirs, files in os.walk(ROOT / package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        relative = Path(folder).relative_to(ROOT)
+        (workspace / relative).mkdir(parents=True, exist_ok=True)
+        for file in files:
+            path = relative / file
+            wanted.add(path)
+            copy = workspace / path
+            if path.as_posix() in modules:
+                text = unroll_decorators((ROOT / path).read_text())
+                if copy.is_symlink():
+                    copy.unlink()
+                if not copy.exists() or copy.read_text() != text:
+                    copy.write_text(text)  # only when changed: mutmut compares times
+            elif not copy.is_symlink():
+                copy.unlink(missing_ok=True)
+                copy.symlink_to(ROOT / path)
+    for folder, _dirs, files in os.walk(top):
+        for file in files:
+            path = Path(folder, file).relative_to(workspace)
+            if path not in wanted:
+                (workspace / path).unlink()
+
+
 def prepare(name: str, target: dict) -> Path:
     workspace = WORKSPACES / name
     workspace.mkdir(parents=True, exist_ok=True)
@@ -95,6 +188,8 @@ def prepare(name: str, target: dict) -> Path:
         link = workspace / entry
         if not link.is_symlink():
             link.symlink_to(ROOT / entry)
+    for package in PACKAGES:
+        mirror(package, workspace, set(target["modules"]))
     pyproject = (ROOT / "pyproject.toml").read_text() + mutmut_config(target)
     config = workspace / "pyproject.toml"
     if not config.exists() or config.read_text() != pyproject:
