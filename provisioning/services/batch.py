@@ -23,8 +23,9 @@ with its look-then-create and adoption.
 A 429/5xx/timeout on row k: row k is released for a retry like a single create (its POST may
 have reached LucidLink, so its intent stays and its next attempt looks the name up first). The
 rows after k were never sent: they are handed back as they were before the claim (`requested`,
-attempts and `create_sent_at` restored, due when the shared pause ends), with a `retry` event
-saying so. Each released row gets its own create message with a countdown.
+attempts and `create_sent_at` restored, due when the shared pause ends), their `create_sent`
+entries removed in the same transaction (no POST was sent) and a `retry` event saying so.
+Each released row gets its own create message with a countdown.
 """
 
 from __future__ import annotations
@@ -220,6 +221,13 @@ def _hand_back_unsent(filespaces: list[Filespace], *, delay: float, why: str) ->
                 pk__in=ids, state=State.REQUESTED, next_poll_at=now + duration(delay)
             ).values_list("pk", flat=True)
         )
+        # Their `create_sent` entries were written with the intents, before any POST; none was
+        # sent, so the timeline must not say so. The only entries ever removed from it.
+        ProvisioningEvent.objects.filter(
+            filespace_id__in=back,
+            kind=Kind.CREATE_SENT,
+            at__in={f.create_sent_at for f in filespaces},
+        ).delete()
         common.events_add_many(
             ProvisioningEvent(
                 filespace=f,

@@ -162,7 +162,7 @@ def test_a_429_stops_the_batch_and_hands_the_unsent_rows_back_untouched(
         assert row.create_sent_at is None
         assert row.lease_until is None
         assert row.next_poll_at >= timezone.now() + timedelta(seconds=29)
-        assert kinds(row) == [Kind.CREATE_SENT, Kind.RETRY]
+        assert kinds(row) == [Kind.RETRY]  # no POST was sent: no `create_sent` entry stays
     resent = {
         args[0]: countdown for name, args, countdown in sent if name.endswith("create_filespace")
     }
