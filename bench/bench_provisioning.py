@@ -14,7 +14,9 @@ no production deployment does), then reports:
   delay (issue #17's aim: within 3 x the delay; also within delay + two poll intervals after the
   last order placed);
 - LucidLink API calls per filespace (from the simulator's ledger);
-- broker messages published (LPUSH/PUBLISH counts of the private redis-server).
+- broker messages published (LPUSH/PUBLISH counts of the private redis-server);
+- PostgreSQL transactions committed and rows written in the scratch database (pg_stat_database:
+  placing, the worker and this script's polling together), per order.
 
 Without PostgreSQL (DATABASE_URL) it stops with a message: SQLite cannot share a database
 between this process and the worker at this rate.
@@ -87,6 +89,17 @@ def scratch_database(base_url: str, name: str, *, drop: bool = False) -> str:
         if not drop:
             c.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_counts(connection) -> tuple[int, int]:
+    """Transactions committed and rows inserted or updated so far in this database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT xact_commit, tup_inserted + tup_updated FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+        return cursor.fetchone()
 
 
 def redis_counts(port: int) -> dict[str, int]:
@@ -210,6 +223,7 @@ def main() -> int:
                 spans.put(repr(exc))
 
         baseline = redis_counts(redis_port)
+        db_baseline = database_counts(connection)
         load_start = os.getloadavg()
         # Forked children must not share the parent's connections: close them and the pool's,
         # so each child opens its own.
@@ -248,6 +262,10 @@ def main() -> int:
         created_at = created_at or finished
         states = dict(Filespace.objects.values_list("state").annotate(n=Count("id")))
         counts = redis_counts(redis_port)
+        time.sleep(1)  # backends report their statistics at most once a second
+        commits, rows_written = (
+            end - start for end, start in zip(database_counts(connection), db_baseline, strict=True)
+        )
 
         import requests
 
@@ -305,6 +323,10 @@ def main() -> int:
         print(
             f"broker messages published: {published} "
             f"({published / max(args.orders, 1):.2f} per order)"
+        )
+        print(
+            f"PostgreSQL: {commits / max(args.orders, 1):.1f} transactions committed and "
+            f"{rows_written / max(args.orders, 1):.1f} rows inserted or updated per order"
         )
         return 0 if states.keys() <= {"provisioned", "active"} else 1
     finally:
