@@ -9,11 +9,11 @@ a saved card or invoice terms (docs/architecture.md, "Floors").
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q, Subquery
 
 from billing.payments import services as payments
 from portal.actions import Principal, action, guards, record
-from portal.actions.outbox import outbox_add
+from portal.actions.outbox import outbox_add, outbox_add_many
 from portal.customers.models import MANAGER_ROLES, Customer
 from portal.orders import emails
 from portal.orders.models import Order
@@ -27,13 +27,44 @@ from provisioning.services.create import filespace_request
 IDEMPOTENCY_KEY_MAX = 64
 
 
-def name_taken(remote_name: str) -> bool:
-    """True when a live order or a live filespace already holds the remote name (any customer)."""
-    live_filespace = Filespace.objects.filter(remote_name=remote_name).exclude(
+def _live_filespaces(remote_name: str):
+    return Filespace.objects.filter(remote_name=remote_name).exclude(
         Q(state=Filespace.State.DELETED) | Q(state=Filespace.State.ERROR, remote_id__isnull=True)
     )
-    live_order = Order.objects.filter(remote_name=remote_name, state__in=Order.LIVE_STATES)
-    return live_filespace.exists() or live_order.exists()
+
+
+def _live_orders(remote_name: str):
+    return Order.objects.filter(remote_name=remote_name, state__in=Order.LIVE_STATES)
+
+
+def name_taken(remote_name: str) -> bool:
+    """True when a live order or a live filespace already holds the remote name (any customer)."""
+    return _live_filespaces(remote_name).exists() or _live_orders(remote_name).exists()
+
+
+def _plan_with_placement_facts(
+    *, plan_id: int, customer: Customer, idempotency_key: str, name: str
+):
+    """The plan, fresh, annotated with what placing needs to know, in one statement.
+
+    `existing_order_id`: the customer's order with this idempotency key, if any; `name_in_use`:
+    whether a live order or filespace holds the remote name (False when the name is invalid,
+    order_validate then refuses it anyway). Read after the customer lock, so an order committed
+    by a concurrent submit that held the lock is seen.
+    """
+    try:
+        remote_name = rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
+    except ValidationError:
+        remote_name = ""
+    same_key = Order.objects.filter(customer=customer, idempotency_key=idempotency_key)
+    return (
+        Plan.objects.filter(pk=plan_id)
+        .annotate(
+            existing_order_id=Subquery(same_key.values("pk")[:1]),
+            name_in_use=Exists(_live_filespaces(remote_name)) | Exists(_live_orders(remote_name)),
+        )
+        .get()
+    )
 
 
 def order_validate(
@@ -47,11 +78,14 @@ def order_validate(
     endpoint: str | None = None,
     access_key: str | None = None,
     secret_key: str | None = None,
+    name_in_use: bool | None = None,
 ) -> str:
     """Check an order against the contract and the plan; return the remote name.
 
     Raises one ValidationError keyed by field with every problem found, so a form can show
-    them all at once. Reference: docs/lucidlink-contract.md, "Validation".
+    them all at once. `name_in_use` is name_taken's answer when the caller has already read it
+    (order_place reads it with the plan); None asks the database here.
+    Reference: docs/lucidlink-contract.md, "Validation".
     """
     errors: dict[str, list[str]] = {}
 
@@ -73,7 +107,9 @@ def order_validate(
         remote_name = rules.validate_filespace_name(prefix=customer.name_prefix, name=name)
     except ValidationError as exc:
         add("name", exc)
-    if remote_name and name_taken(remote_name):
+    if name_in_use is None and remote_name:
+        name_in_use = name_taken(remote_name)
+    if remote_name and name_in_use:
         add("name", f"The name {name} is already in use. Choose another name.")
 
     try:
@@ -153,10 +189,6 @@ def order_place(
         raise ValidationError(
             {NON_FIELD_ERRORS: "The form expired; reload the page and submit it again."}
         )
-    existing = Order.objects.filter(customer=customer, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-
     name = name or ""
     provider = (provider or "").strip()
     region = (region or "").strip()
@@ -167,14 +199,13 @@ def order_place(
             # Re-read the customer and plan under lock so a suspension or a plan withdrawal
             # that commits meanwhile is seen.
             customer = Customer.objects.select_for_update().get(pk=customer.pk)
-            # A concurrent submit with the same key may have committed while this one waited
-            # for the lock: answer with its order rather than refuse the name it now holds.
-            existing = Order.objects.filter(
-                customer=customer, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                return existing
-            plan = Plan.objects.get(pk=plan.pk)
+            plan = _plan_with_placement_facts(
+                plan_id=plan.pk, customer=customer, idempotency_key=idempotency_key, name=name
+            )
+            # A submit with the same key, maybe a concurrent one that committed while this one
+            # waited for the lock: answer with its order rather than refuse the name it holds.
+            if plan.existing_order_id is not None:
+                return Order.objects.get(pk=plan.existing_order_id)
             payments.payment_method_require(customer=customer)
             remote_name = order_validate(
                 customer=customer,
@@ -186,6 +217,7 @@ def order_place(
                 endpoint=endpoint,
                 access_key=access_key,
                 secret_key=secret_key,
+                name_in_use=plan.name_in_use,
             )
             needs_approval = plan.requires_approval
             order = Order.objects.create(
@@ -206,7 +238,8 @@ def order_place(
                 placed_by=by.audit_user,
             )
             if not needs_approval:
-                filespace_request(order=order, actor=by.audit_user)
+                # No savepoint: a name taken meanwhile refuses the whole placement anyway.
+                filespace_request(order=order, actor=by.audit_user, savepoint=False)
             record(
                 by=by,
                 action="order.placed",
@@ -220,12 +253,17 @@ def order_place(
                     "state": order.state,
                 },
             )
-            outbox_add(
-                event_type="order.placed",
-                customer=customer,
-                subject_type="order",
-                subject_id=order.pk,
-                dedupe_key=f"order.placed:{order.pk}",
+            # The order is new, so its key cannot be recorded yet: one INSERT, no savepoint.
+            outbox_add_many(
+                [
+                    {
+                        "event_type": "order.placed",
+                        "customer_id": customer.pk,
+                        "subject_type": "order",
+                        "subject_id": order.pk,
+                        "dedupe_key": f"order.placed:{order.pk}",
+                    }
+                ]
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.

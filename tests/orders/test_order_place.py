@@ -7,6 +7,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -86,6 +87,24 @@ def test_placing_an_order_creates_a_requested_filespace_and_enqueues_after_commi
     creates[0]()
     delay.assert_called_once_with(filespace.pk)
     assert filespace.events.get().kind == ProvisioningEvent.Kind.REQUESTED
+
+
+def test_placing_an_order_takes_two_reads_and_one_insert_per_row_it_writes(customer, plan):
+    place(customer, plan, name="warm", idempotency_key="warm")  # the content type is cached
+    with CaptureQueriesContext(connection) as queries:
+        place(customer, plan, name="media", idempotency_key="key-2")
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # The test's transaction turns the action's BEGIN/COMMIT into SAVEPOINT/RELEASE.
+    assert statements == ["SAVEPOINT", "SELECT", "SELECT"] + ["INSERT"] * 5 + ["RELEASE"]
+    inserted = {q["sql"].split('"')[1] for q in queries.captured_queries[3:8]}
+    assert inserted == {
+        "orders_order",
+        "provisioning_filespace",
+        "provisioning_provisioningevent",
+        "audit_auditentry",
+        "actions_outboxevent",
+    }
 
 
 def test_a_rolled_back_order_enqueues_nothing(customer, plan, django_capture_on_commit_callbacks):
