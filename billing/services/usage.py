@@ -213,8 +213,16 @@ def usage_rollup_days(*, days: Iterable[date]) -> int:
             cursor.execute("SET LOCAL work_mem = '64MB'")
             # Compiling the statement costs more than it saves at this size.
             cursor.execute("SET LOCAL jit = off")
+            # The planner overestimates the day rows (it cannot know a filespace has one slot
+            # per hour) and so the cost of gathering them from parallel workers.
+            cursor.execute("SET LOCAL parallel_setup_cost = 0")
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0")
+            cursor.execute(ROLLUP_AGG_SQL, params)
             cursor.execute(ROLLUP_SQL, params)
-            return cursor.rowcount
+            written = cursor.rowcount
+            # Dropped now, not only at commit: a caller's transaction may roll up again.
+            cursor.execute("DROP TABLE rollup_agg")
+            return written
     return _rollup_days_in_python(days)
 
 
@@ -260,56 +268,54 @@ def _days_written_since(mark: RollupMark, sample_mark: int, gap_mark: int, inter
     return days
 
 
-# One upsert for any set of days. One hash GROUP BY over the days' samples (from one slot
-# before the first day) keyed by filespace and day (the slot binned to whole UTC days: no
-# per-row date conversion, no sort of the samples): counts, sums, extremes and the day's first
-# and last slot. The last sample's values are read through the (filespace, slot) unique index;
-# the counters' baseline is the previous day's last sample (LAG over the few day rows of each
-# filespace) when it lies within one slot before midnight, else the day's first sample (an
-# index probe only then). Then the gap rows of slots that got no sample, and an upsert that
-# leaves equal rows alone.
+# The day rows of the samples, computed by a statement of its own: PostgreSQL runs the SELECT
+# of an INSERT in one process, but the SELECT of a CREATE TABLE AS in parallel workers (the
+# month's 1.4 million samples are most of the rollup's work). One hash GROUP BY keyed by
+# filespace and the slot binned to whole UTC days (no per-row date conversion, no sort), from
+# one slot before the first day: the sample the first day's counters start from.
+ROLLUP_AGG_SQL = """
+CREATE TEMPORARY TABLE rollup_agg ON COMMIT DROP AS
+SELECT s.filespace_id,
+       date_bin('1 day', s.slot, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS day_start,
+       min(s.customer_id) AS customer_id, count(*) AS n,
+       sum(s.used_storage) AS total, min(s.used_storage) AS lo, max(s.used_storage) AS hi,
+       max(s.users_count) AS users, max(s.slot) AS last_slot,
+       -- The first and last sample's counters, read in the same pass (arrays compare element
+       -- by element, the slot's epoch first): no index probe per day.
+       min(ARRAY[date_part('epoch', s.slot)::bigint, s.get_data_size, s.put_data_size])
+           AS first_row,
+       max(ARRAY[date_part('epoch', s.slot)::bigint, s.used_storage, s.get_data_size,
+                 s.put_data_size]) AS last_row
+FROM billing_usagesample s
+WHERE s.slot >= %(start)s - make_interval(secs => %(interval)s) AND s.slot < %(end)s
+GROUP BY 1, 2
+"""
+
+
+# One upsert for any set of days, from the day rows of ROLLUP_AGG_SQL: the counters' baseline,
+# the gap rows of slots that got no sample, and an upsert that leaves equal rows alone.
 ROLLUP_SQL = """
 WITH wanted AS (
     SELECT d AS day, d::timestamp AT TIME ZONE 'UTC' AS day_start
     FROM unnest(%(days)s::date[]) AS d
-), agg AS (
-    SELECT s.filespace_id,
-           date_bin('1 day', s.slot, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS day_start,
-           min(s.customer_id) AS customer_id, count(*) AS n,
-           sum(s.used_storage) AS total, min(s.used_storage) AS lo, max(s.used_storage) AS hi,
-           max(s.users_count) AS users, min(s.slot) AS first_slot, max(s.slot) AS last_slot
-    FROM billing_usagesample s
-    -- From one slot before the first day: the sample the first day's counters start from.
-    WHERE s.slot >= %(start)s - make_interval(secs => %(interval)s) AND s.slot < %(end)s
-    GROUP BY 1, 2
-), lasts AS (
-    SELECT a.*, l.used_storage AS last, l.get_data_size AS last_get,
-           l.put_data_size AS last_put
-    FROM agg a
-    JOIN billing_usagesample l ON l.filespace_id = a.filespace_id AND l.slot = a.last_slot
-), chained AS (
-    -- The filespace's previous day with samples: its last sample is the one before this day's
-    -- first (LAG over the days, a few rows per filespace).
-    SELECT x.*, LAG(x.last_slot) OVER w AS prev_slot, LAG(x.last_get) OVER w AS prev_get,
-           LAG(x.last_put) OVER w AS prev_put
-    FROM lasts x
-    WINDOW w AS (PARTITION BY x.filespace_id ORDER BY x.day_start)
 ), picked AS (
-    -- The counters' baseline: the previous sample when it lies within one slot before
-    -- midnight, else the day's first sample (read by the unique index only then).
-    SELECT c.*, w.day,
+    -- The counters' baseline: the filespace's previous day's last sample (LAG over the few day
+    -- rows of each filespace) when it lies within one slot before midnight, else the day's
+    -- first sample.
+    SELECT c.*, (c.day_start AT TIME ZONE 'UTC')::date AS day,
            CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
-                THEN c.prev_get
-                ELSE (SELECT f.get_data_size FROM billing_usagesample f
-                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
-               AS base_get,
+                THEN c.prev_get ELSE c.first_row[2] END AS base_get,
            CASE WHEN c.prev_slot >= c.day_start - make_interval(secs => %(interval)s)
-                THEN c.prev_put
-                ELSE (SELECT f.put_data_size FROM billing_usagesample f
-                      WHERE f.filespace_id = c.filespace_id AND f.slot = c.first_slot) END
-               AS base_put
-    FROM chained c
-    JOIN wanted w ON w.day_start = c.day_start
+                THEN c.prev_put ELSE c.first_row[3] END AS base_put
+    FROM (
+        SELECT a.*, a.last_row[2] AS last, a.last_row[3] AS last_get,
+               a.last_row[4] AS last_put, LAG(a.last_slot) OVER w AS prev_slot,
+               LAG(a.last_row[3]) OVER w AS prev_get, LAG(a.last_row[4]) OVER w AS prev_put
+        FROM rollup_agg a
+        WINDOW w AS (PARTITION BY a.filespace_id ORDER BY a.day_start)
+    ) c
+    -- The day before the first (scanned for its last sample) is not written.
+    WHERE (c.day_start AT TIME ZONE 'UTC')::date = ANY(%(days)s::date[])
 ), gaps AS (
     SELECT w.day, g.filespace_id, max(g.customer_id) AS customer_id, count(*) AS n
     FROM wanted w JOIN billing_usagegap g
