@@ -380,9 +380,7 @@ def test_lists_of_filespaces_leave_the_secrets_they_do_not_show_encrypted(owner,
     assert {"access_key", "secret_key"} <= listed.order.get_deferred_fields()
 
 
-def test_the_orders_list_leaves_the_keys_encrypted_and_joins_no_filespace(
-    owner, filespace_factory
-):
+def test_the_orders_list_leaves_the_keys_encrypted_and_joins_no_filespace(owner, filespace_factory):
     from portal.orders.selectors import orders_listed_for
 
     filespace_factory(customer=owner.customer)
