@@ -168,6 +168,24 @@ def seed(*, customers: int, per_customer: int, main_filespaces: int, now: dateti
     }
 
 
+def reused(now: datetime) -> dict:
+    """The users, customer and filespace of a database seeded by an earlier run (--database)."""
+    from django.contrib.auth import get_user_model
+
+    from portal.customers.models import Customer
+
+    users = get_user_model().objects
+    owner, staff = users.get(email="owner@example.com"), users.get(email="staff@example.com")
+    customer = Customer.objects.get(memberships__user=owner)
+    print(f"database reused, {now:%Y-%m-%d %H:%M} UTC")
+    return {
+        "owner": owner,
+        "staff": staff,
+        "customer": customer,
+        "filespace": customer.filespaces.order_by("pk").first(),
+    }
+
+
 def session_cookie(user) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -220,6 +238,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--port", type=int, default=8917)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--database", help="reuse this database (kept by an earlier --keep)")
+    parser.add_argument(
+        "--page",
+        action="append",
+        help="measure only the pages whose label contains this (repeatable); the catalog always",
+    )
     parser.add_argument(
         "--at",
         help="pin the clock of the seed and the server to this instant, ticking from there "
@@ -234,14 +258,18 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("bench_pages needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
-    db_name = f"bench_pages_{uuid.uuid4().hex[:8]}"
+    db_name = args.database or f"bench_pages_{uuid.uuid4().hex[:8]}"
     env = {
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
         "FIELD_ENCRYPTION_KEYS": "x3bUXVb0zhhKJ5v9VVe9jkCyTJRKyrbNh2lqDf2rnf8=",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": scratch_database(base_url, db_name),
+        "DATABASE_URL": (
+            base_url.rsplit("/", 1)[0] + f"/{db_name}"
+            if args.database
+            else scratch_database(base_url, db_name)
+        ),
         "LOG_LEVEL": "WARNING",
         "VAR_DIR": str(ROOT / "var" / "bench"),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -260,22 +288,25 @@ def main() -> int:
         from django.core.management import call_command
         from django.utils import timezone
 
-        call_command("migrate", verbosity=0)
         call_command("collectstatic", "--noinput", verbosity=0)  # DEBUG=false serves hashed names
         now = timezone.now()
-        started = time.perf_counter()
-        data = seed(
-            customers=args.customers,
-            per_customer=args.per_customer,
-            main_filespaces=args.filespaces,
-            now=now,
-        )
-        print(
-            f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: "
-            f"{data['customers']} customers, "
-            f"{data['filespaces']} filespaces, {data['samples']} samples of the measured "
-            f"customer ({args.filespaces} filespaces, {now:%Y-%m-%d %H:%M} UTC)"
-        )
+        if args.database:
+            data = reused(now)
+        else:
+            call_command("migrate", verbosity=0)
+            started = time.perf_counter()
+            data = seed(
+                customers=args.customers,
+                per_customer=args.per_customer,
+                main_filespaces=args.filespaces,
+                now=now,
+            )
+            print(
+                f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: "
+                f"{data['customers']} customers, "
+                f"{data['filespaces']} filespaces, {data['samples']} samples of the measured "
+                f"customer ({args.filespaces} filespaces, {now:%Y-%m-%d %H:%M} UTC)"
+            )
         owner, staff = session_cookie(data["owner"]), session_cookie(data["staff"])
         from django.db import connections
 
@@ -305,6 +336,8 @@ def main() -> int:
             ("staff customer list", "/staff/customers/", staff),
             ("staff customer page", f"/staff/customers/{customer.pk}/", staff),
         ]
+        if args.page:
+            pages = [pages[0]] + [p for p in pages[1:] if any(w in p[0] for w in args.page)]
         for label, path, cookie in pages:
             status = check(base + path, cookie)
             if status != 200:
@@ -342,7 +375,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if not args.keep and not args.database:
             scratch_database(base_url, db_name, drop=True)
 
 

@@ -15,6 +15,7 @@ from django.db.models import (
     Exists,
     OuterRef,
     QuerySet,
+    Subquery,
     Sum,
 )
 from django.http import Http404
@@ -246,6 +247,13 @@ def usage_page_for(
             )
         )
     return UsagePage(month_start, month_end, rows, dict(totals), is_current, shown)
+
+
+def with_stored_bytes(filespaces: QuerySet, *, month_start: datetime) -> QuerySet:
+    """The filespaces annotated with `stored_bytes`: their last sampled level in the month, from
+    its summary (None before the first sample), so a page can rank them in SQL."""
+    last = MonthUsage.objects.filter(filespace=OuterRef("pk"), month=month_start.date())
+    return filespaces.annotate(stored_bytes=Subquery(last.values("last_value")[:1]))
 
 
 def usage_to_date_for(*, customer: Customer, filespaces: list | None = None) -> dict:

@@ -3,10 +3,11 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 
 from portal.customers.models import Customer
+from provisioning.managed.models import FilespaceInit
 from provisioning.models import Filespace, ProvisioningEvent
 
 BUSY_STATES = (
@@ -39,6 +40,33 @@ def filespaces_listed_for(*, customer: Customer) -> QuerySet[Filespace]:
     (decrypting the root password and the order's keys of every row cost more than rating it)."""
     return filespaces_for(customer=customer).defer(
         "root_password", "order__access_key", "order__secret_key"
+    )
+
+
+# What the customer must act on: a failed create, or the portal's own init-s3 that failed.
+NEEDS_ATTENTION = Q(state=Filespace.State.ERROR) | Q(
+    state=Filespace.State.PROVISIONED, managed_init__state=FilespaceInit.State.FAILED
+)
+
+
+def filespace_counts_for(*, customer: Customer) -> dict[str, int]:
+    """How many (not deleted) filespaces the customer has, active, and needing attention."""
+    return filespaces_for(customer=customer).aggregate(
+        total=Count("pk"),
+        active=Count("pk", filter=Q(state=Filespace.State.ACTIVE)),
+        attention=Count("pk", filter=NEEDS_ATTENTION),
+    )
+
+
+def attention_first(filespaces: QuerySet[Filespace]) -> QuerySet[Filespace]:
+    """The filespaces annotated with `attention_rank`: 0 needs attention, 1 busy, 2 settled."""
+    return filespaces.annotate(
+        attention_rank=Case(
+            When(NEEDS_ATTENTION, then=Value(0)),
+            When(state__in=(*BUSY_STATES, Filespace.State.PROVISIONED), then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
     )
 
 

@@ -4,10 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from billing import rating
 from billing import selectors as billing_selectors
 from portal.actions import Principal
 from portal.customers import selectors, services
@@ -18,6 +21,7 @@ from portal.orders import selectors as order_selectors
 from provisioning import selectors as provisioning_selectors
 
 PAGE_SIZE = 50
+DASHBOARD_ROWS = 10
 MANAGERS_ONLY = "Only owners and admins of your organisation can do that."
 
 
@@ -27,21 +31,48 @@ def _errors(exc: ValidationError) -> str:
 
 @customer_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """A summary: the counts, then the few filespaces that need attention or store the most.
+
+    A customer with a hundred filespaces finds any of them in the full list (filespace_list);
+    the dashboard's cost stays that of DASHBOARD_ROWS rows however many there are.
+    """
     customer = request.customer
-    show_costs = request.membership.role in BILLING_ROLES
-    page = Paginator(provisioning_selectors.filespaces_listed_for(customer=customer), PAGE_SIZE)
-    page = page.get_page(request.GET.get("page"))
-    filespaces = list(page.object_list)
-    usage = {}
-    if show_costs and filespaces:
-        usage = billing_selectors.usage_to_date_for(customer=customer, filespaces=filespaces)
+    month_start, _ = rating.month_of(timezone.now())
+    listed = provisioning_selectors.attention_first(
+        billing_selectors.with_stored_bytes(
+            provisioning_selectors.filespaces_listed_for(customer=customer),
+            month_start=month_start,
+        )
+    )
+    ranked = listed.order_by(
+        "attention_rank", F("stored_bytes").desc(nulls_last=True), "remote_name", "pk"
+    )
     context = {
-        "rows": [(fs, usage.get(fs.pk)) for fs in filespaces],
-        "page": page,
+        **_filespace_rows(request, list(ranked[:DASHBOARD_ROWS])),
+        "counts": provisioning_selectors.filespace_counts_for(customer=customer),
         "open_orders": order_selectors.orders_without_filespace_for(customer=customer),
-        "show_costs": show_costs,
     }
     return render(request, "dashboard/index.html", context)
+
+
+@customer_required()
+def filespace_list(request: HttpRequest) -> HttpResponse:
+    """Every filespace of the customer, newest first, PAGE_SIZE a page."""
+    filespaces = provisioning_selectors.filespaces_listed_for(customer=request.customer)
+    page = Paginator(filespaces, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {**_filespace_rows(request, list(page.object_list)), "page": page}
+    return render(request, "filespaces/list.html", context)
+
+
+def _filespace_rows(request: HttpRequest, filespaces: list) -> dict:
+    """The rows of a filespace table, each with its usage to date for the billing roles."""
+    show_costs = request.membership.role in BILLING_ROLES
+    usage = {}
+    if show_costs and filespaces:
+        usage = billing_selectors.usage_to_date_for(
+            customer=request.customer, filespaces=filespaces
+        )
+    return {"rows": [(fs, usage.get(fs.pk)) for fs in filespaces], "show_costs": show_costs}
 
 
 @login_required

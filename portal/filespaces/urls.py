@@ -1,11 +1,13 @@
 from django.urls import path
 
+from portal.customers import views as customer_views
 from portal.filespaces import connect_views, plan_views, views
 from portal.filespaces.managed_urls import urlpatterns as managed_urlpatterns
 
 app_name = "filespaces"
 
 urlpatterns = [
+    path("", customer_views.filespace_list, name="list"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/progress/", views.progress, name="progress"),
     path("<int:pk>/connect.sh", views.script, {"shell": "sh"}, name="script_sh"),

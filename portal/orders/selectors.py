@@ -11,6 +11,20 @@ def orders_for(*, customer: Customer) -> QuerySet[Order]:
     return Order.objects.filter(customer=customer).select_related("plan", "filespace")
 
 
+def orders_listed_for(*, customer: Customer) -> QuerySet[Order]:
+    """As orders_for, for the orders list: only the columns it shows, newest first.
+
+    The list shows no filespace and no key, so it joins no filespace and decrypts nothing;
+    with the plan's name only, no plan's JSON terms are decoded per row.
+    """
+    return (
+        Order.objects.filter(customer=customer)
+        .select_related("plan")
+        .only("remote_name", "placed_at", "state", "plan__name")
+        .order_by("-placed_at", "-id")
+    )
+
+
 def orders_without_filespace_for(*, customer: Customer) -> QuerySet[Order]:
     """Orders not (yet) backed by a filespace: awaiting approval, rejected, cancelled."""
     return orders_for(customer=customer).filter(filespace__isnull=True)

@@ -211,7 +211,7 @@ def _back_to_form(request: HttpRequest, *, plan, draft: dict, exc: ValidationErr
 
 @customer_required()
 def order_list(request: HttpRequest) -> HttpResponse:
-    orders = selectors.orders_for(customer=request.customer).order_by("-placed_at", "-id")
+    orders = selectors.orders_listed_for(customer=request.customer)
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "orders/list.html", {"orders": page.object_list, "page": page})
 

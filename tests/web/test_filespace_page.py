@@ -212,16 +212,51 @@ def test_billing_roles_see_usage_and_cost_to_date_on_the_dashboard(
 
 
 @time_machine.travel("2026-06-16T12:00:00Z", tick=False)
+@pytest.mark.parametrize("url", ["dashboard", "filespaces:list"])
 @pytest.mark.parametrize("count", [1, 50])
-def test_dashboard_queries_do_not_grow_with_filespaces(
-    owner_client, owner, filespace_factory, plan_factory, django_assert_num_queries, count
+def test_dashboard_and_filespace_list_queries_do_not_grow_with_filespaces(
+    owner_client, owner, filespace_factory, plan_factory, django_assert_num_queries, count, url
 ):
     plans = [plan_factory(), plan_factory()]
     for index in range(count):
         _measured_filespace(filespace_factory, owner.customer, plans[index % 2], index)
-    owner_client.get(reverse("dashboard"))  # warm the session
-    with django_assert_num_queries(QUERIES["dashboard"]):
-        owner_client.get(reverse("dashboard"))
+    owner_client.get(reverse(url))  # warm the session
+    with django_assert_num_queries(QUERIES[url]):
+        page = owner_client.get(reverse(url)).content.decode()
+    shown = min(count, 10 if url == "dashboard" else 50)
+    assert page.count("GB-month") == shown
+
+
+@time_machine.travel("2026-06-16T12:00:00Z", tick=False)
+def test_the_dashboard_shows_those_needing_attention_then_the_largest_and_links_to_all(
+    owner_client, owner, filespace_factory, plan_factory
+):
+    from tests.billing.conftest import at, write_samples
+
+    plan = plan_factory()
+    broken = filespace_factory(customer=owner.customer, plan=plan, state="error", name="broken")
+    sizes = {}
+    for index in range(14):
+        filespace = filespace_factory(
+            customer=owner.customer,
+            plan=plan,
+            state="active",
+            provisioned_at=at("2026-01-01T00:00"),
+            active_at=at("2026-01-01T00:00"),
+        )
+        # 1 to 14 TB, not in the order of creation or of name.
+        sizes[filespace.remote_name] = (index * 5) % 14 + 1
+        write_samples(
+            filespace, "2026-06-01T00:00", "2026-06-16T12:00", sizes[filespace.remote_name] * 10**12
+        )
+
+    page = owner_client.get(reverse("dashboard")).content.decode()
+
+    shown = re.findall(r'<a href="/filespaces/\d+/">([^<]+)</a>', page)
+    largest = sorted(sizes, key=sizes.get, reverse=True)[:9]
+    assert shown == [broken.remote_name, *largest]
+    assert "15 filespaces: 14 active, <strong>1 needs attention</strong>." in page
+    assert f'<a href="{reverse("filespaces:list")}">All 15 filespaces</a>' in page
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -267,10 +302,11 @@ def test_the_dashboard_lists_this_customers_orders_not_yet_provisioning_in_const
     assert provisioning.remote_name not in section and theirs.remote_name not in page
 
 
-# Session, user, current membership, the switcher's memberships, then the page's own queries
-# (the filespaces' count and page, open orders, and billing's fixed set for usage and cost to
-# date: plan history and month-to-date summaries); orders: the count and the page.
-QUERIES = {"dashboard": 9, "orders:list": 6}
+# Session, user, current membership, the switcher's memberships, then the page's own queries:
+# dashboard, the filespaces' counts and first rows, open orders, and billing's fixed set for
+# usage and cost to date (plan history and month-to-date summaries); the filespace list, its
+# count and page and billing's set; orders, the count and the page.
+QUERIES = {"dashboard": 9, "filespaces:list": 8, "orders:list": 6}
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -318,14 +354,14 @@ def test_an_approved_order_shows_the_approval_on_the_timeline_and_the_waiting_pa
     assert re.search(r'timeline-done">.*?Order placed.*?timeline-done">.*?Approved', page, re.S)
 
 
-def test_the_dashboard_and_orders_list_show_fifty_rows_a_page(
+def test_the_filespace_and_orders_lists_show_fifty_rows_a_page(
     owner_client, owner, filespace_factory
 ):
     for index in range(55):
         filespace_factory(customer=owner.customer, name=f"fs{index:02d}")
 
-    first = owner_client.get(reverse("dashboard")).content.decode()
-    second = owner_client.get(reverse("dashboard"), {"page": 2}).content.decode()
+    first = owner_client.get(reverse("filespaces:list")).content.decode()
+    second = owner_client.get(reverse("filespaces:list"), {"page": 2}).content.decode()
     orders = owner_client.get(reverse("orders:list"), {"page": 2}).content.decode()
 
     assert first.count('href="/filespaces/') == 50 and "Page 1 of 2" in first
@@ -342,6 +378,15 @@ def test_lists_of_filespaces_leave_the_secrets_they_do_not_show_encrypted(owner,
     listed = filespaces_listed_for(customer=owner.customer).get()
     assert "root_password" in listed.get_deferred_fields()
     assert {"access_key", "secret_key"} <= listed.order.get_deferred_fields()
+
+
+def test_the_orders_list_leaves_the_keys_encrypted_and_joins_no_filespace(owner, filespace_factory):
+    from portal.orders.selectors import orders_listed_for
+
+    filespace_factory(customer=owner.customer)
+    listed = orders_listed_for(customer=owner.customer).get()
+    assert {"access_key", "secret_key"} <= listed.get_deferred_fields()
+    assert "filespace" not in orders_listed_for(customer=owner.customer).query.select_related
 
 
 def test_a_deleted_filespace_leaves_the_dashboard_and_its_page(
