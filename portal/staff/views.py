@@ -252,6 +252,13 @@ def filespace_list(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/filespace_list.html", {"page": page})
 
 
+@require_GET
+@staff_required
+def filespace_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    page = selectors.filespace_page(pk=pk)
+    return render(request, "staff/filespace_detail.html", {"fs": page.filespace, "page": page})
+
+
 @require_POST
 @staff_required
 def filespace_retry(request: HttpRequest, pk: int) -> HttpResponse:
