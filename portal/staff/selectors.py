@@ -266,9 +266,7 @@ def customer_page(*, customer: Customer, filespace_page: str | None = None) -> C
         .order_by("-placed_at", "-id")[:RECENT_ORDERS]
     )
     invoices = list(
-        Invoice.objects.filter(customer=customer).order_by("-period_start", "-id")[
-            :RECENT_INVOICES
-        ]
+        Invoice.objects.filter(customer=customer).order_by("-period_start", "-id")[:RECENT_INVOICES]
     )
     terminations = list(
         CustomerTermination.objects.filter(customer=customer)

@@ -232,7 +232,9 @@ def test_the_customer_page_shows_only_the_latest_orders_invoices_and_activity(
     for number in range(12):
         filespace_factory(customer=customer, name=f"fs{number:02d}")
     for month in range(1, 13):
-        Invoice.objects.create(customer=customer, period_start=f"2025-{month:02d}-01", currency="USD")
+        Invoice.objects.create(
+            customer=customer, period_start=f"2025-{month:02d}-01", currency="USD"
+        )
     Invoice.objects.create(customer=customer, period_start="2026-01-01", currency="USD")
     for number in range(30):
         audit_record(actor=staff_user, action=f"customer.note{number:02d}", customer=customer)
