@@ -16,7 +16,9 @@ wrk (Debian's ``wrk``), signed in (a customer owner; a staff user with TOTP),
 and prints each page's req/s and its ratio to the plans catalog: each page runs right after the
 catalog, ``--rounds`` times, and the median pair is reported (a shared machine's load drifts).
 Every URL is checked for a 200 first, so a redirect cannot pass for speed.
-The scratch database is dropped at the end. Without PostgreSQL or wrk it stops with a message.
+The scratch database is dropped at the end (``--keep`` keeps it; ``--database NAME`` measures a
+kept one again without seeding, with the same ``--at``). Without PostgreSQL or wrk it stops with
+a message.
 """
 
 import argparse
@@ -168,6 +170,24 @@ def seed(*, customers: int, per_customer: int, main_filespaces: int, now: dateti
     }
 
 
+def kept_data(db_name: str) -> dict:
+    """The signed-in users and measured rows of a database seeded by an earlier --keep run."""
+    from django.contrib.auth import get_user_model
+
+    from portal.customers.models import Customer
+
+    users = get_user_model().objects
+    owner, staff = users.get(email="owner@example.com"), users.get(email="staff@example.com")
+    customer = Customer.objects.get(memberships__user=owner)
+    print(f"database {db_name} (kept by an earlier run, not seeded again)")
+    return {
+        "owner": owner,
+        "staff": staff,
+        "customer": customer,
+        "filespace": customer.filespaces.order_by("pk").first(),
+    }
+
+
 def session_cookie(user) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -221,6 +241,10 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8917)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
+        "--database",
+        help="measure a database kept by an earlier --keep run (same --at) instead of seeding one",
+    )
+    parser.add_argument(
         "--at",
         help="pin the clock of the seed and the server to this instant, ticking from there "
         "(e.g. 2026-11-30T23:30:00Z: a whole month of samples on any day)",
@@ -234,14 +258,18 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("bench_pages needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
-    db_name = f"bench_pages_{uuid.uuid4().hex[:8]}"
+    db_name = args.database or f"bench_pages_{uuid.uuid4().hex[:8]}"
     env = {
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
         "FIELD_ENCRYPTION_KEYS": "x3bUXVb0zhhKJ5v9VVe9jkCyTJRKyrbNh2lqDf2rnf8=",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": scratch_database(base_url, db_name),
+        "DATABASE_URL": (
+            base_url.rsplit("/", 1)[0] + f"/{db_name}"
+            if args.database
+            else scratch_database(base_url, db_name)
+        ),
         "LOG_LEVEL": "WARNING",
         "VAR_DIR": str(ROOT / "var" / "bench"),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -263,19 +291,22 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         call_command("collectstatic", "--noinput", verbosity=0)  # DEBUG=false serves hashed names
         now = timezone.now()
-        started = time.perf_counter()
-        data = seed(
-            customers=args.customers,
-            per_customer=args.per_customer,
-            main_filespaces=args.filespaces,
-            now=now,
-        )
-        print(
-            f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: "
-            f"{data['customers']} customers, "
-            f"{data['filespaces']} filespaces, {data['samples']} samples of the measured "
-            f"customer ({args.filespaces} filespaces, {now:%Y-%m-%d %H:%M} UTC)"
-        )
+        if args.database:
+            data = kept_data(args.database)
+        else:
+            started = time.perf_counter()
+            data = seed(
+                customers=args.customers,
+                per_customer=args.per_customer,
+                main_filespaces=args.filespaces,
+                now=now,
+            )
+            print(
+                f"database {db_name}; seeded in {time.perf_counter() - started:.1f} s: "
+                f"{data['customers']} customers, "
+                f"{data['filespaces']} filespaces, {data['samples']} samples of the measured "
+                f"customer ({args.filespaces} filespaces, {now:%Y-%m-%d %H:%M} UTC)"
+            )
         owner, staff = session_cookie(data["owner"]), session_cookie(data["staff"])
         from django.db import connections
 
@@ -342,7 +373,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if not args.keep and not args.database:
             scratch_database(base_url, db_name, drop=True)
 
 

@@ -4,7 +4,7 @@ each page's related rows are chosen here once, so a page's query count does not 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -13,6 +13,7 @@ from billing.payments.selectors import account_find
 from portal.audit.models import AuditEntry
 from portal.customers.models import Customer, CustomerTermination, Membership
 from portal.orders.models import Order
+from portal.pagination import CountedPaginator
 from portal.plans.models import Plan
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.selectors import stuck_filter
@@ -206,18 +207,6 @@ class TimelineItem:
     actor: str
     detail: str
     subject: str
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its row count by an aggregate the page reads anyway (no COUNT query)."""
-
-    def __init__(self, object_list, per_page, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @property
-    def count(self) -> int:
-        return self._known_count
 
 
 def customer_page(*, customer: Customer, filespace_page: str | None = None) -> CustomerPage:
