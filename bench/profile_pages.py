@@ -32,7 +32,8 @@ def main() -> int:
     parser.add_argument("--database", help="reuse this database (kept by an earlier --keep)")
     parser.add_argument("--requests", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--only", help="profile only pages whose label contains this")
+    parser.add_argument("--only", help="profile (and --sql) only pages whose label contains this")
+    parser.add_argument("--sql", action="store_true", help="print the SQL of one request")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--at", help="pin the clock here, ticking (as bench_pages.py --at)")
     args = parser.parse_args()
@@ -126,6 +127,9 @@ def main() -> int:
                 f"queries {len(queries.captured_queries):3d} ({sql_ms:6.1f} ms)  "
                 f"bytes {len(response.content)}"
             )
+            if args.sql and (not args.only or args.only in label):
+                for query in queries.captured_queries:
+                    print(f"  {float(query['time']) * 1000:6.1f} ms  {query['sql'][:300]}")
             if args.profile and (not args.only or args.only in label):
                 profile = cProfile.Profile()
                 profile.enable()

@@ -39,10 +39,11 @@ from billing.services.pricing import (
 )
 from billing.summary import SeriesSummary
 from portal.customers.models import Customer
+from portal.pagination import CountedPaginator
 from portal.plans.models import Plan
 
 EPOCH_DAY = date(1970, 1, 1)
-OVERVIEW_PAGE_SIZE = 50
+OVERVIEW_PAGE_SIZE = 25
 USAGE_PAGE_SIZE = 25
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -463,13 +464,16 @@ def staff_overview(
         .select_related("customer")
         .order_by("customer__name", "kind", "id")
     )
-    invoices = Paginator(documents, OVERVIEW_PAGE_SIZE).get_page(invoice_page)
     totals = list(
         Invoice.objects.filter(period_start=month_start.date())
         .values("currency", "status", "kind")
-        .annotate(total=Sum("total"))
+        .annotate(total=Sum("total"), documents=Count("pk"))
         .order_by("currency", "kind", "status")
     )
+    # The totals already count the month's documents: the pager takes that, not a COUNT(*).
+    documents_count = sum(row["documents"] for row in totals)
+    invoices = CountedPaginator(documents, OVERVIEW_PAGE_SIZE, count=documents_count)
+    invoices = invoices.get_page(invoice_page)
     flags = list(
         BillingFlag.objects.filter(resolved_at__isnull=True)
         .select_related("customer", "filespace")

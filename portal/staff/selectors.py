@@ -1,11 +1,11 @@
 """Reads for the staff console. Staff see every customer, so these are not customer-scoped, but
 each page's related rows are chosen here once, so a page's query count does not grow with data."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.core.paginator import Page
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -13,12 +13,20 @@ from billing.payments.selectors import account_find
 from portal.audit.models import AuditEntry
 from portal.customers.models import Customer, CustomerTermination, Membership
 from portal.orders.models import Order
+from portal.pagination import CountedPaginator
 from portal.plans.models import Plan
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.selectors import stuck_filter
 
 TIMELINE_LIMIT = 100
-FILESPACE_PAGE_SIZE = 50
+# The staff customer page shows a customer's summary and their latest rows; the rest of the
+# history is one link away (filespace pages, the billing drill-down, the audit log), so the
+# page costs what it shows whatever the customer's age and size.
+FILESPACE_PAGE_SIZE = 25
+RECENT_ORDERS = 10
+RECENT_INVOICES = 12
+RECENT_TIMELINE = 25
+FILESPACE_EVENTS = 30
 # Provisioned, but the portal's own `lucid init-s3` failed: the customer was told support knows.
 _INIT_FAILED = Q(state=Filespace.State.PROVISIONED, managed_init__state="failed")
 
@@ -187,6 +195,8 @@ class CustomerPage:
     filespace_page: Page | None = None
     # The saved card and invoice terms (None: the customer never started saving a card).
     payment_account: object | None = None
+    # (state label, count) of every filespace of the customer, deleted ones included.
+    filespace_states: list = field(default_factory=list)
 
 
 @dataclass
@@ -200,35 +210,53 @@ class TimelineItem:
 
 
 def customer_page(*, customer: Customer, filespace_page: str | None = None) -> CustomerPage:
-    """Everything the staff customer page shows, in a fixed number of queries.
+    """The staff customer page: a summary and the latest rows, in a fixed number of queries.
 
-    Filespaces are shown FILESPACE_PAGE_SIZE at a time (``filespace_page``), orders the latest 50.
+    Filespaces FILESPACE_PAGE_SIZE at a time (``filespace_page``), their count by state from one
+    GROUP BY (which also sizes the pager), the latest RECENT_ORDERS orders, RECENT_INVOICES
+    documents and RECENT_TIMELINE timeline entries.
     """
     from billing.models import DailyUsage, Invoice
 
+    by_state = dict(
+        Filespace.objects.filter(customer=customer)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    labels = dict(Filespace.State.choices)
+    states = [(labels[state], by_state[state]) for state in labels if by_state.get(state)]
     latest_usage = DailyUsage.objects.filter(filespace=OuterRef("pk")).order_by("-day")
     filespaces = (
         Filespace.objects.filter(customer=customer)
-        .select_related("plan", "managed_init")
-        # The page never shows the root password, so it is never decrypted (as on the dashboard).
-        .defer("root_password")
+        .select_related("managed_init")
+        # Only what the rows show: no plan row (its name is enough) and no root password,
+        # which the page never shows and would otherwise decrypt.
+        .only(*_FILESPACE_ROW_FIELDS, "managed_init__state")
         .annotate(
+            plan_name=F("plan__name"),
             usage_day=Subquery(latest_usage.values("day")[:1]),
             usage_bytes=Subquery(latest_usage.values("used_storage_last")[:1]),
             usage_users=Subquery(latest_usage.values("users_peak")[:1]),
         )
         .order_by("-requested_at", "-id")
     )
-    shown = Paginator(filespaces, FILESPACE_PAGE_SIZE).get_page(filespace_page)
+    shown = CountedPaginator(filespaces, FILESPACE_PAGE_SIZE, count=sum(by_state.values()))
+    shown = shown.get_page(filespace_page)
     members = list(
         Membership.objects.filter(customer=customer).select_related("user").order_by("created_at")
     )
     orders = list(
         Order.objects.filter(customer=customer)
-        .select_related("plan", "placed_by", "decided_by")
-        .order_by("-placed_at", "-id")[:50]
+        .select_related("placed_by", "decided_by")
+        # The bucket keys are never shown here: not read, so never decrypted.
+        .defer("access_key", "secret_key")
+        .annotate(plan_name=F("plan__name"))
+        .order_by("-placed_at", "-id")[:RECENT_ORDERS]
     )
-    invoices = list(Invoice.objects.filter(customer=customer).order_by("-period_start", "-id")[:24])
+    invoices = list(
+        Invoice.objects.filter(customer=customer).order_by("-period_start", "-id")[:RECENT_INVOICES]
+    )
     terminations = list(
         CustomerTermination.objects.filter(customer=customer)
         .select_related("requested_by", "approved_by", "cancelled_by")
@@ -241,10 +269,17 @@ def customer_page(*, customer: Customer, filespace_page: str | None = None) -> C
         filespaces=list(shown.object_list),
         invoices=invoices,
         terminations=terminations,
-        timeline=customer_timeline(customer=customer),
+        timeline=customer_timeline(customer=customer, limit=RECENT_TIMELINE),
         filespace_page=shown,
         payment_account=account_find(customer=customer),
+        filespace_states=states,
     )
+
+
+_FILESPACE_ROW_FIELDS = (
+    "customer_id", "remote_name", "domain_name", "provider", "region", "state", "last_error",
+    "requested_at",
+)  # fmt: skip
 
 
 def customer_timeline(*, customer: Customer, limit: int = TIMELINE_LIMIT) -> list[TimelineItem]:
@@ -292,6 +327,30 @@ def filespace_get(*, pk: int) -> Filespace:
     if filespace is None:
         raise Http404("No such filespace")
     return filespace
+
+
+@dataclass
+class FilespacePage:
+    filespace: Filespace
+    events: list
+
+
+def filespace_page(*, pk: int) -> FilespacePage:
+    """One filespace for staff: its facts, the actions its state allows, its latest events."""
+    filespace = (
+        Filespace.objects.select_related("customer", "plan", "managed_init")
+        .defer("root_password")
+        .filter(pk=pk)
+        .first()
+    )
+    if filespace is None:
+        raise Http404("No such filespace")
+    events = list(
+        ProvisioningEvent.objects.filter(filespace=filespace)
+        .select_related("actor")
+        .order_by("-at", "-id")[:FILESPACE_EVENTS]
+    )
+    return FilespacePage(filespace=filespace, events=events)
 
 
 def termination_get(*, pk: int) -> CustomerTermination:

@@ -23,6 +23,7 @@ urlpatterns = [
     path("orders/<int:pk>/approve/", views.order_approve, name="order_approve"),
     path("orders/<int:pk>/reject/", views.order_reject, name="order_reject"),
     path("filespaces/", views.filespace_list, name="filespaces"),
+    path("filespaces/<int:pk>/", views.filespace_detail, name="filespace"),
     path("filespaces/<int:pk>/retry/", views.filespace_retry, name="filespace_retry"),
     path("filespaces/<int:pk>/fail/", destructive(views.filespace_fail), name="filespace_fail"),
     path(

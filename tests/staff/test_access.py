@@ -10,6 +10,7 @@ GET_PAGES = [
     ("staff:customers", []),
     ("staff:customers_csv", []),
     ("staff:customer", ["customer"]),
+    ("staff:filespace", ["filespace"]),
     ("staff:orders", []),
     ("staff:filespaces", []),
     ("staff:plans", []),

@@ -204,20 +204,51 @@ def test_the_customer_page_costs_the_same_queries_for_1_and_50_filespaces(
         staff_client.get(url)
 
 
-def test_the_customer_page_shows_fifty_filespaces_a_page(
+def test_the_customer_page_shows_25_filespaces_a_page_and_counts_them_by_state(
     staff_client, customer_factory, filespace_factory
 ):
     customer = customer_factory()
     for number in range(55):
-        filespace_factory(customer=customer, name=f"fs{number:02d}")
+        filespace_factory(customer=customer, name=f"fs{number:02d}", state="active")
+    filespace_factory(customer=customer, name="broken", state="error")
     url = reverse("staff:customer", args=[customer.pk])
 
-    first = staff_client.get(url).content.decode()
-    second = staff_client.get(url, {"page": 2}).content.decode()
+    bodies = [staff_client.get(url, {"page": n}).content.decode() for n in (1, 2, 3)]
 
-    assert "Page 1 of 2" in first and "Page 2 of 2" in second
-    rows = [body.split('id="fs-heading"')[1].split("</table>")[0] for body in (first, second)]
-    assert [body.count("<tr>") - 1 for body in rows] == [50, 5]
+    assert ["Page 1 of 3" in bodies[0], "Page 2 of 3" in bodies[1], "Page 3 of 3" in bodies[2]] == [
+        True, True, True
+    ]  # fmt: skip
+    rows = [body.split('id="fs-heading"')[1].split("</table>")[0] for body in bodies]
+    assert [body.count("<tr>") - 1 for body in rows] == [25, 25, 6]
+    assert '<dd id="filespace-states">55 active · 1 error</dd>' in bodies[0]
+
+
+def test_the_customer_page_shows_only_the_latest_orders_invoices_and_activity(
+    staff_client, staff_user, customer_factory, filespace_factory
+):
+    from billing.models import Invoice
+
+    customer = customer_factory()
+    for number in range(12):
+        filespace_factory(customer=customer, name=f"fs{number:02d}")
+    for month in range(1, 13):
+        Invoice.objects.create(
+            customer=customer, period_start=f"2025-{month:02d}-01", currency="USD"
+        )
+    Invoice.objects.create(customer=customer, period_start="2026-01-01", currency="USD")
+    for number in range(30):
+        audit_record(actor=staff_user, action=f"customer.note{number:02d}", customer=customer)
+
+    body = staff_client.get(reverse("staff:customer", args=[customer.pk])).content.decode()
+
+    orders = body.split('id="orders-heading"')[1].split("</table>")[0]
+    assert orders.count("<tr>") - 1 == 10
+    invoices = body.split('id="invoices-heading"')[1].split("</section>")[0]
+    assert "January 2026" in invoices and "February 2025" in invoices
+    assert "January 2025" not in invoices
+    assert reverse("billing:staff_customer", args=[customer.pk]) in invoices
+    assert "customer.note29" in body and "customer.note05" in body
+    assert "customer.note04" not in body
 
 
 def test_staff_create_a_plan_and_it_is_audited(staff_client, staff_user):

@@ -9,6 +9,7 @@ from portal.templatetags.rows import row_url, state_badge, status_badge
 
 NAMES = [
     "filespaces:detail",
+    "staff:filespace",
     "staff:filespace_retry",
     "staff:filespace_fail",
     "staff:filespace_change_plan",
