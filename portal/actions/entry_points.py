@@ -122,7 +122,7 @@ READ_ONLY: frozenset[str] = frozenset(
         "plans:list", "plans:detail",
         "orders:list", "orders:new", "orders:check_name", "orders:regions", "orders:review",
         "orders:detail",
-        "filespaces:detail", "filespaces:progress", "filespaces:script_sh",
+        "filespaces:list", "filespaces:detail", "filespaces:progress", "filespaces:script_sh",
         "filespaces:script_ps1", "filespaces:manage", "filespaces:secret",
         # Asks LucidLink for the status now: the same read-and-record step the poll sweep
         # takes, with no rule of its own to check beyond the customer's access to the page.
@@ -133,6 +133,8 @@ READ_ONLY: frozenset[str] = frozenset(
         "payments:invoices", "payments:staff_payments",
         "billing:invoice_pdf", "billing:staff_invoice_pdf",
         "staff:dashboard", "staff:customers", "staff:customers_csv", "staff:customer",
+        # Its forms post to the row action views listed above (retry, fail, delete, plan).
+        "staff:filespace",
         "staff:orders", "staff:filespaces", "staff:plan_changes", "staff:orphans", "staff:plans",
         "staff:audit", "staff:plan_backtest",
         "audit:activity",
