@@ -24,6 +24,14 @@ def staff(user_factory):
     )
 
 
+def assert_audited_on(entry, *, actor, customer, termination) -> None:
+    assert (entry.actor, entry.customer) == (actor, customer)
+    assert (entry.target_type.model, entry.target_id) == (
+        "customertermination",
+        str(termination.pk),
+    )
+
+
 def test_cancelling_records_who_when_and_what_changed(customer_factory, staff):
     alice, bob = staff
     customer = customer_factory()
@@ -42,11 +50,7 @@ def test_cancelling_records_who_when_and_what_changed(customer_factory, staff):
         CANCELLED_AT,
     )
     entry = AuditEntry.objects.get(action="customer.termination_cancelled")
-    assert (entry.actor, entry.customer) == (bob, customer)
-    assert (entry.target_type.model, entry.target_id) == (
-        "customertermination",
-        str(termination.pk),
-    )
+    assert_audited_on(entry, actor=bob, customer=customer, termination=termination)
     assert entry.before == {"termination": "awaiting_approval"}
     assert entry.after == {"termination": "cancelled", "status": "active"}
     assert entry.note == "they renewed"
@@ -103,11 +107,7 @@ def test_an_approval_is_audited_with_what_it_changed_and_the_deletion_date(
         lifecycle.customer_termination_approve(termination=termination, by=bob)
 
     entry = AuditEntry.objects.get(action="customer.termination_approved")
-    assert (entry.actor, entry.customer) == (bob, customer)
-    assert (entry.target_type.model, entry.target_id) == (
-        "customertermination",
-        str(termination.pk),
-    )
+    assert_audited_on(entry, actor=bob, customer=customer, termination=termination)
     assert entry.before == {"termination": "awaiting_approval"}
     assert entry.after == {"termination": "approved", "delete_after": "2026-06-10T09:00:00Z"}
 

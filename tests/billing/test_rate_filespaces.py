@@ -57,6 +57,18 @@ def usage_line(filespace, plan, start, end, **figures) -> pricing.LineSpec:
     )
 
 
+def assert_page_inputs_rate_as_the_raw_samples(window: dict, *, as_of, forecast: bool) -> None:
+    """The page's inputs for `as_of` read the raw samples and rate exactly as they do."""
+    fast = pricing.summary_inputs(**window, as_of=as_of)
+    raw = pricing.rating_inputs(**window)
+
+    assert fast.samples == raw.samples
+    rate = {**window, "as_of": as_of, "forecast": forecast}
+    assert pricing.rate_filespaces(**rate, inputs=fast) == pricing.rate_filespaces(
+        **rate, inputs=raw
+    )
+
+
 def test_each_line_carries_its_figures_and_words_in_the_order_the_invoice_shows(month):
     _, small, plain, filespaces = month
     zeta, alpha, late = filespaces
@@ -207,14 +219,7 @@ def test_a_summary_holding_samples_after_the_moment_asked_is_not_rated_from(
     window = {"filespaces": [fs], "month_start": JUNE, "month_end": JULY}
     as_of = at("2026-06-10T12:00")
 
-    fast = pricing.summary_inputs(**window, as_of=as_of)
-    raw = pricing.rating_inputs(**window)
-
-    assert fast.samples == raw.samples
-    rate = {**window, "as_of": as_of, "forecast": forecast}
-    assert pricing.rate_filespaces(**rate, inputs=fast) == pricing.rate_filespaces(
-        **rate, inputs=raw
-    )
+    assert_page_inputs_rate_as_the_raw_samples(window, as_of=as_of, forecast=forecast)
 
 
 def test_a_forecast_for_a_moment_before_the_filespace_was_ready_reads_the_raw_samples(
@@ -227,14 +232,7 @@ def test_a_forecast_for_a_moment_before_the_filespace_was_ready_reads_the_raw_sa
     window = {"filespaces": [fs], "month_start": JUNE, "month_end": JULY}
     as_of = at("2026-06-10T12:00")
 
-    fast = pricing.summary_inputs(**window, as_of=as_of)
-    raw = pricing.rating_inputs(**window)
-
-    assert fast.samples == raw.samples
-    rate = {**window, "as_of": as_of, "forecast": True}
-    assert pricing.rate_filespaces(**rate, inputs=fast) == pricing.rate_filespaces(
-        **rate, inputs=raw
-    )
+    assert_page_inputs_rate_as_the_raw_samples(window, as_of=as_of, forecast=True)
 
 
 def test_the_invoice_rates_a_matching_summary_and_a_filespace_without_samples(

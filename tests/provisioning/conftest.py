@@ -40,6 +40,34 @@ def no_enqueue(monkeypatch) -> list[tuple[str, tuple]]:
     return sent
 
 
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, tuple, float | None]]:
+    """Task messages the batch sends (re-sent creates, scheduled sweeps), instead of a broker."""
+    from provisioning import tasks
+
+    messages: list[tuple[str, tuple, float | None]] = []
+
+    def recorder(name):
+        def apply_async(args=(), countdown=None, **_):
+            messages.append((name, tuple(args), countdown))
+
+        return apply_async
+
+    for task in (tasks.create_filespace, tasks.poll_filespaces):
+        monkeypatch.setattr(task, "apply_async", recorder(task.name))
+    return messages
+
+
+@pytest.fixture
+def fresh_cache():
+    """An empty cache before and after: the batch's sweep keys and the shared pause live there."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 class RetryCalled(Exception):
     def __init__(self, countdown: float) -> None:
         super().__init__(countdown)

@@ -14,33 +14,11 @@ from provisioning import lucidlink, tasks
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.services import batch
 
+# Both the batch's sweep keys and the shared LucidLink pause live in the cache.
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
 State = Filespace.State
 Kind = ProvisioningEvent.Kind
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list[tuple[str, tuple, float | None]]:
-    """Task messages the batch sends (re-sent creates, scheduled sweeps), instead of a broker."""
-    messages: list[tuple[str, tuple, float | None]] = []
-
-    def recorder(name):
-        def apply_async(args=(), countdown=None, **_):
-            messages.append((name, tuple(args), countdown))
-
-        return apply_async
-
-    for task in (tasks.create_filespace, tasks.poll_filespaces):
-        monkeypatch.setattr(task, "apply_async", recorder(task.name))
-    return messages
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def requested_rows(filespace_factory, count: int, prefix: str = "b") -> list[Filespace]:

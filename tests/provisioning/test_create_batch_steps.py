@@ -16,30 +16,11 @@ from provisioning import lucidlink, tasks
 from provisioning.models import Filespace, ProvisioningEvent
 from provisioning.services import batch
 
+# Both the batch's sweep keys and the shared LucidLink pause live in the cache.
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
 State = Filespace.State
 Kind = ProvisioningEvent.Kind
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list[tuple[str, tuple, float | None]]:
-    messages: list[tuple[str, tuple, float | None]] = []
-
-    def recorder(name):
-        def apply_async(args=(), countdown=None, **_):
-            messages.append((name, tuple(args), countdown))
-
-        return apply_async
-
-    for task in (tasks.create_filespace, tasks.poll_filespaces):
-        monkeypatch.setattr(task, "apply_async", recorder(task.name))
-    return messages
 
 
 def claimed(filespace_factory, count: int, prefix: str = "s") -> list[Filespace]:
