@@ -19,6 +19,7 @@ LAPTOP = {"width": 1280, "height": 860}
 
 CUSTOMER_PAGES = [
     "/dashboard/",
+    "/filespaces/",
     "/orders/",
     "/orders/new/teams-standard/",
     "/organisation/team/",
@@ -78,13 +79,16 @@ def assert_fits(page, paths: list[str], base: str) -> None:
 
 
 def test_customer_pages_fit_a_phone_and_the_menu_folds_behind_a_button(
-    portal, busy_customer, context
+    portal, busy_customer, context, shots
 ):
     page = context.new_page()
     page.set_viewport_size(PHONE)
     sign_in(page, portal, busy_customer.user.email, FACTORY_PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Northwind Traders")
     assert_fits(page, CUSTOMER_PAGES, portal)
+    for path, name in (("/dashboard/", "dashboard"), ("/filespaces/", "filespaces")):
+        page.goto(portal + path)
+        shots(page, f"{name}-390")
 
     # The menu is folded: the button opens it, and the current page is marked.
     page.goto(portal + "/orders/")
@@ -103,7 +107,7 @@ def test_customer_pages_fit_a_phone_and_the_menu_folds_behind_a_button(
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
 
 
-def test_customer_header_stays_on_one_line_on_a_laptop(portal, busy_customer, context):
+def test_customer_header_stays_on_one_line_on_a_laptop(portal, busy_customer, context, shots):
     page = context.new_page()
     page.set_viewport_size(LAPTOP)
     sign_in(page, portal, busy_customer.user.email, FACTORY_PASSWORD)
@@ -112,17 +116,30 @@ def test_customer_header_stays_on_one_line_on_a_laptop(portal, busy_customer, co
     brand = page.locator(".site-header .brand").bounding_box()
     # One line: the header is no taller than its tallest item plus its padding.
     assert header["height"] < brand["height"] + 40, header
+    for path, name in (("/dashboard/", "dashboard"), ("/filespaces/", "filespaces")):
+        page.goto(portal + path)
+        shots(page, f"{name}-1280")
 
 
 def test_staff_pages_fit_a_phone_with_approve_and_reject_on_screen(
-    portal, busy_customer, staff, context
+    portal, busy_customer, staff, context, shots
 ):
     page = context.new_page()
     page.set_viewport_size(PHONE)
     sign_in_with_totp(page, portal + "/staff/", staff.email, FACTORY_PASSWORD)
     expect(page.get_by_role("navigation", name="Staff console")).to_be_visible()
     customer_page = f"/staff/customers/{busy_customer.customer_id}/"
-    assert_fits(page, [*STAFF_PAGES, customer_page], portal)
+    broken = busy_customer.customer.filespaces.get(state="error")
+    filespace_page = f"/staff/filespaces/{broken.pk}/"
+    assert_fits(page, [*STAFF_PAGES, customer_page, filespace_page], portal)
+    for path, name in ((customer_page, "staff-customer"), (filespace_page, "staff-filespace")):
+        page.goto(portal + path)
+        shots(page, f"{name}-390")
+    page.set_viewport_size(LAPTOP)
+    for path, name in ((customer_page, "staff-customer"), (filespace_page, "staff-filespace")):
+        page.goto(portal + path)
+        shots(page, f"{name}-1280")
+    page.set_viewport_size(PHONE)
 
     page.goto(portal + "/staff/orders/")
     for name in ("Approve", "Reject"):
